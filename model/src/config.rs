@@ -1,0 +1,441 @@
+//! [`DmnConfig`]: every size and weight of the model, saved as JSON beside each run.
+
+use burn::config::Config;
+use core::fmt;
+
+/// Which base encoder turns tokens into hidden states (§2.4.1).
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum EncoderKind {
+    /// Mamba-style selective state-space blocks: O(1) state per channel, linear time.
+    Ssm,
+    /// Causal transformer blocks with kernelized (linear) attention: O(L) time and memory.
+    LinearAttention,
+}
+
+/// Weights of the auxiliary losses added to the task loss.
+#[derive(Config, Debug, PartialEq)]
+pub struct LossWeights {
+    /// Slot-utilization term: rewards high entropy of the mean write distribution so the model
+    /// does not collapse onto a few slots (seed 002, `L_util`).
+    #[config(default = 0.01)]
+    pub utilization: f64,
+    /// Memory pressure: penalizes the mean write-gate activity, so writes are not forced at every
+    /// update (seed 002, "global memory pressure regularization").
+    #[config(default = 0.001)]
+    pub pressure: f64,
+    /// Read sparsity: penalizes the entropy of read distributions (sharper, more interpretable reads).
+    #[config(default = 0.001)]
+    pub read_sparsity: f64,
+    /// KL term of the compression VAE (§2.2.2).
+    #[config(default = 0.001)]
+    pub kl: f64,
+    /// Reconstruction term of the compression VAE: what long-term memory stores must decode back
+    /// to the working-memory slot it came from.
+    #[config(default = 0.01)]
+    pub reconstruction: f64,
+}
+
+/// Configuration of the whole Dynamic Memory Network.
+#[derive(Config, Debug)]
+pub struct DmnConfig {
+    /// Number of token ids. Tasks reserve the first few ids for markers (see [`crate::tasks`]).
+    pub vocab_size: usize,
+    /// Encoder width, and the width of every memory slot and long-term entry.
+    #[config(default = 64)]
+    pub d_model: usize,
+    /// Number of encoder blocks.
+    #[config(default = 2)]
+    pub n_layers: usize,
+    /// Base encoder family (§2.4.1).
+    #[config(default = "EncoderKind::Ssm")]
+    pub encoder: EncoderKind,
+    /// SSM state size per channel (Mamba's `d_state`).
+    #[config(default = 16)]
+    pub d_state: usize,
+    /// SSM inner width is `expand · d_model` (Mamba uses 2).
+    #[config(default = 2)]
+    pub expand: usize,
+    /// Kernel width of the causal depthwise convolution in front of the scan.
+    #[config(default = 4)]
+    pub d_conv: usize,
+    /// Heads of the linear-attention encoder; must divide `d_model`.
+    #[config(default = 4)]
+    pub attn_heads: usize,
+    /// Time chunk of the reference scan and of linear attention. The chunked reference
+    /// materializes a `chunk × chunk` decay matrix per channel, so memory grows with its square.
+    #[config(default = 16)]
+    pub scan_chunk: usize,
+    /// Use the working memory (off: an ablation, and a memory-free baseline).
+    #[config(default = true)]
+    pub use_working_memory: bool,
+    /// Working-memory slots `K` (the proposal uses 512, §2.4.2).
+    #[config(default = 32)]
+    pub wm_slots: usize,
+    /// Working-memory read/write heads `H` (seed 002: parallel, specializing heads).
+    #[config(default = 4)]
+    pub wm_heads: usize,
+    /// Slots addressed by each head: the top-k of the cosine scores (seed 002).
+    #[config(default = 4)]
+    pub top_k: usize,
+    /// Per-update decay of slot usage; lower forgets use faster, so LRU favours older slots sooner.
+    #[config(default = 0.9)]
+    pub usage_decay: f64,
+    /// Width of the semantic bottleneck in the candidate MLP (seed 002 "information filter").
+    #[config(default = 32)]
+    pub bottleneck: usize,
+    /// Use the long-term memory (off: the "without LTM" ablation).
+    #[config(default = true)]
+    pub use_long_term_memory: bool,
+    /// Long-term levels `M`; level `i` summarizes `2^i` segments (the top level absorbs the rest).
+    #[config(default = 5)]
+    pub ltm_levels: usize,
+    /// Entries per level `m`: slots moved from working memory at each segment end.
+    #[config(default = 4)]
+    pub ltm_entries_per_level: usize,
+    /// VAE latent width `Z`; the used width follows importance (§2.2.2).
+    #[config(default = 16)]
+    pub latent_dim: usize,
+    /// Tokens per segment: the unit of streaming and of truncated back-propagation.
+    #[config(default = 128)]
+    pub segment_len: usize,
+    /// Tokens between working-memory writes. A token reads the memory as written by the
+    /// previous updates, so smaller intervals mean fresher memory and more sequential steps.
+    #[config(default = 8)]
+    pub memory_update_interval: usize,
+    /// Classes of the sequence-classification head (0: no such head; the LM head is always there).
+    #[config(default = 0)]
+    pub num_classes: usize,
+    /// Weights of the auxiliary losses.
+    #[config(default = "LossWeights::new()")]
+    pub loss_weights: LossWeights,
+}
+
+/// A configuration value outside its allowed range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// Field name as written in the JSON config.
+    pub field: &'static str,
+    /// The offending value.
+    pub value: String,
+    /// What is allowed.
+    pub allowed: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "config field `{}` is {}, but it must be {}",
+            self.field, self.value, self.allowed
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn check(
+    ok: bool,
+    field: &'static str,
+    value: impl fmt::Display,
+    allowed: impl Into<String>,
+) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError {
+            field,
+            value: value.to_string(),
+            allowed: allowed.into(),
+        })
+    }
+}
+
+impl DmnConfig {
+    /// Tiny model for tests: trains on a CPU in seconds.
+    pub fn tiny(vocab_size: usize) -> Self {
+        Self::new(vocab_size)
+            .with_d_model(32)
+            .with_n_layers(1)
+            .with_d_state(8)
+            .with_wm_slots(16)
+            .with_wm_heads(2)
+            .with_top_k(4)
+            .with_bottleneck(16)
+            .with_ltm_levels(5)
+            .with_ltm_entries_per_level(2)
+            .with_latent_dim(8)
+            .with_segment_len(96)
+            .with_memory_update_interval(8)
+    }
+
+    /// Small model for the demo and the default training run.
+    pub fn small(vocab_size: usize) -> Self {
+        Self::new(vocab_size)
+            .with_d_model(96)
+            .with_n_layers(2)
+            .with_d_state(16)
+            .with_wm_slots(64)
+            .with_wm_heads(4)
+            .with_top_k(8)
+            .with_bottleneck(48)
+            .with_ltm_levels(5)
+            .with_ltm_entries_per_level(4)
+            .with_latent_dim(32)
+            .with_segment_len(256)
+            .with_memory_update_interval(16)
+    }
+
+    /// The proposal's sizes (§2.4.2): 512 slots × 768 dims, 5 long-term levels. Needs a GPU.
+    pub fn paper(vocab_size: usize) -> Self {
+        Self::new(vocab_size)
+            .with_d_model(768)
+            .with_n_layers(12)
+            .with_d_state(16)
+            .with_wm_slots(512)
+            .with_wm_heads(8)
+            .with_top_k(16)
+            .with_bottleneck(192)
+            .with_ltm_levels(5)
+            .with_ltm_entries_per_level(32)
+            .with_latent_dim(128)
+            .with_segment_len(2048)
+            .with_memory_update_interval(64)
+            .with_scan_chunk(64)
+    }
+
+    /// A preset by name (`tiny`, `small`, `paper`).
+    pub fn preset(name: &str, vocab_size: usize) -> Option<Self> {
+        match name {
+            "tiny" => Some(Self::tiny(vocab_size)),
+            "small" => Some(Self::small(vocab_size)),
+            "paper" => Some(Self::paper(vocab_size)),
+            _ => None,
+        }
+    }
+
+    /// SSM inner width `E_in`.
+    pub fn d_inner(&self) -> usize {
+        self.expand * self.d_model
+    }
+
+    /// Rank of the Δ projection (Mamba: `ceil(d_model / 16)`).
+    pub fn dt_rank(&self) -> usize {
+        self.d_model.div_ceil(16)
+    }
+
+    /// Entries in the level-packed long-term buffer, `E = M · m`.
+    pub fn ltm_capacity(&self) -> usize {
+        self.ltm_levels * self.ltm_entries_per_level
+    }
+
+    /// Checks every field; the error names the field, its value and the allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        const BIG: usize = 1 << 20;
+        check(
+            self.vocab_size >= 2 && self.vocab_size <= BIG,
+            "vocab_size",
+            self.vocab_size,
+            "in 2..=1048576",
+        )?;
+        check(
+            self.d_model >= 1 && self.d_model <= 16384,
+            "d_model",
+            self.d_model,
+            "in 1..=16384",
+        )?;
+        check(
+            self.n_layers >= 1 && self.n_layers <= 256,
+            "n_layers",
+            self.n_layers,
+            "in 1..=256",
+        )?;
+        check(
+            self.d_state >= 1 && self.d_state <= 1024,
+            "d_state",
+            self.d_state,
+            "in 1..=1024",
+        )?;
+        check(
+            self.expand >= 1 && self.expand <= 16,
+            "expand",
+            self.expand,
+            "in 1..=16",
+        )?;
+        check(
+            self.d_conv >= 1 && self.d_conv <= 64,
+            "d_conv",
+            self.d_conv,
+            "in 1..=64",
+        )?;
+        check(
+            self.attn_heads >= 1 && self.d_model % self.attn_heads == 0,
+            "attn_heads",
+            self.attn_heads,
+            format!("at least 1 and a divisor of d_model ({})", self.d_model),
+        )?;
+        check(
+            self.scan_chunk >= 1 && self.scan_chunk <= 4096,
+            "scan_chunk",
+            self.scan_chunk,
+            "in 1..=4096",
+        )?;
+        check(
+            self.wm_slots >= 1 && self.wm_slots <= 65536,
+            "wm_slots",
+            self.wm_slots,
+            "in 1..=65536",
+        )?;
+        check(
+            self.wm_heads >= 1 && self.wm_heads <= self.wm_slots,
+            "wm_heads",
+            self.wm_heads,
+            format!("in 1..=wm_slots ({})", self.wm_slots),
+        )?;
+        check(
+            self.top_k >= 1 && self.top_k <= self.wm_slots,
+            "top_k",
+            self.top_k,
+            format!("in 1..=wm_slots ({})", self.wm_slots),
+        )?;
+        check(
+            self.usage_decay > 0.0 && self.usage_decay < 1.0,
+            "usage_decay",
+            self.usage_decay,
+            "strictly between 0 and 1",
+        )?;
+        check(
+            self.bottleneck >= 1 && self.bottleneck <= 16384,
+            "bottleneck",
+            self.bottleneck,
+            "in 1..=16384",
+        )?;
+        check(
+            self.ltm_levels >= 1 && self.ltm_levels <= 40,
+            "ltm_levels",
+            self.ltm_levels,
+            "in 1..=40",
+        )?;
+        check(
+            self.ltm_entries_per_level >= 1 && self.ltm_entries_per_level <= self.wm_slots,
+            "ltm_entries_per_level",
+            self.ltm_entries_per_level,
+            format!("in 1..=wm_slots ({})", self.wm_slots),
+        )?;
+        check(
+            self.latent_dim >= 1 && self.latent_dim <= 16384,
+            "latent_dim",
+            self.latent_dim,
+            "in 1..=16384",
+        )?;
+        check(
+            self.segment_len >= 1 && self.segment_len <= BIG,
+            "segment_len",
+            self.segment_len,
+            "in 1..=1048576",
+        )?;
+        check(
+            self.memory_update_interval >= 1 && self.memory_update_interval <= self.segment_len,
+            "memory_update_interval",
+            self.memory_update_interval,
+            format!("in 1..=segment_len ({})", self.segment_len),
+        )?;
+        check(
+            self.num_classes <= BIG,
+            "num_classes",
+            self.num_classes,
+            "at most 1048576",
+        )?;
+        let w = &self.loss_weights;
+        for (field, v) in [
+            ("loss_weights.utilization", w.utilization),
+            ("loss_weights.pressure", w.pressure),
+            ("loss_weights.read_sparsity", w.read_sparsity),
+            ("loss_weights.kl", w.kl),
+            ("loss_weights.reconstruction", w.reconstruction),
+        ] {
+            check(v.is_finite() && v >= 0.0, field, v, "a finite number ≥ 0")?;
+        }
+        Ok(())
+    }
+
+    /// Parses a JSON config and validates it.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let config: Self =
+            serde_json::from_str(text).map_err(|e| format!("config is not valid DMN JSON: {e}"))?;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    /// Serializes to pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a config always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate() {
+        for name in ["tiny", "small", "paper"] {
+            let c = DmnConfig::preset(name, 64).unwrap();
+            c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert!(DmnConfig::preset("huge", 64).is_none());
+    }
+
+    #[test]
+    fn paper_preset_has_the_proposal_sizes() {
+        let c = DmnConfig::paper(256);
+        assert_eq!((c.wm_slots, c.d_model, c.ltm_levels), (512, 768, 5));
+    }
+
+    #[test]
+    fn errors_name_the_field_value_and_range() {
+        let e = DmnConfig::tiny(64).with_top_k(99).validate().unwrap_err();
+        assert_eq!(e.field, "top_k");
+        assert_eq!(e.value, "99");
+        assert!(e.to_string().contains("1..=wm_slots (16)"), "{e}");
+
+        let e = DmnConfig::tiny(64)
+            .with_attn_heads(5)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "attn_heads");
+        let e = DmnConfig::tiny(64)
+            .with_memory_update_interval(0)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "memory_update_interval");
+        let e = DmnConfig::tiny(64)
+            .with_usage_decay(1.0)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "usage_decay");
+        let e = DmnConfig::tiny(1).validate().unwrap_err();
+        assert_eq!(e.field, "vocab_size");
+        let mut c = DmnConfig::tiny(64);
+        c.loss_weights.kl = f64::NAN;
+        assert_eq!(c.validate().unwrap_err().field, "loss_weights.kl");
+    }
+
+    #[test]
+    fn json_round_trip_and_bad_json() {
+        let c = DmnConfig::small(300).with_encoder(EncoderKind::LinearAttention);
+        let back = DmnConfig::from_json(&c.to_json()).unwrap();
+        assert_eq!(back.encoder, EncoderKind::LinearAttention);
+        assert_eq!(back.wm_slots, c.wm_slots);
+        assert!(
+            DmnConfig::from_json("{ not json")
+                .unwrap_err()
+                .contains("not valid DMN JSON")
+        );
+        let bad = c.with_ltm_entries_per_level(1000).to_json();
+        assert!(
+            DmnConfig::from_json(&bad)
+                .unwrap_err()
+                .contains("ltm_entries_per_level")
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! A causal transformer block with kernelized linear attention (Katharopoulos et al. 2020,
+//! "Transformers are RNNs", eq. 4–6, feature map φ(x) = elu(x) + 1), the second base encoder of
+//! §2.4.1. Attention state `S = Σ φ(k) vᵀ`, `z = Σ φ(k)` is carried across segments, so memory is
+//! `O(L)` in the sequence and constant across segments.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{elu, gelu};
+use burn::tensor::{Bool, Device, Tensor};
+
+/// Configuration of one [`LinearAttentionBlock`].
+#[derive(Config, Debug)]
+pub struct LinearAttentionBlockConfig {
+    /// Model width `D`.
+    pub d_model: usize,
+    /// Attention heads; must divide `D`.
+    pub heads: usize,
+    /// Tokens attended quadratically at once (the rest goes through the carried state).
+    pub chunk: usize,
+}
+
+/// One linear-attention transformer block: attention and MLP, each pre-norm with a residual.
+#[derive(Module, Debug)]
+pub struct LinearAttentionBlock {
+    norm_attn: LayerNorm,
+    /// `D → 3D` (q, k, v).
+    qkv: Linear,
+    /// `D → D`
+    out: Linear,
+    norm_mlp: LayerNorm,
+    /// `D → 4D`
+    mlp_in: Linear,
+    /// `4D → D`
+    mlp_out: Linear,
+    heads: usize,
+    chunk: usize,
+}
+
+/// Attention state carried across segments.
+#[derive(Debug, Clone)]
+pub struct LinearAttentionState {
+    /// `Σ φ(k) vᵀ`, `[B, heads, d_head, d_head]`.
+    pub s: Tensor<4>,
+    /// `Σ φ(k)`, `[B, heads, d_head, 1]`.
+    pub z: Tensor<4>,
+}
+
+impl LinearAttentionState {
+    /// Cuts the autodiff graph at a segment boundary.
+    pub fn detach(self) -> Self {
+        Self {
+            s: self.s.detach(),
+            z: self.z.detach(),
+        }
+    }
+}
+
+fn feature_map(x: Tensor<4>) -> Tensor<4> {
+    elu(x, 1.0) + 1.0
+}
+
+impl LinearAttentionBlockConfig {
+    /// Initializes a block.
+    pub fn init(&self, device: &Device) -> LinearAttentionBlock {
+        let d = self.d_model;
+        LinearAttentionBlock {
+            norm_attn: LayerNormConfig::new(d).init(device),
+            qkv: LinearConfig::new(d, 3 * d).init(device),
+            out: LinearConfig::new(d, d).init(device),
+            norm_mlp: LayerNormConfig::new(d).init(device),
+            mlp_in: LinearConfig::new(d, 4 * d).init(device),
+            mlp_out: LinearConfig::new(4 * d, d).init(device),
+            heads: self.heads,
+            chunk: self.chunk,
+        }
+    }
+}
+
+impl LinearAttentionBlock {
+    /// A zero state for a batch.
+    pub fn init_state(&self, batch: usize, device: &Device) -> LinearAttentionState {
+        let dh = self.qkv.weight.dims()[0] / self.heads;
+        LinearAttentionState {
+            s: Tensor::zeros([batch, self.heads, dh, dh], device),
+            z: Tensor::zeros([batch, self.heads, dh, 1], device),
+        }
+    }
+
+    /// # Shapes
+    /// - x: `[B, L, D]` → `[B, L, D]`
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        state: LinearAttentionState,
+    ) -> (Tensor<3>, LinearAttentionState) {
+        let [b, l, d] = x.dims();
+        let (h, dh) = (self.heads, d / self.heads);
+        let device = x.device();
+        let qkv = self.qkv.forward(self.norm_attn.forward(x.clone()));
+        let split = |i: usize| {
+            qkv.clone()
+                .narrow(2, i * d, d)
+                .reshape([b, l, h, dh])
+                .swap_dims(1, 2)
+        }; // [B, H, L, dh]
+        let (q, k, v) = (feature_map(split(0)), feature_map(split(1)), split(2));
+
+        let (mut s, mut z) = (state.s, state.z);
+        let mut outs = Vec::with_capacity(l.div_ceil(self.chunk));
+        let mut start = 0;
+        while start < l {
+            let t = self.chunk.min(l - start);
+            let (qc, kc, vc) = (
+                q.clone().narrow(2, start, t),
+                k.clone().narrow(2, start, t),
+                v.clone().narrow(2, start, t),
+            );
+            let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &device)
+                .unsqueeze_dims::<4>(&[0, 1])
+                .expand([b, h, t, t]);
+            let att = qc
+                .clone()
+                .matmul(kc.clone().swap_dims(2, 3))
+                .mask_fill(future, 0.0); // [B, H, T, T]
+            let num = att.clone().matmul(vc.clone()) + qc.clone().matmul(s.clone());
+            let den = att.sum_dim(3) + qc.matmul(z.clone());
+            outs.push(num / den.clamp_min(1e-6));
+            s = s + kc.clone().swap_dims(2, 3).matmul(vc);
+            z = z + kc.sum_dim(2).swap_dims(2, 3);
+            start += t;
+        }
+        let att = Tensor::cat(outs, 2).swap_dims(1, 2).reshape([b, l, d]);
+        let x = x + self.out.forward(att);
+        let y = x.clone()
+            + self
+                .mlp_out
+                .forward(gelu(self.mlp_in.forward(self.norm_mlp.forward(x))));
+        (y, LinearAttentionState { s, z })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, Tolerance};
+
+    #[test]
+    fn chunking_and_carried_state_do_not_change_the_result() {
+        let device = Device::flex();
+        let x = Tensor::<3>::random([2, 13, 8], Distribution::Normal(0.0, 1.0), &device);
+        let blk = LinearAttentionBlockConfig::new(8, 2, 64).init(&device);
+        let (full, _) = blk.forward(x.clone(), blk.init_state(2, &device));
+        assert_eq!(full.dims(), [2, 13, 8]);
+        let chunked = LinearAttentionBlock {
+            chunk: 3,
+            ..blk.clone()
+        };
+        let (a, st) = chunked.forward(x.clone().narrow(1, 0, 6), chunked.init_state(2, &device));
+        let (b, _) = chunked.forward(x.narrow(1, 6, 7), st);
+        Tensor::cat(vec![a, b], 1)
+            .into_data()
+            .assert_approx_eq::<f32>(&full.into_data(), Tolerance::rel_abs(1e-4, 1e-5));
+    }
+}

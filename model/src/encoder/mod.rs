@@ -1,0 +1,139 @@
+//! The base sequence encoder `H = BaseEncoder(X)` (§2.1.1): a stack of selective-SSM blocks or of
+//! linear-attention blocks, with its state carried across segments.
+
+mod linear_attention;
+mod selective_ssm;
+
+pub use linear_attention::{
+    LinearAttentionBlock, LinearAttentionBlockConfig, LinearAttentionState,
+};
+pub use selective_ssm::{SelectiveSsmBlock, SelectiveSsmBlockConfig, SsmState};
+
+use burn::module::Module;
+use burn::nn::{LayerNorm, LayerNormConfig};
+use burn::tensor::{Device, Tensor};
+
+use crate::config::{DmnConfig, EncoderKind};
+
+/// One encoder block of either kind.
+#[derive(Module, Debug)]
+pub enum EncoderBlock {
+    /// Selective SSM (Mamba).
+    Ssm(SelectiveSsmBlock),
+    /// Linear-attention transformer.
+    LinearAttention(LinearAttentionBlock),
+}
+
+/// The state of one block.
+#[derive(Debug, Clone)]
+pub enum BlockState {
+    /// See [`SsmState`].
+    Ssm(SsmState),
+    /// See [`LinearAttentionState`].
+    LinearAttention(LinearAttentionState),
+}
+
+/// The encoder's state: one entry per block.
+#[derive(Debug, Clone)]
+pub struct EncoderState {
+    /// Per block, in order.
+    pub blocks: Vec<BlockState>,
+}
+
+impl EncoderState {
+    /// Cuts the autodiff graph at a segment boundary.
+    pub fn detach(self) -> Self {
+        let blocks = self
+            .blocks
+            .into_iter()
+            .map(|s| match s {
+                BlockState::Ssm(s) => BlockState::Ssm(s.detach()),
+                BlockState::LinearAttention(s) => BlockState::LinearAttention(s.detach()),
+            })
+            .collect();
+        Self { blocks }
+    }
+}
+
+/// The stack of blocks and a final norm.
+#[derive(Module, Debug)]
+pub struct BaseEncoder {
+    blocks: Vec<EncoderBlock>,
+    norm: LayerNorm,
+}
+
+impl BaseEncoder {
+    /// Builds the encoder described by `config`.
+    pub fn new(config: &DmnConfig, device: &Device) -> Self {
+        let blocks = (0..config.n_layers)
+            .map(|_| match config.encoder {
+                EncoderKind::Ssm => EncoderBlock::Ssm(
+                    SelectiveSsmBlockConfig::new(
+                        config.d_model,
+                        config.d_state,
+                        config.expand,
+                        config.d_conv,
+                        config.dt_rank(),
+                        config.scan_chunk,
+                    )
+                    .init(device),
+                ),
+                EncoderKind::LinearAttention => EncoderBlock::LinearAttention(
+                    LinearAttentionBlockConfig::new(
+                        config.d_model,
+                        config.attn_heads,
+                        config.scan_chunk,
+                    )
+                    .init(device),
+                ),
+            })
+            .collect();
+        Self {
+            blocks,
+            norm: LayerNormConfig::new(config.d_model).init(device),
+        }
+    }
+
+    /// A zero state for a batch.
+    pub fn init_state(&self, batch: usize, device: &Device) -> EncoderState {
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| match b {
+                EncoderBlock::Ssm(b) => BlockState::Ssm(b.init_state(batch, device)),
+                EncoderBlock::LinearAttention(b) => {
+                    BlockState::LinearAttention(b.init_state(batch, device))
+                }
+            })
+            .collect();
+        EncoderState { blocks }
+    }
+
+    /// # Shapes
+    /// - x: `[B, L, D]` (embedded tokens) → h: `[B, L, D]`
+    pub fn forward(&self, mut x: Tensor<3>, state: EncoderState) -> (Tensor<3>, EncoderState) {
+        assert_eq!(
+            state.blocks.len(),
+            self.blocks.len(),
+            "encoder state has the wrong number of blocks"
+        );
+        let mut next = Vec::with_capacity(self.blocks.len());
+        for (block, st) in self.blocks.iter().zip(state.blocks) {
+            let s = match (block, st) {
+                (EncoderBlock::Ssm(b), BlockState::Ssm(s)) => {
+                    let (y, s) = b.forward(x, s);
+                    x = y;
+                    BlockState::Ssm(s)
+                }
+                (EncoderBlock::LinearAttention(b), BlockState::LinearAttention(s)) => {
+                    let (y, s) = b.forward(x, s);
+                    x = y;
+                    BlockState::LinearAttention(s)
+                }
+                _ => panic!("encoder state does not match the encoder kind"),
+            };
+            next.push(s);
+        }
+        (self.norm.forward(x), EncoderState { blocks: next })
+    }
+}

@@ -1,0 +1,328 @@
+//! The hierarchical long-term memory `L = {L¹ … L^M}` (§2.1.3): log-spaced levels that merge
+//! like a binary counter, as in Logarithmic Memory Networks.
+//!
+//! At the end of every segment the `m` most important working-memory slots are compressed
+//! ([`Compressor`]) and enter level 0 as one block. A level holds one block. When the block
+//! arrives at an occupied level, the two blocks merge (the `m` entries of highest importance out
+//! of `2m` survive) and the result carries to the next level, exactly as a carry ripples through
+//! a binary counter. Level `i < M − 1` therefore always summarizes exactly `2^i` segments, and
+//! after `T` segments at most `⌊log₂ T⌋ + 1` blocks are occupied. The top level absorbs every
+//! further carry, so memory stays bounded by `M · m` entries for any length.
+//!
+//! Which levels are occupied is the same for every batch row (transfers happen at the same
+//! segment ends), so it is bookkept on the host without reading anything back from the device.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use crate::compression::{Compressed, Compressor, CompressorConfig};
+
+/// One occupied level: `m` entries with their importance and kept latent width.
+#[derive(Debug, Clone)]
+pub struct LevelBlock {
+    /// `[B, m, d]`
+    pub entries: Tensor<3>,
+    /// `[B, m]`
+    pub importance: Tensor<2>,
+    /// `[B, m]`: latent dimensions kept when the entry was compressed.
+    pub width: Tensor<2>,
+    /// Segments this block summarizes.
+    pub span: u64,
+}
+
+impl LevelBlock {
+    fn detach(self) -> Self {
+        Self {
+            entries: self.entries.detach(),
+            importance: self.importance.detach(),
+            width: self.width.detach(),
+            span: self.span,
+        }
+    }
+}
+
+/// The long-term contents carried across segments.
+#[derive(Debug, Clone)]
+pub struct LongTermMemoryState {
+    /// Level `i`, or `None` when empty.
+    pub levels: Vec<Option<LevelBlock>>,
+    /// Segments transferred so far.
+    pub segments: u64,
+}
+
+impl LongTermMemoryState {
+    /// Cuts the autodiff graph at a segment boundary.
+    pub fn detach(self) -> Self {
+        Self {
+            levels: self
+                .levels
+                .into_iter()
+                .map(|l| l.map(LevelBlock::detach))
+                .collect(),
+            segments: self.segments,
+        }
+    }
+
+    /// Occupied entries in total.
+    pub fn occupied_entries(&self, per_level: usize) -> usize {
+        self.levels.iter().filter(|l| l.is_some()).count() * per_level
+    }
+
+    /// Segments covered by each level (0 when empty).
+    pub fn spans(&self) -> Vec<u64> {
+        self.levels
+            .iter()
+            .map(|l| l.as_ref().map_or(0, |b| b.span))
+            .collect()
+    }
+
+    /// Bytes the compressed entries take: kept latent dimensions × 4 bytes, summed over levels
+    /// and averaged over the batch (a `[1]` tensor, on the device).
+    pub fn compressed_bytes(&self, device: &Device) -> Tensor<1> {
+        self.levels
+            .iter()
+            .flatten()
+            .map(|l| l.width.clone().sum_dim(1).mean() * 4.0)
+            .fold(Tensor::zeros([1], device), |a, b| a + b)
+    }
+}
+
+/// The level-packed view that [`crate::ops::retrieve`] reads.
+#[derive(Debug, Clone)]
+pub struct PackedLevels {
+    /// `[B, E, d]`, level `i` at entries `[i·m, (i+1)·m)`.
+    pub entries: Tensor<3>,
+    /// `[B, E]`
+    pub valid: Tensor<2, Bool>,
+}
+
+/// What one transfer did (for traces and the RL policy).
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    /// Working-memory slots moved, `[B, m]`.
+    pub slots: Tensor<2, Int>,
+    /// Their importance, `[B, m]`.
+    pub importance: Tensor<2>,
+    /// Level the carry settled in.
+    pub level: usize,
+    /// VAE terms of this compression.
+    pub compressed: Compressed,
+}
+
+/// Long-term memory parameters: the compressor and one retrieval bias per level.
+#[derive(Module, Debug)]
+pub struct LongTermMemory {
+    compressor: Compressor,
+    /// `[M]`: added to the retrieval scores of each level's entries.
+    pub level_bias: Param<Tensor<1>>,
+    levels: usize,
+    per_level: usize,
+}
+
+impl LongTermMemory {
+    /// Builds `levels` levels of `per_level` entries, compressing through `latent_dim`.
+    pub fn new(
+        d_model: usize,
+        levels: usize,
+        per_level: usize,
+        latent_dim: usize,
+        device: &Device,
+    ) -> Self {
+        Self {
+            compressor: CompressorConfig::new(d_model, latent_dim).init(device),
+            level_bias: Param::from_tensor(Tensor::zeros([levels], device)),
+            levels,
+            per_level,
+        }
+    }
+
+    /// Levels `M`.
+    pub fn levels(&self) -> usize {
+        self.levels
+    }
+
+    /// Entries per level `m`.
+    pub fn per_level(&self) -> usize {
+        self.per_level
+    }
+
+    /// An empty memory.
+    pub fn init_state(&self) -> LongTermMemoryState {
+        LongTermMemoryState {
+            levels: vec![None; self.levels],
+            segments: 0,
+        }
+    }
+
+    /// Packs the levels into one buffer; empty levels are zeros and invalid.
+    pub fn pack(
+        &self,
+        state: &LongTermMemoryState,
+        batch: usize,
+        d_model: usize,
+        device: &Device,
+    ) -> PackedLevels {
+        let m = self.per_level;
+        let entries = state
+            .levels
+            .iter()
+            .map(|l| match l {
+                Some(b) => b.entries.clone(),
+                None => Tensor::zeros([batch, m, d_model], device),
+            })
+            .collect();
+        let valid: Vec<bool> = state
+            .levels
+            .iter()
+            .flat_map(|l| std::iter::repeat_n(l.is_some(), m))
+            .collect();
+        let valid = Tensor::<1, Bool>::from_data(TensorData::new(valid, [self.levels * m]), device)
+            .unsqueeze_dim::<2>(0)
+            .expand([batch, self.levels * m]);
+        PackedLevels {
+            entries: Tensor::cat(entries, 1),
+            valid,
+        }
+    }
+
+    /// Moves the `m` most important slots into level 0 and ripples the carry upwards.
+    ///
+    /// # Shapes
+    /// - slots: `[B, K, d]`, importance: `[B, K]`
+    pub fn transfer(
+        &self,
+        state: LongTermMemoryState,
+        slots: Tensor<3>,
+        importance: Tensor<2>,
+        sample: bool,
+    ) -> (LongTermMemoryState, Transfer) {
+        let [b, _, d] = slots.dims();
+        let m = self.per_level;
+        let (top_importance, idx) = importance.topk_with_indices(m, 1); // [B, m]
+        let chosen = slots.gather(1, idx.clone().unsqueeze_dim::<3>(2).expand([b, m, d]));
+        let compressed = self
+            .compressor
+            .forward(chosen, top_importance.clone(), sample);
+        let mut carry = LevelBlock {
+            entries: compressed.decoded.clone(),
+            importance: top_importance.clone(),
+            width: compressed.width.clone(),
+            span: 1,
+        };
+
+        let mut levels = state.levels;
+        let mut landed = 0;
+        for (i, level) in levels.iter_mut().enumerate() {
+            landed = i;
+            match level.take() {
+                None => {
+                    *level = Some(carry);
+                    break;
+                }
+                Some(existing) if i + 1 == self.levels => {
+                    *level = Some(merge(existing, carry, m));
+                    break;
+                }
+                Some(existing) => carry = merge(existing, carry, m),
+            }
+        }
+        let state = LongTermMemoryState {
+            levels,
+            segments: state.segments + 1,
+        };
+        (
+            state,
+            Transfer {
+                slots: idx,
+                importance: top_importance,
+                level: landed,
+                compressed,
+            },
+        )
+    }
+}
+
+/// Keeps the `m` most important of two blocks' `2m` entries; spans add.
+fn merge(a: LevelBlock, b: LevelBlock, m: usize) -> LevelBlock {
+    let [batch, _, d] = a.entries.dims();
+    let entries = Tensor::cat(vec![a.entries, b.entries], 1);
+    let importance = Tensor::cat(vec![a.importance, b.importance], 1);
+    let width = Tensor::cat(vec![a.width, b.width], 1);
+    let (importance, idx) = importance.topk_with_indices(m, 1);
+    LevelBlock {
+        entries: entries.gather(1, idx.clone().unsqueeze_dim::<3>(2).expand([batch, m, d])),
+        importance,
+        width: width.gather(1, idx),
+        span: a.span + b.span,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn binary_counter_levels_cover_powers_of_two() {
+        let device = Device::flex();
+        let ltm = LongTermMemory::new(4, 6, 2, 3, &device);
+        let mut st = ltm.init_state();
+        for t in 1..=40u64 {
+            let slots = Tensor::<3>::random([2, 5, 4], Distribution::Normal(0.0, 1.0), &device);
+            let imp = Tensor::<2>::random([2, 5], Distribution::Uniform(0.0, 1.0), &device);
+            st = ltm.transfer(st, slots, imp, false).0.detach();
+            // Occupied levels are the set bits of t (below the top level): O(log T) entries.
+            let occupied = st.levels.iter().filter(|l| l.is_some()).count();
+            assert!(occupied as u32 <= t.ilog2() + 1, "t={t}: {occupied} levels");
+            assert_eq!(occupied as u32, t.count_ones(), "t={t}");
+            for (i, span) in st.spans().into_iter().enumerate() {
+                if span > 0 {
+                    assert_eq!(span, 1 << i, "t={t}: level {i} must cover 2^{i} segments");
+                }
+            }
+            assert_eq!(st.spans().iter().sum::<u64>(), t);
+        }
+    }
+
+    #[test]
+    fn top_level_absorbs_carries_and_memory_stays_bounded() {
+        let device = Device::flex();
+        let ltm = LongTermMemory::new(4, 3, 2, 3, &device);
+        let mut st = ltm.init_state();
+        for _ in 0..20 {
+            let slots = Tensor::<3>::random([1, 4, 4], Distribution::Normal(0.0, 1.0), &device);
+            st = ltm
+                .transfer(
+                    st,
+                    slots,
+                    Tensor::random([1, 4], Distribution::Uniform(0.0, 1.0), &device),
+                    false,
+                )
+                .0;
+        }
+        assert!(st.occupied_entries(2) <= 6);
+        assert_eq!(st.spans().iter().sum::<u64>(), 20);
+        let packed = ltm.pack(&st, 1, 4, &device);
+        assert_eq!(packed.entries.dims(), [1, 6, 4]);
+    }
+
+    #[test]
+    fn merge_keeps_the_most_important_entries() {
+        let device = Device::flex();
+        let block = |vals: [f32; 2], imp: [f32; 2]| LevelBlock {
+            entries: Tensor::from_data(TensorData::new(vals.to_vec(), [1, 2, 1]), &device),
+            importance: Tensor::from_data(TensorData::new(imp.to_vec(), [1, 2]), &device),
+            width: Tensor::ones([1, 2], &device),
+            span: 1,
+        };
+        let merged = merge(
+            block([1.0, 2.0], [0.1, 0.9]),
+            block([3.0, 4.0], [0.8, 0.2]),
+            2,
+        );
+        let mut kept = merged.entries.into_data().try_to_vec::<f32>().unwrap();
+        kept.sort_by(f32::total_cmp);
+        assert_eq!(kept, vec![2.0, 3.0]);
+        assert_eq!(merged.span, 2);
+    }
+}

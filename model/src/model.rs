@@ -1,0 +1,547 @@
+//! [`Dmn`]: embedding → base encoder → working and long-term memory through the controller →
+//! heads, run one segment at a time with every state carried across segments.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::config::{ConfigError, DmnConfig};
+use crate::controller::{MemoryController, MemoryControllerConfig};
+use crate::encoder::{BaseEncoder, EncoderState};
+use crate::long_term_memory::{LongTermMemory, LongTermMemoryState};
+use crate::ops::retrieve;
+use crate::trace::SegmentTrace;
+use crate::working_memory::{WorkingMemory, WorkingMemoryConfig, WorkingMemoryState};
+
+/// Guards `ln 0` in entropies.
+const ENTROPY_EPS: f64 = 1e-9;
+
+/// The Dynamic Memory Network.
+#[derive(Module, Debug)]
+pub struct Dmn {
+    embedding: Embedding,
+    encoder: BaseEncoder,
+    working_memory: Option<WorkingMemory>,
+    long_term_memory: Option<LongTermMemory>,
+    controller: MemoryController,
+    /// `D → V`: next-token head.
+    lm_head: Linear,
+    /// `D → classes` on the last token: sequence-classification head.
+    class_head: Option<Linear>,
+    d_model: usize,
+    segment_len: usize,
+    update_interval: usize,
+}
+
+/// Everything carried from one segment to the next.
+#[derive(Debug, Clone)]
+pub struct DmnState {
+    /// Scan / attention states.
+    pub encoder: EncoderState,
+    /// Slots, age, usage (`None` when the working memory is off).
+    pub working: Option<WorkingMemoryState>,
+    /// Levels (`None` when the long-term memory is off).
+    pub long_term: Option<LongTermMemoryState>,
+    /// Segments processed.
+    pub segments: u64,
+}
+
+impl DmnState {
+    /// Cuts the autodiff graph: gradients are truncated at segment boundaries.
+    pub fn detach(self) -> Self {
+        Self {
+            encoder: self.encoder.detach(),
+            working: self.working.map(WorkingMemoryState::detach),
+            long_term: self.long_term.map(LongTermMemoryState::detach),
+            segments: self.segments,
+        }
+    }
+}
+
+/// Per-call switches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ForwardOptions {
+    /// Sample the VAE's ε (training); otherwise z = μ.
+    pub sample: bool,
+    /// Gather a [`SegmentTrace`] (costs a few small tensors; nothing when off).
+    pub trace: bool,
+}
+
+/// Auxiliary loss terms of one segment, each a `[1]` tensor (0 when the memory they concern is off).
+#[derive(Debug, Clone)]
+pub struct AuxLosses {
+    /// Entropy of the mean write distribution over slots, divided by ln K (in [0, 1]; higher is better).
+    pub utilization: Tensor<1>,
+    /// Mean write-gate activity.
+    pub pressure: Tensor<1>,
+    /// Mean entropy of read distributions (nats).
+    pub read_entropy: Tensor<1>,
+    /// VAE KL of the segment's transfer.
+    pub kl: Tensor<1>,
+    /// VAE reconstruction error of the segment's transfer.
+    pub reconstruction: Tensor<1>,
+}
+
+/// Memory statistics of one segment (for metrics), `[1]` tensors on the device.
+#[derive(Debug, Clone)]
+pub struct MemoryStats {
+    /// Entropy of the normalized slot usage at the segment's end, divided by ln K.
+    pub slot_usage_entropy: Tensor<1>,
+    /// Mean slot age at the segment's end (in memory updates).
+    pub mean_age: Tensor<1>,
+    /// Bytes of compressed long-term entries.
+    pub ltm_bytes: Tensor<1>,
+    /// Fraction of each long-term level occupied (host data: no readback needed).
+    pub ltm_fill: Vec<f32>,
+}
+
+/// Output of one segment.
+#[derive(Debug, Clone)]
+pub struct SegmentOutput {
+    /// `[B, L, V]`
+    pub logits: Tensor<3>,
+    /// `y`, `[B, L, D]`
+    pub hidden: Tensor<3>,
+    /// Auxiliary losses.
+    pub aux: AuxLosses,
+    /// Memory statistics.
+    pub stats: MemoryStats,
+    /// Present when [`ForwardOptions::trace`] was set.
+    pub trace: Option<SegmentTrace>,
+}
+
+impl DmnConfig {
+    /// Validates the config and builds the model.
+    pub fn init(&self, device: &Device) -> Result<Dmn, ConfigError> {
+        self.validate()?;
+        if self.use_long_term_memory && !self.use_working_memory {
+            return Err(ConfigError {
+                field: "use_long_term_memory",
+                value: "true".into(),
+                allowed: "false when use_working_memory is false (long-term memory is filled from working memory)".into(),
+            });
+        }
+        let d = self.d_model;
+        let working_memory = self.use_working_memory.then(|| {
+            WorkingMemoryConfig::new(
+                d,
+                self.wm_slots,
+                self.wm_heads,
+                self.top_k,
+                self.bottleneck,
+                self.usage_decay,
+            )
+            .init(device)
+        });
+        let long_term_memory = self.use_long_term_memory.then(|| {
+            LongTermMemory::new(
+                d,
+                self.ltm_levels,
+                self.ltm_entries_per_level,
+                self.latent_dim,
+                device,
+            )
+        });
+        Ok(Dmn {
+            embedding: EmbeddingConfig::new(self.vocab_size, d).init(device),
+            encoder: BaseEncoder::new(self, device),
+            working_memory,
+            long_term_memory,
+            controller: MemoryControllerConfig::new(d, self.wm_heads).init(device),
+            lm_head: LinearConfig::new(d, self.vocab_size).init(device),
+            class_head: (self.num_classes > 0)
+                .then(|| LinearConfig::new(d, self.num_classes).init(device)),
+            d_model: d,
+            segment_len: self.segment_len,
+            update_interval: self.memory_update_interval,
+        })
+    }
+}
+
+fn scalar(value: f32, device: &Device) -> Tensor<1> {
+    Tensor::full([1], value, device)
+}
+
+/// Entropy of each row of non-negative weights along the last axis (rows need not sum to 1).
+fn entropy<const D: usize>(p: Tensor<D>) -> Tensor<D> {
+    let p = p.clone() / p.sum_dim(D - 1).clamp_min(ENTROPY_EPS);
+    (p.clone() * (p + ENTROPY_EPS).log()).sum_dim(D - 1).neg()
+}
+
+impl Dmn {
+    /// Tokens per segment.
+    pub fn segment_len(&self) -> usize {
+        self.segment_len
+    }
+
+    /// Model width.
+    pub fn d_model(&self) -> usize {
+        self.d_model
+    }
+
+    /// Working-memory slots (0 when off).
+    pub fn wm_slots(&self) -> usize {
+        self.working_memory.as_ref().map_or(0, |w| w.slots())
+    }
+
+    /// The state before any token.
+    pub fn init_state(&self, batch: usize, device: &Device) -> DmnState {
+        DmnState {
+            encoder: self.encoder.init_state(batch, device),
+            working: self
+                .working_memory
+                .as_ref()
+                .map(|w| w.init_state(batch, self.d_model, device)),
+            long_term: self.long_term_memory.as_ref().map(|l| l.init_state()),
+            segments: 0,
+        }
+    }
+
+    /// Runs one segment (any length ≥ 1; normally [`Self::segment_len`]).
+    ///
+    /// Tokens read the working memory as written by earlier updates (every
+    /// `memory_update_interval` tokens), and the long-term memory as it stood when the segment
+    /// began. At the segment's end the most important slots move to long-term memory.
+    ///
+    /// # Shapes
+    /// - tokens: `[B, L]` → logits `[B, L, V]`
+    pub fn forward_segment(
+        &self,
+        state: DmnState,
+        tokens: Tensor<2, Int>,
+        options: ForwardOptions,
+    ) -> (SegmentOutput, DmnState) {
+        let [b, l] = tokens.dims();
+        let device = tokens.device();
+        let d = self.d_model;
+        let (h, encoder_state) = self
+            .encoder
+            .forward(self.embedding.forward(tokens), state.encoder);
+
+        let zero = || scalar(0.0, &device);
+        let mut aux = AuxLosses {
+            utilization: zero(),
+            pressure: zero(),
+            read_entropy: zero(),
+            kl: zero(),
+            reconstruction: zero(),
+        };
+        let mut trace = options.trace.then(|| SegmentTrace {
+            segment: state.segments,
+            slots: self.wm_slots(),
+            heads: self.working_memory.as_ref().map_or(0, |w| w.heads()),
+            levels: self.long_term_memory.as_ref().map_or(0, |m| m.levels()),
+            per_update: Vec::new(),
+            importance: None,
+            transfer: None,
+            level_fill: Vec::new(),
+            level_span: Vec::new(),
+            retrieval_per_level: None,
+        });
+
+        // Working memory: read, then write, once per update interval.
+        let mut working = state.working;
+        let mut wm_read = None;
+        if let (Some(wm), Some(mut st)) = (&self.working_memory, working.take()) {
+            let (k, hh) = (wm.slots(), wm.heads());
+            let queries = self.controller.read_queries(h.clone());
+            let mut reads = Vec::new();
+            let mut write_mass = Tensor::<2>::zeros([b, k], &device);
+            let (mut gate_sum, mut read_entropy_sum) = (zero(), zero());
+            let mut updates = 0;
+            let mut start = 0;
+            while start < l {
+                let t = self.update_interval.min(l - start);
+                let q = queries
+                    .query
+                    .clone()
+                    .narrow(1, start, t)
+                    .reshape([b, t * hh, d]);
+                let s = queries
+                    .strength
+                    .clone()
+                    .narrow(1, start, t)
+                    .reshape([b, t * hh]);
+                let (read, st_read) = wm.read(st, q, s);
+                reads.push(read.read.reshape([b, t, hh * d]));
+                read_entropy_sum = read_entropy_sum + entropy(read.weights.clone()).mean();
+                let (written, gate) = wm.write(st_read, h.clone().narrow(1, start, t));
+                write_mass = write_mass + written.write_weights.clone().sum_dim(1).reshape([b, k]);
+                gate_sum = gate_sum + gate.mean();
+                if let Some(tr) = trace.as_mut() {
+                    let row = |x: Tensor<2>| x.narrow(0, 0, 1).reshape([k]);
+                    let read_heads = read
+                        .weights
+                        .narrow(0, 0, 1)
+                        .reshape([t, hh, k])
+                        .mean_dim(0)
+                        .reshape([hh * k]);
+                    tr.per_update.push([
+                        written
+                            .write_weights
+                            .clone()
+                            .narrow(0, 0, 1)
+                            .reshape([hh * k]),
+                        read_heads,
+                        row(written
+                            .slots
+                            .clone()
+                            .powi_scalar(2)
+                            .sum_dim(2)
+                            .sqrt()
+                            .reshape([b, k])),
+                        row(written.age.clone()),
+                        row(written.usage.clone()),
+                    ]);
+                }
+                st = WorkingMemoryState {
+                    slots: written.slots,
+                    age: written.age,
+                    usage: written.usage,
+                };
+                updates += 1;
+                start += t;
+            }
+            let n = updates as f64;
+            let mean_write = write_mass.sum_dim(0).reshape([k]);
+            aux.utilization = entropy(mean_write) / (k as f64).ln().max(ENTROPY_EPS);
+            aux.pressure = gate_sum / n;
+            aux.read_entropy = read_entropy_sum / n;
+            wm_read = Some(Tensor::cat(reads, 1));
+            working = Some(st);
+        }
+
+        // Long-term memory: retrieval for every token from the levels as they stood.
+        let mut long_term = state.long_term;
+        let mut ltm_context = None;
+        let mut ltm_summary = None;
+        if let (Some(ltm), Some(lst)) = (&self.long_term_memory, long_term.as_ref()) {
+            let packed = ltm.pack(lst, b, d, &device);
+            let r = retrieve(
+                self.controller.ltm_query(h.clone()),
+                packed.entries.clone(),
+                ltm.level_bias.val(),
+                packed.valid.clone(),
+            );
+            if let Some(tr) = trace.as_mut() {
+                let m = ltm.per_level();
+                let w = r
+                    .weights
+                    .clone()
+                    .narrow(0, 0, 1)
+                    .mean_dim(1)
+                    .reshape([ltm.levels(), m])
+                    .sum_dim(1);
+                tr.retrieval_per_level = Some(w.reshape([ltm.levels()]));
+            }
+            let valid = packed.valid.float().unsqueeze_dim::<3>(2); // [B, E, 1]
+            ltm_summary = Some(
+                (packed.entries * valid.clone()).sum_dim(1).reshape([b, d])
+                    / valid.sum_dim(1).reshape([b, 1]).clamp_min(1.0),
+            );
+            ltm_context = Some(r.context);
+        }
+
+        let y = self.controller.output(h.clone(), wm_read, ltm_context);
+        let logits = self.lm_head.forward(y.clone());
+
+        // Segment end: importance-scored transfer from working to long-term memory (§2.1.3).
+        if let (Some(ltm), Some(lst), Some(wst), Some(summary)) = (
+            &self.long_term_memory,
+            long_term.take(),
+            working.as_ref(),
+            ltm_summary,
+        ) {
+            let importance = self.controller.importance(wst.slots.clone(), h, summary);
+            let (next, transfer) =
+                ltm.transfer(lst, wst.slots.clone(), importance.clone(), options.sample);
+            aux.kl = transfer.compressed.kl.clone();
+            aux.reconstruction = transfer.compressed.reconstruction.clone();
+            if let Some(tr) = trace.as_mut() {
+                let k = self.wm_slots();
+                let m = ltm.per_level();
+                tr.importance = Some(importance.narrow(0, 0, 1).reshape([k]));
+                tr.transfer = Some((
+                    transfer.slots.narrow(0, 0, 1).reshape([m]),
+                    transfer.importance.narrow(0, 0, 1).reshape([m]),
+                    transfer.level,
+                ));
+            }
+            long_term = Some(next);
+        }
+
+        let stats = self.stats(working.as_ref(), long_term.as_ref(), &device);
+        if let Some(tr) = trace.as_mut() {
+            tr.level_fill = stats.ltm_fill.clone();
+            tr.level_span = long_term.as_ref().map(|l| l.spans()).unwrap_or_default();
+        }
+        let out = SegmentOutput {
+            logits,
+            hidden: y,
+            aux,
+            stats,
+            trace,
+        };
+        let state = DmnState {
+            encoder: encoder_state,
+            working,
+            long_term,
+            segments: state.segments + 1,
+        };
+        (out, state)
+    }
+
+    fn stats(
+        &self,
+        working: Option<&WorkingMemoryState>,
+        long_term: Option<&LongTermMemoryState>,
+        device: &Device,
+    ) -> MemoryStats {
+        let (slot_usage_entropy, mean_age) = match working {
+            Some(w) => {
+                let k = w.usage.dims()[1] as f64;
+                let e = entropy(w.usage.clone().detach()).mean() / k.ln().max(ENTROPY_EPS);
+                (e, w.age.clone().detach().mean())
+            }
+            None => (scalar(0.0, device), scalar(0.0, device)),
+        };
+        let (ltm_bytes, ltm_fill) = match long_term {
+            Some(l) => (
+                l.compressed_bytes(device).detach(),
+                l.levels
+                    .iter()
+                    .map(|x| if x.is_some() { 1.0 } else { 0.0 })
+                    .collect(),
+            ),
+            None => (scalar(0.0, device), Vec::new()),
+        };
+        MemoryStats {
+            slot_usage_entropy,
+            mean_age,
+            ltm_bytes,
+            ltm_fill,
+        }
+    }
+
+    /// Class logits from the last token's output (`None` without a classification head).
+    ///
+    /// # Shapes
+    /// - hidden: `[B, L, D]` → `[B, classes]`
+    pub fn class_logits(&self, hidden: Tensor<3>) -> Option<Tensor<2>> {
+        let [b, l, d] = hidden.dims();
+        self.class_head
+            .as_ref()
+            .map(|head| head.forward(hidden.narrow(1, l - 1, 1).reshape([b, d])))
+    }
+
+    /// Streams a whole sequence segment by segment from a fresh state and concatenates the logits.
+    /// No gradient flows between segments.
+    ///
+    /// # Shapes
+    /// - tokens: `[B, T]` → `[B, T, V]`
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t] = tokens.dims();
+        let device = tokens.device();
+        let mut state = self.init_state(b, &device);
+        let mut logits = Vec::with_capacity(t.div_ceil(self.segment_len));
+        let mut start = 0;
+        while start < t {
+            let len = self.segment_len.min(t - start);
+            let (out, next) = self.forward_segment(
+                state,
+                tokens.clone().narrow(1, start, len),
+                ForwardOptions::default(),
+            );
+            logits.push(out.logits);
+            state = next.detach();
+            start += len;
+        }
+        Tensor::cat(logits, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EncoderKind;
+    use burn::tensor::{Distribution, Tolerance};
+
+    fn tokens(b: usize, l: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
+        Tensor::<2>::random([b, l], Distribution::Uniform(0.0, vocab as f64), device)
+            .int()
+            .clamp(0, vocab as i64 - 1)
+    }
+
+    #[test]
+    fn shapes_of_a_segment_for_both_encoders() {
+        let device = Device::flex();
+        for kind in [EncoderKind::Ssm, EncoderKind::LinearAttention] {
+            let config = DmnConfig::tiny(20).with_encoder(kind).with_num_classes(3);
+            let model = config.init(&device).unwrap();
+            let state = model.init_state(2, &device);
+            let (out, state) = model.forward_segment(
+                state,
+                tokens(2, 21, 20, &device),
+                ForwardOptions {
+                    sample: true,
+                    trace: true,
+                },
+            );
+            assert_eq!(out.logits.dims(), [2, 21, 20]);
+            assert_eq!(out.hidden.dims(), [2, 21, 32]);
+            assert_eq!(model.class_logits(out.hidden).unwrap().dims(), [2, 3]);
+            assert_eq!(state.working.as_ref().unwrap().slots.dims(), [2, 16, 32]);
+            assert_eq!(state.long_term.as_ref().unwrap().spans()[0], 1);
+            let trace = out.trace.unwrap().read();
+            assert_eq!(trace.updates, 3, "21 tokens with updates every 8");
+            assert_eq!(trace.write_weights.len(), 3 * 2 * 16);
+            assert_eq!(trace.transfer.unwrap().slots.len(), 2);
+            assert_eq!(trace.level_fill, vec![1.0, 0.0, 0.0, 0.0, 0.0]);
+        }
+    }
+
+    #[test]
+    fn streaming_equals_a_single_pass_when_long_term_memory_is_off() {
+        // Segments of 16 and updates every 8: splitting at a segment boundary changes nothing,
+        // because scan state and working memory are carried exactly.
+        let device = Device::flex();
+        let config = DmnConfig::tiny(20)
+            .with_use_long_term_memory(false)
+            .with_segment_len(48);
+        let model = config.init(&device).unwrap();
+        let x = tokens(2, 48, 20, &device);
+        let single = model.forward(x.clone());
+        let model16 = Dmn {
+            segment_len: 16,
+            ..model
+        };
+        let pieces = model16.forward(x);
+        pieces
+            .into_data()
+            .assert_approx_eq::<f32>(&single.into_data(), Tolerance::rel_abs(1e-4, 1e-4));
+    }
+
+    #[test]
+    fn with_long_term_memory_the_first_segment_streams_identically() {
+        let device = Device::flex();
+        let model = DmnConfig::tiny(20).init(&device).unwrap();
+        let x = tokens(1, 40, 20, &device);
+        let whole = model.forward(x.clone());
+        let (out, _) =
+            model.forward_segment(model.init_state(1, &device), x, ForwardOptions::default());
+        out.logits
+            .into_data()
+            .assert_approx_eq::<f32>(&whole.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
+    }
+
+    #[test]
+    fn invalid_configs_are_errors_not_panics() {
+        let device = Device::flex();
+        let err = DmnConfig::tiny(20)
+            .with_use_working_memory(false)
+            .init(&device)
+            .unwrap_err();
+        assert_eq!(err.field, "use_long_term_memory");
+        assert!(DmnConfig::tiny(20).with_wm_heads(0).init(&device).is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! `memory_write`: the gated write/forget of the working memory (§2.1.2, §2.2.1; seed 002
+//! "Learnable Read / Write Policies", "Age-based Forgetting (LRU Logic)").
+//!
+//! ```text
+//! w_h   = α_h · lru_h + (1 − α_h) · top_k_softmax(β_h cos(key_h, W))   address of head h
+//! ω_h   = g_h · w_h                                                     write weights
+//! keep  = (1 − f) ⊙ Π_h (1 − ω_h ⊗ e_h)                                 forget: decay and erase
+//! W'    = W ⊙ keep + Σ_h ω_h ⊗ a_h                                      W_t = W ⊙ (1 − f_t) + g_t ⊙ W̃_t
+//! ```
+//! `lru_h` is one-hot on the h-th least used slot, so a write that does not match any content goes
+//! to stale memory first. Age counts updates since a slot was last overwritten; usage is a decayed
+//! count of reads and writes (reads add to it in [`crate::working_memory`]). Age and usage are
+//! statistics, not differentiable state.
+
+use burn::tensor::Tensor;
+
+use super::{cosine_scores, top_k_softmax};
+
+/// What the write heads ask for, one row per head.
+#[derive(Debug, Clone)]
+pub struct WriteRequest {
+    /// Content key, `[B, H, d]`.
+    pub key: Tensor<3>,
+    /// Key strength β ≥ 1, `[B, H]`.
+    pub strength: Tensor<2>,
+    /// Erase factors in [0, 1], `[B, H, d]`.
+    pub erase: Tensor<3>,
+    /// Candidate content W̃ (the bottleneck MLP's output), `[B, H, d]`.
+    pub add: Tensor<3>,
+    /// Write gate g in [0, 1], `[B, H]`.
+    pub write_gate: Tensor<2>,
+    /// Allocation gate α in [0, 1] (1: least-used slot, 0: content address), `[B, H]`.
+    pub alloc_gate: Tensor<2>,
+    /// Slot-wise decay f in [0, 1], `[B, K]`.
+    pub decay: Tensor<2>,
+}
+
+/// The memory after a write.
+#[derive(Debug, Clone)]
+pub struct MemoryWrite {
+    /// `[B, K, d]`
+    pub slots: Tensor<3>,
+    /// `[B, K]`, updates since last overwritten.
+    pub age: Tensor<2>,
+    /// `[B, K]`, decayed count of use.
+    pub usage: Tensor<2>,
+    /// ω, `[B, H, K]`.
+    pub write_weights: Tensor<3>,
+}
+
+/// One-hot rows on the `H` least used slots: head `h` gets the `h`-th least used. Stays on the
+/// device (no readback), so it works unchanged in the browser.
+fn least_used(usage: &Tensor<2>, heads: usize) -> Tensor<3> {
+    let [_, k] = usage.dims();
+    let order = usage.clone().detach().argsort(1).narrow(1, 0, heads); // [B, H]
+    order.one_hot::<3>(k).float()
+}
+
+/// Writes `H` heads into the slots and updates age and usage.
+///
+/// # Shapes
+/// - slots: `[B, K, d]`, age, usage: `[B, K]`, request fields as documented on [`WriteRequest`]
+/// - returns slots `[B, K, d]`, age/usage `[B, K]`, write_weights `[B, H, K]`
+pub fn memory_write(
+    slots: Tensor<3>,
+    age: Tensor<2>,
+    usage: Tensor<2>,
+    request: WriteRequest,
+    top_k: usize,
+    usage_decay: f32,
+) -> MemoryWrite {
+    let [b, k, d] = slots.dims();
+    let [_, h, _] = request.key.dims();
+    assert_eq!(
+        request.key.dims(),
+        [b, h, d],
+        "memory_write: key must be [B, H, d]"
+    );
+    assert_eq!(
+        request.erase.dims(),
+        [b, h, d],
+        "memory_write: erase must be [B, H, d]"
+    );
+    assert_eq!(
+        request.add.dims(),
+        [b, h, d],
+        "memory_write: add must be [B, H, d]"
+    );
+    for (name, t) in [
+        ("strength", &request.strength),
+        ("write_gate", &request.write_gate),
+        ("alloc_gate", &request.alloc_gate),
+    ] {
+        assert_eq!(t.dims(), [b, h], "memory_write: {name} must be [B, H]");
+    }
+    assert_eq!(
+        request.decay.dims(),
+        [b, k],
+        "memory_write: decay must be [B, K]"
+    );
+    assert_eq!(age.dims(), [b, k], "memory_write: age must be [B, K]");
+    assert_eq!(usage.dims(), [b, k], "memory_write: usage must be [B, K]");
+
+    let content = top_k_softmax(
+        cosine_scores(request.key, slots.clone()) * request.strength.unsqueeze_dim::<3>(2),
+        top_k,
+    );
+    let alpha = request.alloc_gate.unsqueeze_dim::<3>(2);
+    let address = alpha.clone() * least_used(&usage, h) + (alpha.neg() + 1.0) * content;
+    let omega = request.write_gate.unsqueeze_dim::<3>(2) * address; // [B, H, K]
+
+    let mut keep = (request.decay.neg() + 1.0).unsqueeze_dim::<3>(2); // [B, K, 1]
+    for head in 0..h {
+        let w = omega.clone().narrow(1, head, 1).swap_dims(1, 2); // [B, K, 1]
+        let e = request.erase.clone().narrow(1, head, 1); // [B, 1, d]
+        keep = keep * (w * e).neg().add_scalar(1.0);
+    }
+    let slots = slots * keep + omega.clone().swap_dims(1, 2).matmul(request.add);
+
+    let written = omega
+        .clone()
+        .detach()
+        .sum_dim(1)
+        .reshape([b, k])
+        .clamp(0.0, 1.0);
+    let age = (age + 1.0) * (written.clone().neg() + 1.0);
+    let usage = usage * usage_decay + written;
+    MemoryWrite {
+        slots,
+        age,
+        usage,
+        write_weights: omega,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution, TensorData, Tolerance};
+
+    fn request(key: Tensor<3>, add: Tensor<3>, alloc: f32, k: usize) -> WriteRequest {
+        let [b, h, d] = key.dims();
+        let device = key.device();
+        WriteRequest {
+            key,
+            strength: Tensor::full([b, h], 20.0, &device),
+            erase: Tensor::ones([b, h, d], &device),
+            add,
+            write_gate: Tensor::ones([b, h], &device),
+            alloc_gate: Tensor::full([b, h], alloc, &device),
+            decay: Tensor::zeros([b, k], &device),
+        }
+    }
+
+    #[test]
+    fn hand_computed_allocation_write() {
+        // Two slots, slot 1 less used: an allocating write of [3, 4] lands in slot 1 exactly,
+        // slot 0 is untouched, ages advance, usage decays and counts the write.
+        let device = Device::flex();
+        let slots = Tensor::<3>::from_data(
+            TensorData::new(vec![1.0f32, 1.0, 0.0, 0.0], [1, 2, 2]),
+            &device,
+        );
+        let age = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 7.0], [1, 2]), &device);
+        let usage = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.5], [1, 2]), &device);
+        let add = Tensor::<3>::from_data(TensorData::new(vec![3.0f32, 4.0], [1, 1, 2]), &device);
+        let out = memory_write(slots, age, usage, request(add.clone(), add, 1.0, 2), 1, 0.5);
+        out.slots.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(vec![1.0f32, 1.0, 3.0, 4.0], [1, 2, 2]),
+            Tolerance::absolute(1e-6),
+        );
+        out.age.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(vec![3.0f32, 0.0], [1, 2]),
+            Tolerance::absolute(1e-6),
+        );
+        out.usage.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(vec![0.5f32, 1.25], [1, 2]),
+            Tolerance::absolute(1e-6),
+        );
+    }
+
+    #[test]
+    fn content_write_updates_the_matching_slot() {
+        let device = Device::flex();
+        let slots = Tensor::<3>::random([1, 6, 8], Distribution::Normal(0.0, 1.0), &device);
+        let key = slots.clone().narrow(1, 2, 1);
+        let new = Tensor::<3>::random([1, 1, 8], Distribution::Normal(0.0, 1.0), &device);
+        let out = memory_write(
+            slots.clone(),
+            Tensor::zeros([1, 6], &device),
+            Tensor::zeros([1, 6], &device),
+            request(key, new.clone(), 0.0, 6),
+            1,
+            0.9,
+        );
+        out.slots
+            .clone()
+            .narrow(1, 2, 1)
+            .into_data()
+            .assert_approx_eq::<f32>(&new.into_data(), Tolerance::absolute(1e-4));
+        out.slots
+            .narrow(1, 0, 2)
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &slots.narrow(1, 0, 2).into_data(),
+                Tolerance::absolute(1e-6),
+            );
+    }
+
+    #[test]
+    fn heads_allocate_distinct_least_used_slots() {
+        let device = Device::flex();
+        let usage = Tensor::<2>::from_data(
+            TensorData::new(vec![0.9f32, 0.1, 0.5, 0.0], [1, 4]),
+            &device,
+        );
+        let oh = least_used(&usage, 2)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(oh, vec![0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,81 @@
+//! Cosine addressing and the top-k sparse softmax shared by memory reads and writes (seed 002:
+//! "top-k cosine similarity addressing … softmax-normalized sparse weights").
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{IndexingUpdateOp, Tensor};
+
+/// Norms are clamped to this so an empty (all-zero) slot scores 0 instead of NaN.
+const NORM_EPS: f32 = 1e-6;
+
+/// Cosine similarity of every query with every slot.
+///
+/// # Shapes
+/// - query: `[B, R, d]`, slots: `[B, K, d]` → `[B, R, K]`
+pub fn cosine_scores(query: Tensor<3>, slots: Tensor<3>) -> Tensor<3> {
+    let qn = query.clone() / query.powi_scalar(2).sum_dim(2).sqrt().clamp_min(NORM_EPS);
+    let sn = slots.clone() / slots.powi_scalar(2).sum_dim(2).sqrt().clamp_min(NORM_EPS);
+    qn.matmul(sn.swap_dims(1, 2))
+}
+
+/// Softmax over the `top_k` largest scores of the last axis; every other weight is exactly 0, so
+/// at most `top_k` weights per row are non-zero whatever ties the scores have.
+///
+/// # Shapes
+/// - scores: `[B, R, K]` → weights `[B, R, K]`
+pub fn top_k_softmax(scores: Tensor<3>, top_k: usize) -> Tensor<3> {
+    let [b, r, k] = scores.dims();
+    let top_k = top_k.min(k);
+    if top_k == k {
+        return softmax(scores, 2);
+    }
+    let device = scores.device();
+    let (values, indices) = scores.topk_with_indices(top_k, 2);
+    Tensor::zeros([b, r, k], &device).scatter(2, indices, softmax(values, 2), IndexingUpdateOp::Add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData, Tolerance};
+
+    #[test]
+    fn cosine_of_parallel_orthogonal_and_empty() {
+        let device = Device::flex();
+        let q = Tensor::<3>::from_data(TensorData::new(vec![2.0f32, 0.0], [1, 1, 2]), &device);
+        let s = Tensor::<3>::from_data(
+            TensorData::new(vec![5.0f32, 0.0, 0.0, 3.0, 0.0, 0.0], [1, 3, 2]),
+            &device,
+        );
+        cosine_scores(q, s).into_data().assert_approx_eq::<f32>(
+            &TensorData::new(vec![1.0f32, 0.0, 0.0], [1, 1, 3]),
+            Tolerance::absolute(1e-6),
+        );
+    }
+
+    #[test]
+    fn top_k_keeps_k_weights_that_sum_to_one() {
+        let device = Device::flex();
+        // Ties everywhere: a dense softmax would give 5 equal weights.
+        let scores = Tensor::<3>::zeros([2, 3, 5], &device);
+        let w = top_k_softmax(scores, 2);
+        let data = w.clone().into_data().try_to_vec::<f32>().unwrap();
+        for row in data.chunks(5) {
+            assert_eq!(row.iter().filter(|&&v| v > 0.0).count(), 2);
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+        // Hand-computed: scores [0, ln 3, 5, -1] with k = 2 → softmax over {ln 3 … no: 5 and ln 3}.
+        let s = Tensor::<3>::from_data(
+            TensorData::new(vec![0.0f32, 3f32.ln(), 5.0, -1.0], [1, 1, 4]),
+            &device,
+        );
+        let w = top_k_softmax(s, 2).into_data();
+        let e5 = 5f32.exp();
+        w.assert_approx_eq::<f32>(
+            &TensorData::new(
+                vec![0.0f32, 3.0 / (3.0 + e5), e5 / (3.0 + e5), 0.0],
+                [1, 1, 4],
+            ),
+            Tolerance::absolute(1e-6),
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Needle (passkey) retrieval: a key marker and a value early in a sea of noise, a query at a
+//! chosen distance after the value; the answer is the value.
+//!
+//! ```text
+//! noise… KEY v noise… (distance − 1 tokens) QUERY → v
+//! ```
+
+use rand::RngExt;
+use rand::rngs::StdRng;
+
+use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check};
+
+/// Needle retrieval at a fixed distance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Needle {
+    /// Positions from the value to the query (≥ 1; any size, e.g. 1 000 000).
+    pub distance: usize,
+    /// Number of possible values (chance accuracy is `1 / values`).
+    pub values: usize,
+    /// Number of distinct noise tokens.
+    pub noise: usize,
+    /// Noise tokens before the needle; the needle starts at a random position in `0..=lead`.
+    pub lead: usize,
+}
+
+impl Needle {
+    /// A needle task; errors name the bad parameter.
+    pub fn new(
+        distance: usize,
+        values: usize,
+        noise: usize,
+        lead: usize,
+    ) -> Result<Self, TaskError> {
+        check(distance >= 1, "distance", distance, "at least 1")?;
+        check(
+            (2..=65536).contains(&values),
+            "values",
+            values,
+            "in 2..=65536",
+        )?;
+        check((1..=65536).contains(&noise), "noise", noise, "in 1..=65536")?;
+        Ok(Self {
+            distance,
+            values,
+            noise,
+            lead,
+        })
+    }
+
+    /// First value token id.
+    pub fn first_value(&self) -> u32 {
+        FIRST_DATA
+    }
+}
+
+impl Task for Needle {
+    fn name(&self) -> &'static str {
+        "needle"
+    }
+
+    fn vocab_size(&self) -> usize {
+        FIRST_DATA as usize + self.values + self.noise
+    }
+
+    fn seq_len(&self) -> usize {
+        self.lead + self.distance + 2
+    }
+
+    fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
+        let len = self.seq_len();
+        let mut out = Batch::zeros(batch, len);
+        let noise_base = FIRST_DATA + self.values as u32;
+        for b in 0..batch {
+            let row = b * len;
+            for t in 0..len {
+                out.inputs[row + t] = noise_base + rng.random_range(0..self.noise as u32);
+            }
+            let at = rng.random_range(0..=self.lead);
+            let value = FIRST_DATA + rng.random_range(0..self.values as u32);
+            out.inputs[row + at] = KEY;
+            out.inputs[row + at + 1] = value;
+            let q = at + 1 + self.distance;
+            out.inputs[row + q] = QUERY;
+            out.targets[row + q] = value;
+            out.mask[row + q] = 1.0;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn answer_is_recoverable_at_the_requested_distance() {
+        for distance in [1, 64, 1000, 1_000_000] {
+            let task = Needle::new(distance, 16, 16, 8).unwrap();
+            let batch = task.sample(&mut StdRng::seed_from_u64(7), 2);
+            for b in 0..2 {
+                let row = batch.row(b);
+                let scored = batch.scored(b);
+                assert_eq!(scored.len(), 1);
+                let q = scored[0];
+                assert_eq!(row[q], QUERY);
+                let key = row.iter().position(|&t| t == KEY).unwrap();
+                assert_eq!(q - (key + 1), distance, "distance as requested");
+                assert_eq!(
+                    batch.targets[b * batch.len + q],
+                    row[key + 1],
+                    "the answer is the needle's value"
+                );
+                assert!(row.iter().all(|&t| (t as usize) < task.vocab_size()));
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic_from_the_seed() {
+        let task = Needle::new(10, 8, 8, 4).unwrap();
+        let a = task.sample(&mut StdRng::seed_from_u64(1), 3);
+        let b = task.sample(&mut StdRng::seed_from_u64(1), 3);
+        assert_eq!(a, b);
+        assert_ne!(a, task.sample(&mut StdRng::seed_from_u64(2), 3));
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        assert!(matches!(
+            Needle::new(0, 16, 16, 0),
+            Err(TaskError::Parameter {
+                name: "distance",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Needle::new(5, 1, 16, 0),
+            Err(TaskError::Parameter { name: "values", .. })
+        ));
+    }
+}

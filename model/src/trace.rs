@@ -1,0 +1,179 @@
+//! [`MemoryTrace`]: what the memory did during one segment, for visualization. The app and the
+//! web demo consume only this type; the model knows nothing about UI.
+//!
+//! The model fills a [`SegmentTrace`] of device tensors (batch row 0 only, so it stays small) when
+//! asked to; [`SegmentTrace::read`] and [`SegmentTrace::read_async`] turn it into host data.
+
+use burn::tensor::{Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// One transfer from working memory into long-term memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferEvent {
+    /// Working-memory slots that moved.
+    pub slots: Vec<u32>,
+    /// Their importance scores.
+    pub importance: Vec<f32>,
+    /// Long-term level where the carry settled (0 when level 0 was free).
+    pub level: usize,
+}
+
+/// Host-side snapshot of the memory over one segment (batch row 0).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MemoryTrace {
+    /// Segments processed before this one.
+    pub segment: u64,
+    /// Working-memory slots `K`.
+    pub slots: usize,
+    /// Heads `H`.
+    pub heads: usize,
+    /// Long-term levels `M`.
+    pub levels: usize,
+    /// Memory updates in this segment `U`.
+    pub updates: usize,
+    /// Write weights ω per update and head, `[U, H, K]` row-major.
+    pub write_weights: Vec<f32>,
+    /// Read weights per update and head (mean over the update's tokens), `[U, H, K]`.
+    pub read_weights: Vec<f32>,
+    /// L2 norm of each slot after each update, `[U, K]` (a cheap projection of the contents).
+    pub slot_norms: Vec<f32>,
+    /// Age of each slot after each update, `[U, K]`.
+    pub age: Vec<f32>,
+    /// Usage of each slot after each update, `[U, K]`.
+    pub usage: Vec<f32>,
+    /// Importance of each slot at the segment's end, `[K]` (empty without long-term memory).
+    pub importance: Vec<f32>,
+    /// The transfer at the segment's end.
+    pub transfer: Option<TransferEvent>,
+    /// Fraction of each level occupied after the transfer, `[M]`.
+    pub level_fill: Vec<f32>,
+    /// Segments each level summarizes, `[M]`.
+    pub level_span: Vec<u64>,
+    /// Retrieval weight each level received, averaged over the segment's tokens, `[M]`.
+    pub retrieval_per_level: Vec<f32>,
+}
+
+/// Device tensors gathered during a segment; read them back once, at the end.
+#[derive(Debug, Clone)]
+pub struct SegmentTrace {
+    pub(crate) segment: u64,
+    pub(crate) slots: usize,
+    pub(crate) heads: usize,
+    pub(crate) levels: usize,
+    /// Per update: write weights `[H, K]`, read weights `[H, K]`, slot norms, age, usage `[K]`.
+    pub(crate) per_update: Vec<[Tensor<1>; 5]>,
+    pub(crate) importance: Option<Tensor<1>>,
+    pub(crate) transfer: Option<(Tensor<1, Int>, Tensor<1>, usize)>,
+    pub(crate) level_fill: Vec<f32>,
+    pub(crate) level_span: Vec<u64>,
+    pub(crate) retrieval_per_level: Option<Tensor<1>>,
+}
+
+impl SegmentTrace {
+    /// Every float tensor in a fixed order, concatenated, so one readback suffices.
+    fn parts(&self) -> (Tensor<1>, Option<Tensor<1, Int>>) {
+        let mut floats: Vec<Tensor<1>> = Vec::new();
+        for kinds in 0..5 {
+            floats.extend(self.per_update.iter().map(|u| u[kinds].clone()));
+        }
+        floats.extend(self.importance.clone());
+        if let Some((_, imp, _)) = &self.transfer {
+            floats.push(imp.clone());
+        }
+        floats.extend(self.retrieval_per_level.clone());
+        let device = self.per_update.first().map(|u| u[0].device());
+        let flat = match device {
+            Some(_) if !floats.is_empty() => Tensor::cat(floats, 0),
+            _ => Tensor::from_data(
+                burn::tensor::TensorData::new(Vec::<f32>::new(), [0]),
+                &Default::default(),
+            ),
+        };
+        (flat, self.transfer.as_ref().map(|t| t.0.clone()))
+    }
+
+    fn assemble(&self, flat: Vec<f32>, slot_ids: Option<Vec<i64>>) -> MemoryTrace {
+        let (k, h, u) = (self.slots, self.heads, self.per_update.len());
+        let mut rest = flat.as_slice();
+        let mut take = |n: usize| {
+            let (a, b) = rest.split_at(n.min(rest.len()));
+            rest = b;
+            a.to_vec()
+        };
+        let write_weights = take(u * h * k);
+        let read_weights = take(u * h * k);
+        let slot_norms = take(u * k);
+        let age = take(u * k);
+        let usage = take(u * k);
+        let importance = if self.importance.is_some() {
+            take(k)
+        } else {
+            Vec::new()
+        };
+        let transfer = self.transfer.as_ref().map(|(_, _, level)| {
+            let ids = slot_ids.clone().unwrap_or_default();
+            TransferEvent {
+                importance: take(ids.len()),
+                slots: ids.into_iter().map(|i| i as u32).collect(),
+                level: *level,
+            }
+        });
+        let retrieval_per_level = if self.retrieval_per_level.is_some() {
+            take(self.levels)
+        } else {
+            Vec::new()
+        };
+        MemoryTrace {
+            segment: self.segment,
+            slots: k,
+            heads: h,
+            levels: self.levels,
+            updates: u,
+            write_weights,
+            read_weights,
+            slot_norms,
+            age,
+            usage,
+            importance,
+            transfer,
+            level_fill: self.level_fill.clone(),
+            level_span: self.level_span.clone(),
+            retrieval_per_level,
+        }
+    }
+
+    /// Reads the trace back (blocking; native only).
+    pub fn read(&self) -> MemoryTrace {
+        let (flat, ids) = self.parts();
+        let flat = flat
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let ids = ids.map(|t| {
+            t.into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap_or_default()
+        });
+        self.assemble(flat, ids)
+    }
+
+    /// Reads the trace back without blocking (required in the browser).
+    pub async fn read_async(&self) -> MemoryTrace {
+        let (flat, ids) = self.parts();
+        let flat = match flat.into_data_async().await {
+            Ok(d) => d.convert::<f32>().try_to_vec::<f32>().unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let ids = match ids {
+            Some(t) => t
+                .into_data_async()
+                .await
+                .ok()
+                .map(|d| d.convert::<i64>().try_to_vec::<i64>().unwrap_or_default()),
+            None => None,
+        };
+        self.assemble(flat, ids)
+    }
+}

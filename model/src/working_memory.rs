@@ -1,0 +1,295 @@
+//! The working memory `W ∈ R^{K×d}` (§2.1.2): a slot memory written by `H` heads at every memory
+//! update and read by every token (seed 002's multi-head bank with age and usage buffers).
+//!
+//! A write summarizes the tokens since the previous update by attention pooling (one pooling per
+//! head, so heads can pick different tokens), then derives key, erase, candidate and gates from
+//! that summary and calls [`memory_write`]. The candidate passes a narrow MLP, the "semantic
+//! bottleneck" that keeps noise out of the slots.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::{gelu, sigmoid, softmax, softplus};
+use burn::tensor::{Device, Tensor};
+
+use crate::ops::{MemoryRead, MemoryWrite, WriteRequest, memory_read, memory_write};
+
+/// Configuration of the [`WorkingMemory`].
+#[derive(Config, Debug)]
+pub struct WorkingMemoryConfig {
+    /// Slot width `d` (= model width).
+    pub d_model: usize,
+    /// Slots `K`.
+    pub slots: usize,
+    /// Write heads `H`.
+    pub heads: usize,
+    /// Slots addressed per head.
+    pub top_k: usize,
+    /// Width of the candidate MLP's bottleneck.
+    pub bottleneck: usize,
+    /// Per-update usage decay.
+    pub usage_decay: f64,
+}
+
+/// Write-side parameters of the working memory (reads are projected by the controller).
+#[derive(Module, Debug)]
+pub struct WorkingMemory {
+    /// `D → H`: per-head pooling scores over the tokens of one update.
+    pool: Linear,
+    /// `D → D`
+    key: Linear,
+    /// `D → 1`, β = 1 + softplus.
+    strength: Linear,
+    /// `D → D`, σ.
+    erase: Linear,
+    /// `D → bottleneck`, then `bottleneck → D`: the candidate `MLP_W(h_t)`.
+    candidate_in: Linear,
+    candidate_out: Linear,
+    /// `D → 1`, σ: write gate g.
+    write_gate: Linear,
+    /// `D → 1`, σ: allocation gate α.
+    alloc_gate: Linear,
+    /// `D → 1` on each slot, σ: slot-wise decay f (bias starts very negative: forget slowly).
+    decay: Linear,
+    slots: usize,
+    heads: usize,
+    top_k: usize,
+    usage_decay: f64,
+}
+
+/// The memory contents carried across updates and segments.
+#[derive(Debug, Clone)]
+pub struct WorkingMemoryState {
+    /// `[B, K, d]`
+    pub slots: Tensor<3>,
+    /// `[B, K]`: updates since the slot was last overwritten.
+    pub age: Tensor<2>,
+    /// `[B, K]`: decayed count of reads and writes (drives LRU allocation).
+    pub usage: Tensor<2>,
+}
+
+impl WorkingMemoryState {
+    /// Cuts the autodiff graph at a segment boundary.
+    pub fn detach(self) -> Self {
+        Self {
+            slots: self.slots.detach(),
+            age: self.age.detach(),
+            usage: self.usage.detach(),
+        }
+    }
+}
+
+fn gate_bias(mut layer: Linear, value: f32, device: &Device) -> Linear {
+    let [_, out] = layer.weight.dims();
+    layer.bias = Some(burn::module::Param::from_tensor(Tensor::full(
+        [out],
+        value,
+        device,
+    )));
+    layer
+}
+
+impl WorkingMemoryConfig {
+    /// Initializes the write heads.
+    pub fn init(&self, device: &Device) -> WorkingMemory {
+        let d = self.d_model;
+        WorkingMemory {
+            pool: LinearConfig::new(d, self.heads).init(device),
+            key: LinearConfig::new(d, d).init(device),
+            strength: LinearConfig::new(d, 1).init(device),
+            erase: LinearConfig::new(d, d).init(device),
+            candidate_in: LinearConfig::new(d, self.bottleneck).init(device),
+            candidate_out: LinearConfig::new(self.bottleneck, d).init(device),
+            write_gate: LinearConfig::new(d, 1).init(device),
+            // New content goes to stale slots by default; the model learns when to update in place.
+            alloc_gate: gate_bias(LinearConfig::new(d, 1).init(device), 1.0, device),
+            decay: gate_bias(LinearConfig::new(d, 1).init(device), -6.0, device),
+            slots: self.slots,
+            heads: self.heads,
+            top_k: self.top_k,
+            usage_decay: self.usage_decay,
+        }
+    }
+}
+
+impl WorkingMemory {
+    /// Slots `K`.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Heads `H`.
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// Slots addressed per head.
+    pub fn top_k(&self) -> usize {
+        self.top_k
+    }
+
+    /// An empty memory: zero slots (they score 0 against every key), age and usage 0.
+    pub fn init_state(&self, batch: usize, d_model: usize, device: &Device) -> WorkingMemoryState {
+        WorkingMemoryState {
+            slots: Tensor::zeros([batch, self.slots, d_model], device),
+            age: Tensor::zeros([batch, self.slots], device),
+            usage: Tensor::zeros([batch, self.slots], device),
+        }
+    }
+
+    /// Reads for `R` queries and counts the reads into usage.
+    ///
+    /// # Shapes
+    /// - query: `[B, R, d]`, strength: `[B, R]` → read `[B, R, d]`, weights `[B, R, K]`
+    pub fn read(
+        &self,
+        state: WorkingMemoryState,
+        query: Tensor<3>,
+        strength: Tensor<2>,
+    ) -> (MemoryRead, WorkingMemoryState) {
+        let [b, r, _] = query.dims();
+        let out = memory_read(query, strength, state.slots.clone(), self.top_k);
+        // Usage grows by the read mass per token (summed over heads), so a slot read by every
+        // token of an update counts like a slot written once.
+        let tokens = (r / self.heads).max(1) as f64;
+        let read_mass = out
+            .weights
+            .clone()
+            .detach()
+            .sum_dim(1)
+            .reshape([b, self.slots])
+            / tokens;
+        let usage = state.usage + read_mass;
+        (out, WorkingMemoryState { usage, ..state })
+    }
+
+    /// One memory update from the tokens since the previous one.
+    ///
+    /// # Shapes
+    /// - h: `[B, T, d]` → write weights `[B, H, K]` and write gates `[B, H]`
+    pub fn write(&self, state: WorkingMemoryState, h: Tensor<3>) -> (MemoryWrite, Tensor<2>) {
+        let [b, _, d] = h.dims();
+        let hh = self.heads;
+        // Attention pooling per head: [B, T, H] → softmax over T → summary [B, H, d].
+        let pool = softmax(self.pool.forward(h.clone()), 1);
+        let summary = pool.swap_dims(1, 2).matmul(h);
+        let gate = |l: &Linear| sigmoid(l.forward(summary.clone())).reshape([b, hh]);
+        let write_gate = gate(&self.write_gate);
+        let request = WriteRequest {
+            key: self.key.forward(summary.clone()),
+            strength: softplus(self.strength.forward(summary.clone()), 1.0).reshape([b, hh]) + 1.0,
+            erase: sigmoid(self.erase.forward(summary.clone())),
+            add: self
+                .candidate_out
+                .forward(gelu(self.candidate_in.forward(summary.clone()))),
+            write_gate: write_gate.clone(),
+            alloc_gate: gate(&self.alloc_gate),
+            decay: sigmoid(self.decay.forward(state.slots.clone())).reshape([b, self.slots]),
+        };
+        let _ = d;
+        let out = memory_write(
+            state.slots,
+            state.age,
+            state.usage,
+            request,
+            self.top_k,
+            self.usage_decay as f32,
+        );
+        (out, write_gate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData, Tolerance};
+
+    fn memory(device: &Device) -> WorkingMemory {
+        WorkingMemoryConfig::new(8, 4, 1, 1, 4, 0.5).init(device)
+    }
+
+    /// Drives `memory_write` directly with a forced allocation write of `v`.
+    fn force_write(wm: &WorkingMemory, st: WorkingMemoryState, v: Tensor<3>) -> WorkingMemoryState {
+        let device = v.device();
+        let req = WriteRequest {
+            key: v.clone(),
+            strength: Tensor::ones([1, 1], &device),
+            erase: Tensor::ones([1, 1, 8], &device),
+            add: v,
+            write_gate: Tensor::ones([1, 1], &device),
+            alloc_gate: Tensor::ones([1, 1], &device),
+            decay: Tensor::zeros([1, 4], &device),
+        };
+        let out = memory_write(
+            st.slots,
+            st.age,
+            st.usage,
+            req,
+            wm.top_k,
+            wm.usage_decay as f32,
+        );
+        WorkingMemoryState {
+            slots: out.slots,
+            age: out.age,
+            usage: out.usage,
+        }
+    }
+
+    #[test]
+    fn written_vector_is_read_back_by_a_matching_key() {
+        let device = Device::flex();
+        let wm = memory(&device);
+        let mut st = wm.init_state(1, 8, &device);
+        let vs: Vec<Tensor<3>> = (0..3)
+            .map(|_| Tensor::random([1, 1, 8], Distribution::Normal(0.0, 1.0), &device))
+            .collect();
+        for v in &vs {
+            st = force_write(&wm, st, v.clone());
+        }
+        for v in &vs {
+            let (r, _) = wm.read(st.clone(), v.clone(), Tensor::full([1, 1], 30.0, &device));
+            r.read
+                .into_data()
+                .assert_approx_eq::<f32>(&v.to_data(), Tolerance::rel_abs(1e-3, 1e-3));
+        }
+    }
+
+    #[test]
+    fn when_full_the_least_recently_used_slot_is_overwritten() {
+        let device = Device::flex();
+        let wm = memory(&device);
+        let mut st = wm.init_state(1, 8, &device);
+        let vs: Vec<Tensor<3>> = (0..4)
+            .map(|_| Tensor::random([1, 1, 8], Distribution::Normal(0.0, 1.0), &device))
+            .collect();
+        for v in &vs {
+            st = force_write(&wm, st, v.clone());
+        }
+        // Slots 0..4 hold v0..v3; v0 is the oldest. Reading v0 makes v1 the least recently used.
+        let (_, st) = wm.read(st, vs[0].clone(), Tensor::full([1, 1], 30.0, &device));
+        let fresh = Tensor::<3>::random([1, 1, 8], Distribution::Normal(0.0, 1.0), &device);
+        let st = force_write(&wm, st, fresh.clone());
+        let slot = |i: usize| st.slots.clone().narrow(1, i, 1).into_data();
+        slot(1).assert_approx_eq::<f32>(&fresh.to_data(), Tolerance::absolute(1e-5));
+        slot(0).assert_approx_eq::<f32>(&vs[0].to_data(), Tolerance::absolute(1e-5));
+        let age = st.age.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(
+            age[1], 0.0,
+            "an overwritten slot starts again at age 0: {age:?}"
+        );
+        assert_eq!(age[0], 4.0, "{age:?}");
+    }
+
+    #[test]
+    fn write_shapes() {
+        let device = Device::flex();
+        let wm = WorkingMemoryConfig::new(8, 6, 2, 3, 4, 0.9).init(&device);
+        let st = wm.init_state(3, 8, &device);
+        let h = Tensor::<3>::random([3, 5, 8], Distribution::Normal(0.0, 1.0), &device);
+        let (out, g) = wm.write(st, h);
+        assert_eq!(out.slots.dims(), [3, 6, 8]);
+        assert_eq!(out.write_weights.dims(), [3, 2, 6]);
+        assert_eq!(g.dims(), [3, 2]);
+        let _ = TensorData::new(vec![0.0f32], [1]);
+    }
+}
