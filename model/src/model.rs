@@ -89,6 +89,8 @@ pub struct MemoryStats {
     pub slot_usage_entropy: Tensor<1>,
     /// Mean slot age at the segment's end (in memory updates).
     pub mean_age: Tensor<1>,
+    /// Mean entropy of the segment's read distributions (nats; lower is sparser).
+    pub read_entropy: Tensor<1>,
     /// Bytes of compressed long-term entries.
     pub ltm_bytes: Tensor<1>,
     /// Fraction of each long-term level occupied (host data: no readback needed).
@@ -370,7 +372,12 @@ impl Dmn {
             long_term = Some(next);
         }
 
-        let stats = self.stats(working.as_ref(), long_term.as_ref(), &device);
+        let stats = self.stats(
+            working.as_ref(),
+            long_term.as_ref(),
+            aux.read_entropy.clone().detach(),
+            &device,
+        );
         if let Some(tr) = trace.as_mut() {
             tr.level_fill = stats.ltm_fill.clone();
             tr.level_span = long_term.as_ref().map(|l| l.spans()).unwrap_or_default();
@@ -395,6 +402,7 @@ impl Dmn {
         &self,
         working: Option<&WorkingMemoryState>,
         long_term: Option<&LongTermMemoryState>,
+        read_entropy: Tensor<1>,
         device: &Device,
     ) -> MemoryStats {
         let (slot_usage_entropy, mean_age) = match working {
@@ -418,6 +426,7 @@ impl Dmn {
         MemoryStats {
             slot_usage_entropy,
             mean_age,
+            read_entropy,
             ltm_bytes,
             ltm_fill,
         }
@@ -543,5 +552,77 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.field, "use_long_term_memory");
         assert!(DmnConfig::tiny(20).with_wm_heads(0).init(&device).is_err());
+    }
+}
+
+#[cfg(test)]
+mod gradient_tests {
+    use super::*;
+    use crate::loss::segment_loss;
+    use crate::tasks::{Needle, Task};
+    use burn::module::{ModuleVisitor, Param, ParamId};
+    use burn::optim::GradientsParams;
+    use rand::SeedableRng;
+
+    struct Ids(Vec<(ParamId, Vec<usize>)>);
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push((param.id, param.val().dims().to_vec()));
+        }
+    }
+
+    #[test]
+    fn gradients_reach_every_parameter_and_are_finite() {
+        for kind in [
+            crate::config::EncoderKind::Ssm,
+            crate::config::EncoderKind::LinearAttention,
+        ] {
+            let device = Device::flex().autodiff();
+            let task = Needle::new(42, 8, 8, 4).unwrap(); // 48 tokens: two segments of 24
+            let config = DmnConfig::tiny(task.vocab_size())
+                .with_encoder(kind)
+                .with_segment_len(24);
+            let model = config.init(&device).unwrap();
+            let batch = task.sample(&mut rand::rngs::StdRng::seed_from_u64(3), 2);
+            // Two segments: the second retrieves from a non-empty long-term memory.
+            let (_, state) = model.forward_segment(
+                model.init_state(2, &device),
+                batch.segment(0, 24, &device).0,
+                ForwardOptions {
+                    sample: true,
+                    trace: false,
+                },
+            );
+            let (inputs, targets, _) = batch.segment(24, 24, &device);
+            let (out, _) = model.forward_segment(
+                state.detach(),
+                inputs,
+                ForwardOptions {
+                    sample: true,
+                    trace: false,
+                },
+            );
+            let mask = Tensor::<2>::ones([2, 24], &device);
+            let loss = segment_loss(&out, targets, mask, &config.loss_weights);
+            let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
+            let mut ids = Ids(Vec::new());
+            model.visit(&mut ids);
+            assert!(ids.0.len() > 40, "{} parameters", ids.0.len());
+            for (id, dims) in ids.0 {
+                let g: Option<Tensor<1>> = match dims.len() {
+                    1 => grads.remove::<1>(id),
+                    2 => grads.remove::<2>(id).map(|g| g.flatten(0, 1)),
+                    n => panic!("unexpected rank {n}"),
+                };
+                let g = g.unwrap_or_else(|| {
+                    panic!("{kind:?}: no gradient for a parameter of shape {dims:?}")
+                });
+                let finite = g.is_finite().all().into_scalar::<bool>();
+                assert!(
+                    finite,
+                    "{kind:?}: non-finite gradient for a parameter of shape {dims:?}"
+                );
+            }
+        }
     }
 }

@@ -60,6 +60,8 @@ pub struct StepStats {
     pub ltm_bytes: f32,
     /// Fill per level.
     pub ltm_fill: Vec<f32>,
+    /// Mean read entropy (read sparsity; lower is sparser).
+    pub read_entropy: f32,
 }
 
 impl StepTensors {
@@ -71,6 +73,7 @@ impl StepTensors {
                 self.stats.slot_usage_entropy.clone(),
                 self.stats.mean_age.clone(),
                 self.stats.ltm_bytes.clone(),
+                self.stats.read_entropy.clone(),
             ],
             0,
         )
@@ -83,6 +86,7 @@ impl StepTensors {
             slot_usage_entropy: v[2],
             mean_age: v[3],
             ltm_bytes: v[4],
+            read_entropy: v[5],
             ltm_fill: self.stats.ltm_fill.clone(),
         }
     }
@@ -102,7 +106,7 @@ impl StepTensors {
     pub async fn read_async(&self) -> StepStats {
         let v = match self.packed().into_data_async().await {
             Ok(d) => d.convert::<f32>().try_to_vec::<f32>().unwrap_or_default(),
-            Err(_) => vec![f32::NAN; 5],
+            Err(_) => vec![f32::NAN; 6],
         };
         self.finish(&v)
     }

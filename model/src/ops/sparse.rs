@@ -4,16 +4,17 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{IndexingUpdateOp, Tensor};
 
-/// Norms are clamped to this so an empty (all-zero) slot scores 0 instead of NaN.
-const NORM_EPS: f32 = 1e-6;
+/// Added under the square root of norms: an empty (all-zero) slot scores 0 instead of NaN, and
+/// the norm's gradient stays finite at 0 (a clamp after `sqrt` would still multiply 0 by ∞).
+const NORM_EPS2: f32 = 1e-12;
 
 /// Cosine similarity of every query with every slot.
 ///
 /// # Shapes
 /// - query: `[B, R, d]`, slots: `[B, K, d]` → `[B, R, K]`
 pub fn cosine_scores(query: Tensor<3>, slots: Tensor<3>) -> Tensor<3> {
-    let qn = query.clone() / query.powi_scalar(2).sum_dim(2).sqrt().clamp_min(NORM_EPS);
-    let sn = slots.clone() / slots.powi_scalar(2).sum_dim(2).sqrt().clamp_min(NORM_EPS);
+    let qn = query.clone() / (query.powi_scalar(2).sum_dim(2) + NORM_EPS2).sqrt();
+    let sn = slots.clone() / (slots.powi_scalar(2).sum_dim(2) + NORM_EPS2).sqrt();
     qn.matmul(sn.swap_dims(1, 2))
 }
 

@@ -1,0 +1,150 @@
+//! Checkpoints: `checkpoints/step-NNNNNNNN/` holds `model.bpk` (the Burn record, the same file
+//! the browser loads), `optimizer.bpk` and `state.json` (step, seed, data position). A checkpoint
+//! is assembled in a temporary directory and renamed into place, so a crash never leaves a
+//! half-written one; only the newest `keep` are kept.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::optim::OptimizerRecord;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use dmn::Dmn;
+use serde::{Deserialize, Serialize};
+
+use crate::run_dir::write_atomic;
+
+/// Where training stood when the checkpoint was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Last completed step.
+    pub step: u64,
+    /// Seed of the run (data of step `s` is drawn from `(seed, s)`, so this is the data position).
+    pub seed: u64,
+    /// Tokens trained on so far.
+    pub tokens: u64,
+}
+
+fn step_dir(dir: &Path, step: u64) -> PathBuf {
+    dir.join(format!("step-{step:08}"))
+}
+
+/// Checkpoint directories under `dir`, oldest first.
+pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(step) = name
+            .strip_prefix("step-")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            out.push((step, e.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes a checkpoint and prunes old ones.
+pub fn save(
+    dir: &Path,
+    model: &Dmn,
+    optimizer: OptimizerRecord,
+    state: &TrainState,
+    keep: usize,
+) -> Result<PathBuf> {
+    let target = step_dir(dir, state.step);
+    let tmp = dir.join(format!(
+        ".tmp-step-{:08}-{}",
+        state.step,
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let model_bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .context("cannot serialize the model")?;
+    write_atomic(&tmp.join("model.bpk"), &model_bytes)?;
+    let optim_bytes = optimizer
+        .into_bytes()
+        .context("cannot serialize the optimizer state")?;
+    write_atomic(&tmp.join("optimizer.bpk"), &optim_bytes)?;
+    write_atomic(
+        &tmp.join("state.json"),
+        serde_json::to_string_pretty(state)?.as_bytes(),
+    )?;
+    if target.exists() {
+        fs::remove_dir_all(&target)
+            .with_context(|| format!("cannot replace {}", target.display()))?;
+    }
+    fs::rename(&tmp, &target)
+        .with_context(|| format!("cannot move the checkpoint into {}", target.display()))?;
+    let all = list(dir)?;
+    if all.len() > keep.max(1) {
+        for (_, old) in &all[..all.len() - keep.max(1)] {
+            let _ = fs::remove_dir_all(old);
+        }
+    }
+    Ok(target)
+}
+
+/// The newest checkpoint, if any.
+pub fn latest(dir: &Path) -> Result<Option<PathBuf>> {
+    Ok(list(dir)?.pop().map(|(_, p)| p))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| {
+        format!(
+            "checkpoint file {} is missing or unreadable",
+            path.display()
+        )
+    })
+}
+
+/// Loads the model weights of a checkpoint into `model`.
+pub fn load_model(checkpoint: &Path, model: Dmn) -> Result<Dmn> {
+    let p = checkpoint.join("model.bpk");
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?)).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is corrupt ({e:?}); delete this checkpoint to fall back to an earlier one",
+            p.display()
+        )
+    })?;
+    model
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{} does not fit this model's config ({e:?})", p.display()))
+}
+
+/// Loads the optimizer record and training state of a checkpoint.
+pub fn load_state(checkpoint: &Path) -> Result<(OptimizerRecord, TrainState)> {
+    let p = checkpoint.join("optimizer.bpk");
+    let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?)).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is corrupt ({e:?}); delete this checkpoint to fall back to an earlier one",
+            p.display()
+        )
+    })?;
+    let s = checkpoint.join("state.json");
+    let state: TrainState = serde_json::from_slice(&read(&s)?).with_context(|| {
+        format!(
+            "{} is corrupt; delete this checkpoint to fall back to an earlier one",
+            s.display()
+        )
+    })?;
+    if !checkpoint.ends_with(format!("step-{:08}", state.step)) {
+        bail!(
+            "{} says step {}, which does not match its directory name",
+            s.display(),
+            state.step
+        );
+    }
+    Ok((optimizer, state))
+}

@@ -1,0 +1,119 @@
+//! `dmn eval`: accuracy of a trained run at each requested distance (one JSON line each), or
+//! bits per character and perplexity on text.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use dmn::train::evaluate;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use super::{device, load_run, step_seed};
+use crate::memory_usage::{peak_rss_bytes, reset_peak};
+use crate::task_spec::{TaskKind, TaskSpec, build_task};
+
+/// Arguments of `dmn eval`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Run directory written by `dmn train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Task (default: the one the run trained on).
+    #[arg(long, value_enum)]
+    pub task: Option<TaskKind>,
+    /// Comma-separated distances / lengths (default: the run's length).
+    #[arg(long, value_delimiter = ',')]
+    pub distances: Vec<u64>,
+    /// Sequences per distance.
+    #[arg(long, default_value_t = 32)]
+    pub samples: usize,
+    /// Sequences evaluated at once.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Text file or folder (for `--task text`; default: the run's).
+    #[arg(long)]
+    pub text: Option<PathBuf>,
+    /// Seed of the evaluation data (distinct from training data by construction).
+    #[arg(long, default_value_t = 1_000_003)]
+    pub seed: u64,
+    /// Device.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Runs `dmn eval`.
+pub fn run(args: EvalArgs) -> Result<()> {
+    if args.samples == 0 || args.batch_size == 0 {
+        bail!("--samples and --batch-size must be at least 1");
+    }
+    let device = device(&args.device)?;
+    let (config, model) = load_run(&args.run, &device)?;
+    let kind = args.task.unwrap_or(config.train.task.kind);
+    let distances = if args.distances.is_empty() {
+        vec![config.train.task.length as u64]
+    } else {
+        args.distances.clone()
+    };
+    if let Some(bad) = distances.iter().find(|&&d| d == 0) {
+        bail!("distance {bad} is not positive; give distances ≥ 1, e.g. --distances 1000,10000");
+    }
+    for &distance in &distances {
+        let spec = TaskSpec {
+            kind,
+            length: distance as usize,
+            values: config.train.task.values,
+            text: args.text.clone().or(config.train.task.text.clone()),
+        };
+        let task = build_task(&spec, spec.length)?;
+        if task.vocab_size() > config.model.vocab_size {
+            bail!(
+                "the {} task needs {} token ids but the run's model has {}",
+                kind.name(),
+                task.vocab_size(),
+                config.model.vocab_size
+            );
+        }
+        reset_peak();
+        let started = Instant::now();
+        let (mut loss, mut loss_terms, mut correct, mut scored, mut tokens) =
+            (0.0f64, 0usize, 0.0f64, 0usize, 0usize);
+        let mut done = 0;
+        let mut round = 0;
+        while done < args.samples {
+            let n = args.batch_size.min(args.samples - done);
+            let batch = task.sample(
+                &mut StdRng::seed_from_u64(step_seed(args.seed ^ distance, round)),
+                n,
+            );
+            let out = evaluate(&model, &batch, &device);
+            let stats = out.read();
+            loss += stats.loss as f64 * out.loss_terms as f64;
+            loss_terms += out.loss_terms;
+            correct += stats.accuracy as f64 * out.scored as f64;
+            scored += out.scored;
+            tokens += batch.batch * batch.len;
+            done += n;
+            round += 1;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let mean_loss = loss / loss_terms.max(1) as f64;
+        let mut line = json!({
+            "task": kind.name(),
+            "distance": distance,
+            "samples": args.samples,
+            "accuracy": correct / scored.max(1) as f64,
+            "loss": mean_loss,
+            "tokens_per_s": tokens as f64 / seconds.max(1e-9),
+            "peak_rss_bytes": peak_rss_bytes(),
+        });
+        if kind == TaskKind::Text {
+            line["bits_per_char"] = json!(mean_loss / std::f64::consts::LN_2);
+            line["perplexity"] = json!(mean_loss.exp());
+        }
+        println!("{line}");
+    }
+    Ok(())
+}

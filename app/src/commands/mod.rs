@@ -1,0 +1,47 @@
+//! One file per subcommand, plus what they share: devices and loading a trained run.
+
+pub mod eval;
+pub mod stream;
+pub mod train;
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+use dmn::Dmn;
+
+use crate::checkpoint;
+use crate::run_dir::{RunConfig, RunDir};
+
+/// The device named on the command line (without autodiff).
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::flex()),
+        other => bail!("unknown device `{other}`; this build runs on `cpu`"),
+    }
+}
+
+/// The run's config and its newest checkpoint's model, on `device`.
+pub fn load_run(path: &Path, device: &Device) -> Result<(RunConfig, Dmn)> {
+    let run = RunDir::open(path)?;
+    let config = run.read_config()?;
+    let Some(latest) = checkpoint::latest(&run.checkpoints())? else {
+        bail!(
+            "{} has no checkpoint yet; train it first (`dmn train … --out {}`)",
+            path.display(),
+            path.display()
+        );
+    };
+    let model = config.model.init(device)?;
+    let model = checkpoint::load_model(&latest, model)?;
+    Ok((config, model))
+}
+
+/// Mixes the run seed with a step number into an independent stream seed.
+pub fn step_seed(seed: u64, step: u64) -> u64 {
+    // SplitMix64 finalizer: distinct, well-spread seeds for neighbouring steps.
+    let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

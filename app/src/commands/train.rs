@@ -1,0 +1,335 @@
+//! `dmn train`: trains a model on a task, streaming long sequences in segments (truncated
+//! back-propagation), logging metrics and writing resumable checkpoints.
+//!
+//! The data of step `s` is drawn from a generator seeded by `(seed, s)`, and the device RNG is
+//! reseeded the same way, so a run resumed from step `s` continues exactly as if uninterrupted.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use dmn::DmnConfig;
+use dmn::tasks::Task;
+use dmn::train::{OptimizerConfig, Trainer};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use super::{device, step_seed};
+use crate::checkpoint::{self, TrainState};
+use crate::progress::Progress;
+use crate::run_dir::{RunConfig, RunDir};
+use crate::task_spec::{Curriculum, TaskKind, TaskSpec, TrainSpec, build_task};
+
+/// Arguments of `dmn train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Task to train on.
+    #[arg(long, value_enum, required_unless_present = "resume")]
+    pub task: Option<TaskKind>,
+    /// Text file or folder (for `--task text`).
+    #[arg(long)]
+    pub text: Option<PathBuf>,
+    /// Model size preset.
+    #[arg(long, default_value = "tiny", value_parser = ["tiny", "small", "paper"])]
+    pub preset: String,
+    /// Model config JSON (overrides --preset).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Device to train on.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Total optimizer steps (with --resume: the new total).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Seed of initialization and data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run directory to create (or to continue with --resume).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its newest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Task length: the needle distance, the copy region, the sequence length… (default per task).
+    #[arg(long, alias = "distance")]
+    pub length: Option<u64>,
+    /// Distinct values to remember (needle, copy, induction).
+    #[arg(long, default_value_t = 16)]
+    pub values: usize,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: u64,
+    /// Checkpoints to keep.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+    /// Steps between metrics lines.
+    #[arg(long, default_value_t = 10)]
+    pub log_every: u64,
+    /// Curriculum: task length at the first step (grows geometrically to --length).
+    #[arg(long, requires = "curriculum_steps")]
+    pub curriculum_start: Option<u64>,
+    /// Curriculum: steps until the full length.
+    #[arg(long, requires = "curriculum_start")]
+    pub curriculum_steps: Option<u64>,
+}
+
+/// Where a finished run went.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Last step.
+    pub step: u64,
+    /// Accuracy of the last step.
+    pub accuracy: f32,
+}
+
+fn positive(name: &str, v: u64) -> Result<u64> {
+    if v == 0 {
+        bail!("--{name} must be at least 1");
+    }
+    Ok(v)
+}
+
+fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
+    let kind = args.task.context("--task is required for a new run")?;
+    let length = positive(
+        "length",
+        args.length.unwrap_or(kind.default_length() as u64),
+    )? as usize;
+    let spec = TaskSpec {
+        kind,
+        length,
+        values: args.values,
+        text: args.text.clone(),
+    };
+    let task = build_task(&spec, length)?; // validates the task (and reads the text) before anything is written
+    let model = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the config {}", path.display()))?;
+            DmnConfig::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => {
+            DmnConfig::preset(&args.preset, task.vocab_size()).expect("clap checks the preset name")
+        }
+    };
+    if model.vocab_size < task.vocab_size() {
+        bail!(
+            "the model's vocab_size ({}) is smaller than the {} task needs ({})",
+            model.vocab_size,
+            kind.name(),
+            task.vocab_size()
+        );
+    }
+    let curriculum = match (args.curriculum_start, args.curriculum_steps) {
+        (Some(start), Some(steps)) => Some(Curriculum {
+            start: positive("curriculum-start", start)? as usize,
+            steps: positive("curriculum-steps", steps)?,
+        }),
+        _ => None,
+    };
+    if args.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        bail!("--lr must be a positive number");
+    }
+    let train = TrainSpec {
+        task: spec,
+        steps: positive("steps", args.steps.unwrap_or(1000))?,
+        seed: args.seed,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        checkpoint_every: positive("checkpoint-every", args.checkpoint_every)?,
+        keep_checkpoints: args.keep.max(1),
+        log_every: positive("log-every", args.log_every)?,
+        curriculum,
+        device: args.device.clone(),
+    };
+    device(&train.device)?;
+    let run = RunDir::create(&args.out)?;
+    let config = RunConfig { model, train };
+    run.write_config(&config)?;
+    Ok((run, config))
+}
+
+/// Runs `dmn train`.
+pub fn run(args: TrainArgs) -> Result<TrainOutcome> {
+    let (run, mut config, resume_from) = if args.resume {
+        let run = RunDir::open(&args.out)?;
+        let config = run.read_config()?;
+        let Some(latest) = checkpoint::latest(&run.checkpoints())? else {
+            bail!(
+                "{} has no checkpoint to resume from; start it again without --resume",
+                args.out.display()
+            );
+        };
+        (run, config, Some(latest))
+    } else {
+        let (run, config) = new_run(&args)?;
+        (run, config, None)
+    };
+    if let (true, Some(steps)) = (args.resume, args.steps) {
+        config.train.steps = positive("steps", steps)?;
+        run.write_config(&config)?;
+    }
+    let spec = config.train.clone();
+
+    // Model, optimizer and the step to start from.
+    let device = device(&spec.device)?.autodiff();
+    device.seed(spec.seed);
+    let model = config.model.init(&device)?;
+    let optimizer = OptimizerConfig::new().with_lr(spec.lr);
+    let mut trainer = Trainer::new(model, config.model.clone(), optimizer, device.clone());
+    let mut state = TrainState {
+        step: 0,
+        seed: spec.seed,
+        tokens: 0,
+    };
+    if let Some(ckpt) = &resume_from {
+        let (optim_record, saved) = checkpoint::load_state(ckpt)?;
+        trainer.model = checkpoint::load_model(ckpt, trainer.model.clone())?;
+        let optim = trainer.optimizer().clone().load_record(optim_record);
+        trainer.set_optimizer(optim);
+        state = saved;
+        run.truncate_metrics_after(state.step)?;
+        println!("resuming {} from step {}", run.path.display(), state.step);
+    }
+    if state.step >= spec.steps {
+        println!(
+            "{} is already at step {} of {}; pass a larger --steps to continue",
+            run.path.display(),
+            state.step,
+            spec.steps
+        );
+        return Ok(TrainOutcome {
+            run: run.path.clone(),
+            step: state.step,
+            accuracy: f32::NAN,
+        });
+    }
+
+    let progress = Progress::new(state.step, spec.steps, spec.log_every);
+    let mut task: Option<(usize, Box<dyn Task>)> = None;
+    let mut accuracy = f32::NAN;
+    for step in state.step + 1..=spec.steps {
+        let length = spec
+            .curriculum
+            .map_or(spec.task.length, |c| c.length_at(step, spec.task.length));
+        if task.as_ref().is_none_or(|(l, _)| *l != length) {
+            task = Some((length, build_task(&spec.task, length)?));
+        }
+        let (_, current) = task.as_ref().expect("built above");
+        let seed = step_seed(spec.seed, step);
+        device.seed(seed);
+        let batch = current.sample(&mut StdRng::seed_from_u64(seed), spec.batch_size);
+
+        let started = Instant::now();
+        let stats = trainer.step(&batch).read();
+        let tokens = (batch.batch * batch.len) as u64;
+        let tokens_per_s = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        state = TrainState {
+            step,
+            seed: spec.seed,
+            tokens: state.tokens + tokens,
+        };
+        accuracy = stats.accuracy;
+        if !stats.loss.is_finite() {
+            bail!(
+                "the loss became {} at step {step}; lower --lr or resume from the last checkpoint",
+                stats.loss
+            );
+        }
+
+        if step % spec.log_every == 0 || step == spec.steps {
+            run.append_metrics(&json!({
+                "step": step,
+                "phase": "memory",
+                "task": spec.task.kind.name(),
+                "length": length,
+                "loss": stats.loss,
+                "accuracy": stats.accuracy,
+                "tokens_per_s": tokens_per_s,
+                "tokens": state.tokens,
+                "slot_usage_entropy": stats.slot_usage_entropy,
+                "read_sparsity": stats.read_entropy,
+                "mean_slot_age": stats.mean_age,
+                "ltm_fill": stats.ltm_fill,
+                "ltm_bytes": stats.ltm_bytes,
+            }))?;
+        }
+        progress.step(step, stats.loss, stats.accuracy, tokens_per_s, length);
+        if step % spec.checkpoint_every == 0 || step == spec.steps {
+            checkpoint::save(
+                &run.checkpoints(),
+                &trainer.model,
+                trainer.optimizer().to_record(),
+                &state,
+                spec.keep_checkpoints,
+            )?;
+        }
+    }
+    progress.finish();
+    Ok(TrainOutcome {
+        run: run.path.clone(),
+        step: state.step,
+        accuracy,
+    })
+}
+
+/// The embedded default: the `small` preset on needle retrieval, on the CPU.
+pub fn default_run() -> Result<()> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let out = PathBuf::from("runs").join(format!("needle-small-{stamp}"));
+    println!(
+        "DMN: training the `small` preset on needle retrieval (distance 128) on the CPU → {}",
+        out.display()
+    );
+    let args = TrainArgs {
+        task: Some(TaskKind::Needle),
+        text: None,
+        preset: "small".into(),
+        config: None,
+        device: "cpu".into(),
+        steps: Some(300),
+        seed: 0,
+        out,
+        resume: false,
+        length: Some(128),
+        values: 16,
+        batch_size: 16,
+        lr: 3e-3,
+        checkpoint_every: 50,
+        keep: 3,
+        log_every: 10,
+        curriculum_start: Some(16),
+        curriculum_steps: Some(150),
+    };
+    let outcome = run(args)?;
+    println!(
+        "\nrun written to {} (step {}, last accuracy {:.3})",
+        outcome.run.display(),
+        outcome.step,
+        outcome.accuracy
+    );
+    println!(
+        "evaluate it:   dmn eval --run {} --task needle --distances 128,1000,10000",
+        outcome.run.display()
+    );
+    println!(
+        "stream it:     dmn stream --run {} --length 1000000",
+        outcome.run.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Which task a run trains on, its length schedule (the curriculum of §2.4.3, phase 2) and the
+//! other training settings, as saved in `config.json`.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use dmn::tasks::{
+    CharText, InductionHeads, ListOps, MultiQueryRecall, Needle, SelectiveCopy, Task,
+};
+use serde::{Deserialize, Serialize};
+
+/// The tasks `dmn` can train and evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// Needle (passkey) retrieval; length = distance from the value to the query.
+    Needle,
+    /// Selective copying; length = region holding the tokens to copy.
+    Copy,
+    /// Multi-query associative recall; length = sequence length.
+    Mqar,
+    /// Induction heads; length = total sequence length (a prefix and its repeat).
+    Induction,
+    /// ListOps; length = sequence length.
+    Listops,
+    /// Character-level text from `--text`; length = tokens per sample.
+    Text,
+}
+
+impl TaskKind {
+    /// Name as typed on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Needle => "needle",
+            Self::Copy => "copy",
+            Self::Mqar => "mqar",
+            Self::Induction => "induction",
+            Self::Listops => "listops",
+            Self::Text => "text",
+        }
+    }
+
+    /// A sensible default length for a preset's segment length.
+    pub fn default_length(self) -> usize {
+        match self {
+            Self::Needle => 64,
+            Self::Copy => 64,
+            Self::Mqar => 128,
+            Self::Induction => 64,
+            Self::Listops => 128,
+            Self::Text => 256,
+        }
+    }
+}
+
+/// A task and its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// Which task.
+    pub kind: TaskKind,
+    /// Its length parameter (see [`TaskKind`]).
+    pub length: usize,
+    /// Distinct values to remember (needle, copy) — chance accuracy is 1 / values.
+    pub values: usize,
+    /// The text file or folder for `text`.
+    pub text: Option<PathBuf>,
+}
+
+/// Length grows geometrically from `start` to the task's length over `steps` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Curriculum {
+    /// Length at step 1.
+    pub start: usize,
+    /// Steps until the full length is reached.
+    pub steps: u64,
+}
+
+impl Curriculum {
+    /// Length at `step` (1-based) for a final length `target`.
+    pub fn length_at(&self, step: u64, target: usize) -> usize {
+        if self.steps <= 1 || step >= self.steps || self.start >= target {
+            return target;
+        }
+        let f = (step.saturating_sub(1)) as f64 / (self.steps - 1) as f64;
+        let len = (self.start as f64) * ((target as f64) / (self.start as f64)).powf(f);
+        (len.round() as usize).clamp(self.start.max(1), target)
+    }
+}
+
+/// All training settings of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    /// The task.
+    pub task: TaskSpec,
+    /// Optimizer steps in total.
+    pub steps: u64,
+    /// Seed of data and initialization.
+    pub seed: u64,
+    /// Sequences per step.
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    pub lr: f64,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Checkpoints kept (older ones are deleted).
+    pub keep_checkpoints: usize,
+    /// Steps between metrics lines.
+    pub log_every: u64,
+    /// Optional length schedule.
+    pub curriculum: Option<Curriculum>,
+    /// Device kind (`cpu`).
+    pub device: String,
+}
+
+/// Builds the task at a given length.
+pub fn build_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
+    if length == 0 {
+        bail!("the task length must be at least 1");
+    }
+    let values = spec.values;
+    Ok(match spec.kind {
+        TaskKind::Needle => Box::new(Needle::new(length, values, 16, 8)?),
+        TaskKind::Copy => Box::new(SelectiveCopy::new(length, 8.min(length), values)?),
+        TaskKind::Mqar => Box::new(MultiQueryRecall::new(8, length.max(24), 64, 0.1)?),
+        TaskKind::Induction => Box::new(InductionHeads::new((length / 2).max(2), values)?),
+        TaskKind::Listops => Box::new(ListOps::new(length.max(2), 10, 10)?),
+        TaskKind::Text => {
+            let Some(path) = &spec.text else {
+                bail!("--task text needs --text PATH (a UTF-8 file or a folder of them)");
+            };
+            Box::new(text_task(path, length)?)
+        }
+    })
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn text_task(path: &std::path::Path, length: usize) -> Result<CharText> {
+    Ok(CharText::from_path(path, length)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curriculum_grows_geometrically_to_the_target() {
+        let c = Curriculum {
+            start: 16,
+            steps: 5,
+        };
+        let lens: Vec<usize> = (1..=6).map(|s| c.length_at(s, 256)).collect();
+        assert_eq!(lens, vec![16, 32, 64, 128, 256, 256]);
+    }
+
+    #[test]
+    fn every_task_builds_and_text_needs_a_path() {
+        for kind in [
+            TaskKind::Needle,
+            TaskKind::Copy,
+            TaskKind::Mqar,
+            TaskKind::Induction,
+            TaskKind::Listops,
+        ] {
+            let spec = TaskSpec {
+                kind,
+                length: kind.default_length(),
+                values: 16,
+                text: None,
+            };
+            assert!(build_task(&spec, spec.length).is_ok(), "{kind:?}");
+        }
+        let spec = TaskSpec {
+            kind: TaskKind::Text,
+            length: 32,
+            values: 16,
+            text: None,
+        };
+        assert!(
+            build_task(&spec, 32)
+                .unwrap_err()
+                .to_string()
+                .contains("--text")
+        );
+    }
+}

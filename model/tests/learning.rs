@@ -1,0 +1,47 @@
+//! A tiny DMN learns needle retrieval at distance 64 on the CPU: the end-to-end check that
+//! encoder, memory, losses and optimizer work together. It stops as soon as a held-out batch
+//! of 256 samples reaches 93 % (usually after 650–750 steps, 2–4 CPU-minutes).
+
+use burn::tensor::Device;
+use dmn::DmnConfig;
+use dmn::tasks::{Needle, Task};
+use dmn::train::{OptimizerConfig, Trainer};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+#[test]
+fn tiny_model_learns_needle_retrieval_at_distance_64() {
+    let device = Device::flex().autodiff();
+    device.seed(17);
+    let task = Needle::new(64, 16, 16, 8).unwrap();
+    let config = DmnConfig::tiny(task.vocab_size());
+    let model = config.init(&device).unwrap();
+    let mut trainer = Trainer::new(model, config, OptimizerConfig::new(), device);
+    let mut rng = StdRng::seed_from_u64(1);
+    let steps: usize = std::env::var("DMN_LEARN_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let mut accuracy = 0.0;
+    for step in 1..=steps {
+        let stats = trainer.step(&task.sample(&mut rng, 32)).read();
+        if step % 50 == 0 {
+            let eval = trainer
+                .evaluate(&task.sample(&mut StdRng::seed_from_u64(999), 256))
+                .read();
+            accuracy = eval.accuracy;
+            eprintln!(
+                "step {step}: train loss {:.3} acc {:.2} | held-out acc {:.3}",
+                stats.loss, stats.accuracy, eval.accuracy
+            );
+            if accuracy >= 0.93 {
+                break;
+            }
+        }
+    }
+    eprintln!("needle@64 held-out accuracy: {accuracy:.3}");
+    assert!(
+        accuracy >= 0.9,
+        "needle retrieval at distance 64 reached only {accuracy:.3}"
+    );
+}
