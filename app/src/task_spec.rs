@@ -177,7 +177,8 @@ mod tests {
         };
         assert!(
             build_task(&spec, 32)
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .to_string()
                 .contains("--text")
         );
