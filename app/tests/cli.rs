@@ -9,7 +9,11 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 fn dmn(args: &[&str]) -> Output {
-    Command::cargo_bin("dmn").unwrap().args(args).output().unwrap()
+    Command::cargo_bin("dmn")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn ok(args: &[&str]) -> String {
@@ -24,51 +28,123 @@ fn fails(args: &[&str]) -> String {
     let out = dmn(args);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "dmn {args:?} should have failed");
-    assert!(!stderr.contains("panicked"), "dmn {args:?} panicked: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "dmn {args:?} panicked: {stderr}"
+    );
     assert!(stderr.starts_with("error"), "dmn {args:?}: {stderr}");
     stderr
 }
 
 fn train(out: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["train", "--task", "needle", "--length", "24", "--batch-size", "4", "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "train",
+        "--task",
+        "needle",
+        "--length",
+        "24",
+        "--batch-size",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     ok(&args)
 }
 
 fn metrics(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn train_writes_config_metrics_and_pruned_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    train(&run, &["--steps", "6", "--log-every", "2", "--checkpoint-every", "2", "--keep", "2"]);
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    train(
+        &run,
+        &[
+            "--steps",
+            "6",
+            "--log-every",
+            "2",
+            "--checkpoint-every",
+            "2",
+            "--keep",
+            "2",
+        ],
+    );
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["model"]["d_model"], 32);
     assert_eq!(config["train"]["task"]["kind"], "needle");
     let lines = metrics(&run);
-    assert_eq!(lines.iter().map(|l| l["step"].as_u64().unwrap()).collect::<Vec<_>>(), vec![2, 4, 6]);
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["step"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![2, 4, 6]
+    );
     for l in &lines {
-        for key in ["step", "phase", "loss", "accuracy", "tokens_per_s", "slot_usage_entropy", "read_sparsity", "mean_slot_age", "ltm_fill", "ltm_bytes"] {
+        for key in [
+            "step",
+            "phase",
+            "loss",
+            "accuracy",
+            "tokens_per_s",
+            "slot_usage_entropy",
+            "read_sparsity",
+            "mean_slot_age",
+            "ltm_fill",
+            "ltm_bytes",
+        ] {
             assert!(l.get(key).is_some(), "metrics line lacks `{key}`: {l}");
         }
         assert_eq!(l["ltm_fill"].as_array().unwrap().len(), 5);
         assert!(l["loss"].as_f64().unwrap().is_finite());
     }
-    let mut ckpts: Vec<String> = std::fs::read_dir(run.join("checkpoints")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut ckpts: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     ckpts.sort();
-    assert_eq!(ckpts, vec!["step-00000004", "step-00000006"], "only the newest two are kept");
+    assert_eq!(
+        ckpts,
+        vec!["step-00000004", "step-00000006"],
+        "only the newest two are kept"
+    );
 }
 
 #[test]
 fn resumed_run_logs_the_same_metrics_as_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let common = ["--log-every", "1", "--checkpoint-every", "3", "--seed", "5", "--curriculum-start", "12", "--curriculum-steps", "4"];
+    let common = [
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        "3",
+        "--seed",
+        "5",
+        "--curriculum-start",
+        "12",
+        "--curriculum-steps",
+        "4",
+    ];
     train(&a, &[&["--steps", "6"][..], &common[..]].concat());
     train(&b, &[&["--steps", "3"][..], &common[..]].concat());
-    let out = ok(&["train", "--resume", "--out", b.to_str().unwrap(), "--steps", "6"]);
+    let out = ok(&[
+        "train",
+        "--resume",
+        "--out",
+        b.to_str().unwrap(),
+        "--steps",
+        "6",
+    ]);
     assert!(out.contains("resuming"), "{out}");
     let strip = |mut v: Vec<Value>| {
         for l in &mut v {
@@ -79,7 +155,10 @@ fn resumed_run_logs_the_same_metrics_as_an_uninterrupted_one() {
     let (ma, mb) = (strip(metrics(&a)), strip(metrics(&b)));
     assert_eq!(ma.len(), 6);
     assert_eq!(ma, mb);
-    assert_ne!(ma[0]["length"], ma[5]["length"], "the curriculum grew the length");
+    assert_ne!(
+        ma[0]["length"], ma[5]["length"],
+        "the curriculum grew the length"
+    );
 }
 
 #[test]
@@ -87,8 +166,19 @@ fn eval_and_stream_print_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     train(&run, &["--steps", "2"]);
-    let out = ok(&["eval", "--run", run.to_str().unwrap(), "--distances", "24,200", "--samples", "4"]);
-    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let out = ok(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--distances",
+        "24,200",
+        "--samples",
+        "4",
+    ]);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["distance"], 200);
     for l in &lines {
@@ -97,7 +187,10 @@ fn eval_and_stream_print_json_lines() {
         assert!(l["tokens_per_s"].as_f64().unwrap() > 0.0);
     }
     let out = ok(&["stream", "--run", run.to_str().unwrap(), "--length", "3000"]);
-    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[2]["tokens"], 3000);
     assert!(lines[3].get("correct").is_some());
@@ -107,9 +200,27 @@ fn eval_and_stream_print_json_lines() {
 fn text_training_and_bits_per_character() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("book.txt");
-    std::fs::write(&text, "In the beginning God created the heaven and the earth. ".repeat(40)).unwrap();
+    std::fs::write(
+        &text,
+        "In the beginning God created the heaven and the earth. ".repeat(40),
+    )
+    .unwrap();
     let run = dir.path().join("run");
-    ok(&["train", "--task", "text", "--text", text.to_str().unwrap(), "--length", "32", "--steps", "2", "--batch-size", "2", "--out", run.to_str().unwrap()]);
+    ok(&[
+        "train",
+        "--task",
+        "text",
+        "--text",
+        text.to_str().unwrap(),
+        "--length",
+        "32",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
     let out = ok(&["eval", "--run", run.to_str().unwrap(), "--samples", "2"]);
     let line: Value = serde_json::from_str(out.trim()).unwrap();
     let bpc = line["bits_per_char"].as_f64().unwrap();
@@ -123,41 +234,135 @@ fn bad_input_is_a_clear_error_and_overwrites_nothing() {
     let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
 
     // Unknown task: clap names the valid ones.
-    let e = String::from_utf8_lossy(&dmn(&["train", "--task", "chess", "--out", &d("x")]).stderr).to_string();
-    assert!(e.contains("invalid value 'chess'") && e.contains("needle"), "{e}");
+    let e = String::from_utf8_lossy(&dmn(&["train", "--task", "chess", "--out", &d("x")]).stderr)
+        .to_string();
+    assert!(
+        e.contains("invalid value 'chess'") && e.contains("needle"),
+        "{e}"
+    );
 
     // Non-positive steps and distances.
-    assert!(fails(&["train", "--task", "needle", "--steps", "0", "--out", &d("s")]).contains("--steps must be at least 1"));
-    assert!(fails(&["train", "--task", "needle", "--length", "0", "--out", &d("l")]).contains("--length must be at least 1"));
+    assert!(
+        fails(&[
+            "train",
+            "--task",
+            "needle",
+            "--steps",
+            "0",
+            "--out",
+            &d("s")
+        ])
+        .contains("--steps must be at least 1")
+    );
+    assert!(
+        fails(&[
+            "train",
+            "--task",
+            "needle",
+            "--length",
+            "0",
+            "--out",
+            &d("l")
+        ])
+        .contains("--length must be at least 1")
+    );
 
     // A config that fails validation.
     let cfg = d("bad.json");
     let mut config: Value = serde_json::from_str(&dmn::DmnConfig::tiny(40).to_json()).unwrap();
     config["top_k"] = Value::from(99);
     std::fs::write(&cfg, config.to_string()).unwrap();
-    let e = fails(&["train", "--task", "needle", "--config", &cfg, "--out", &d("c")]);
+    let e = fails(&[
+        "train",
+        "--task",
+        "needle",
+        "--config",
+        &cfg,
+        "--out",
+        &d("c"),
+    ]);
     assert!(e.contains("top_k") && e.contains("99"), "{e}");
     std::fs::write(&cfg, "{ not json").unwrap();
-    assert!(fails(&["train", "--task", "needle", "--config", &cfg, "--out", &d("c")]).contains("not valid DMN JSON"));
+    assert!(
+        fails(&[
+            "train",
+            "--task",
+            "needle",
+            "--config",
+            &cfg,
+            "--out",
+            &d("c")
+        ])
+        .contains("not valid DMN JSON")
+    );
 
     // Text: missing, empty, not UTF-8 (the error names the file and the byte offset).
     assert!(fails(&["train", "--task", "text", "--out", &d("t")]).contains("--text"));
-    assert!(fails(&["train", "--task", "text", "--text", &d("missing.txt"), "--out", &d("t")]).contains("missing.txt: cannot be read"));
+    assert!(
+        fails(&[
+            "train",
+            "--task",
+            "text",
+            "--text",
+            &d("missing.txt"),
+            "--out",
+            &d("t")
+        ])
+        .contains("missing.txt: cannot be read")
+    );
     std::fs::write(d("empty.txt"), "").unwrap();
-    assert!(fails(&["train", "--task", "text", "--text", &d("empty.txt"), "--out", &d("t")]).contains("empty.txt: is empty"));
+    assert!(
+        fails(&[
+            "train",
+            "--task",
+            "text",
+            "--text",
+            &d("empty.txt"),
+            "--out",
+            &d("t")
+        ])
+        .contains("empty.txt: is empty")
+    );
     std::fs::write(d("latin1.txt"), b"caf\xe9 au lait").unwrap();
-    let e = fails(&["train", "--task", "text", "--text", &d("latin1.txt"), "--out", &d("t")]);
-    assert!(e.contains("latin1.txt: not valid UTF-8 at byte offset 3"), "{e}");
-    assert!(!dir.path().join("t").exists(), "nothing is written for a run that cannot start");
+    let e = fails(&[
+        "train",
+        "--task",
+        "text",
+        "--text",
+        &d("latin1.txt"),
+        "--out",
+        &d("t"),
+    ]);
+    assert!(
+        e.contains("latin1.txt: not valid UTF-8 at byte offset 3"),
+        "{e}"
+    );
+    assert!(
+        !dir.path().join("t").exists(),
+        "nothing is written for a run that cannot start"
+    );
 
     // An unwritable output directory (a path below a regular file).
     std::fs::write(d("file"), "x").unwrap();
-    assert!(fails(&["train", "--task", "needle", "--out", &format!("{}/run", d("file"))]).contains("cannot create the run directory"));
+    assert!(
+        fails(&[
+            "train",
+            "--task",
+            "needle",
+            "--out",
+            &format!("{}/run", d("file"))
+        ])
+        .contains("cannot create the run directory")
+    );
 
     // --resume without a checkpoint; eval of something that is not a run.
     let run = dir.path().join("run");
     std::fs::create_dir_all(run.join("checkpoints")).unwrap();
-    std::fs::write(run.join("config.json"), std::fs::read_to_string(dir.path().join("bad.json")).unwrap_or_default()).unwrap();
+    std::fs::write(
+        run.join("config.json"),
+        std::fs::read_to_string(dir.path().join("bad.json")).unwrap_or_default(),
+    )
+    .unwrap();
     assert!(fails(&["train", "--resume", "--out", &d("nothing")]).contains("not a run directory"));
     assert!(fails(&["eval", "--run", &d("nothing")]).contains("not a run directory"));
 
@@ -165,15 +370,73 @@ fn bad_input_is_a_clear_error_and_overwrites_nothing() {
     let good = dir.path().join("good");
     train(&good, &["--steps", "2"]);
     let before = std::fs::read_to_string(good.join("config.json")).unwrap();
-    assert!(fails(&["train", "--task", "copy", "--out", good.to_str().unwrap()]).contains("already holds a run"));
-    assert_eq!(std::fs::read_to_string(good.join("config.json")).unwrap(), before);
-    assert!(fails(&["eval", "--run", good.to_str().unwrap(), "--distances", "0"]).contains("not positive"));
+    assert!(
+        fails(&["train", "--task", "copy", "--out", good.to_str().unwrap()])
+            .contains("already holds a run")
+    );
+    assert_eq!(
+        std::fs::read_to_string(good.join("config.json")).unwrap(),
+        before
+    );
+    assert!(
+        fails(&["eval", "--run", good.to_str().unwrap(), "--distances", "0"])
+            .contains("not positive")
+    );
     let empty = dir.path().join("empty-run");
     std::fs::create_dir_all(empty.join("checkpoints")).unwrap();
     std::fs::copy(good.join("config.json"), empty.join("config.json")).unwrap();
-    assert!(fails(&["train", "--resume", "--out", empty.to_str().unwrap()]).contains("no checkpoint to resume from"));
+    assert!(
+        fails(&["train", "--resume", "--out", empty.to_str().unwrap()])
+            .contains("no checkpoint to resume from")
+    );
     assert!(fails(&["eval", "--run", empty.to_str().unwrap()]).contains("no checkpoint yet"));
     std::fs::write(good.join("checkpoints/step-00000002/model.bpk"), b"garbage").unwrap();
     assert!(fails(&["eval", "--run", good.to_str().unwrap()]).contains("is corrupt"));
-    assert!(fails(&["train", "--resume", "--out", good.to_str().unwrap(), "--steps", "4"]).contains("is corrupt"));
+    assert!(
+        fails(&[
+            "train",
+            "--resume",
+            "--out",
+            good.to_str().unwrap(),
+            "--steps",
+            "4"
+        ])
+        .contains("is corrupt")
+    );
+}
+
+#[test]
+fn data_parallel_training_over_two_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("dp");
+    train(
+        &run,
+        &["--steps", "2", "--devices", "cpu,cpu", "--log-every", "1"],
+    );
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["device"], "cpu,cpu");
+    assert_eq!(metrics(&run).len(), 2);
+    let e = fails(&[
+        "train",
+        "--task",
+        "needle",
+        "--devices",
+        "cpu,tpu",
+        "--out",
+        &dir.path().join("x").to_string_lossy(),
+    ]);
+    assert!(e.contains("unknown device `tpu`"), "{e}");
+    let e = fails(&[
+        "train",
+        "--task",
+        "needle",
+        "--devices",
+        "cpu,cpu,cpu",
+        "--batch-size",
+        "2",
+        "--out",
+        &dir.path().join("y").to_string_lossy(),
+    ]);
+    assert!(e.contains("at least the number of devices"), "{e}");
 }

@@ -8,7 +8,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::tensor::{Device, Tensor};
 
 use crate::config::DmnConfig;
@@ -113,6 +113,12 @@ impl StepTensors {
 }
 
 /// A model, its optimizer and the configs, trained one batch at a time.
+///
+/// With several devices the trainer is data-parallel: the batch's rows are split into one shard
+/// per device, every shard runs forward and backward on its own device with its own copy of the
+/// model, and one optimizer step sums the shards' gradients (burn's multi-device optimizer step).
+/// Shards are dispatched one after the other; on GPU backends execution is asynchronous, so the
+/// devices work at the same time.
 pub struct Trainer {
     /// The model being trained (on an autodiff device).
     pub model: Dmn,
@@ -121,7 +127,7 @@ pub struct Trainer {
     /// Optimizer settings.
     pub optimizer_config: OptimizerConfig,
     optimizer: ModuleOptimizer,
-    device: Device,
+    devices: Vec<Device>,
 }
 
 impl Trainer {
@@ -132,6 +138,17 @@ impl Trainer {
         optimizer_config: OptimizerConfig,
         device: Device,
     ) -> Self {
+        Self::data_parallel(model, config, optimizer_config, vec![device])
+    }
+
+    /// A data-parallel trainer over `devices` (all with autodiff; the model lives on the first).
+    pub fn data_parallel(
+        model: Dmn,
+        config: DmnConfig,
+        optimizer_config: OptimizerConfig,
+        devices: Vec<Device>,
+    ) -> Self {
+        assert!(!devices.is_empty(), "a trainer needs at least one device");
         let optimizer = AdamWConfig::new()
             .with_weight_decay(optimizer_config.weight_decay as f32)
             .with_grad_clipping(Some(GradientClippingConfig::Norm(
@@ -143,7 +160,7 @@ impl Trainer {
             config,
             optimizer_config,
             optimizer,
-            device,
+            devices,
         }
     }
 
@@ -158,50 +175,73 @@ impl Trainer {
     }
 
     /// One pass over `batch` with an optimizer step after every scored segment.
+    ///
+    /// # Panics
+    /// If the batch has fewer rows than the trainer has devices.
     pub fn step(&mut self, batch: &Batch) -> StepTensors {
+        let shards = batch.split(self.devices.len());
         let seg = self.model.segment_len();
-        let mut state = self.model.init_state(batch.batch, &self.device);
-        let zero = || Tensor::<1>::zeros([1], &self.device);
+        let device = self.devices[0].clone();
+        let mut states: Vec<_> = shards
+            .iter()
+            .zip(&self.devices)
+            .map(|(s, d)| self.model.init_state(s.batch, d))
+            .collect();
+        let zero = || Tensor::<1>::zeros([1], &device);
         let (mut loss_sum, mut correct) = (zero(), zero());
         let (mut loss_terms, mut scored) = (0, 0);
         let mut stats = None;
         let mut start = 0;
         while start < batch.len {
             let len = seg.min(batch.len - start);
-            let (inputs, targets, mask) = batch.segment(start, len, &self.device);
-            let (out, next) = self.model.forward_segment(
-                state,
-                inputs,
-                ForwardOptions {
-                    sample: true,
-                    trace: false,
-                },
-            );
-            if batch.has_targets(start, len) {
-                let loss = segment_loss(
-                    &out,
-                    targets.clone(),
-                    mask.clone(),
-                    &self.config.loss_weights,
+            let train = batch.has_targets(start, len);
+            let mut grads = MultiGradientsParams::default();
+            let mut next_states = Vec::with_capacity(shards.len());
+            for (i, (shard, state)) in shards.iter().zip(states).enumerate() {
+                let dev = &self.devices[i];
+                let model = if i == 0 {
+                    self.model.clone()
+                } else {
+                    self.model.clone().fork(dev)
+                };
+                let (inputs, targets, mask) = shard.segment(start, len, dev);
+                let (out, next) = model.forward_segment(
+                    state,
+                    inputs,
+                    ForwardOptions {
+                        sample: true,
+                        trace: false,
+                    },
                 );
-                correct = correct + correct_predictions(out.logits.clone().detach(), targets, mask);
-                loss_sum = loss_sum + loss.task.clone().detach();
+                if train {
+                    let loss = segment_loss(
+                        &out,
+                        targets.clone(),
+                        mask.clone(),
+                        &self.config.loss_weights,
+                    );
+                    correct = correct
+                        + correct_predictions(out.logits.clone().detach(), targets, mask)
+                            .to_device(&device);
+                    // Each shard's loss is a mean over its rows; weight it by its share of the batch.
+                    let share = shard.batch as f64 / batch.batch as f64;
+                    loss_sum = loss_sum + loss.task.clone().detach().to_device(&device) * share;
+                    scored += shard.scored_in(start, len);
+                    let g = GradientsParams::from_grads((loss.total * share).backward(), &model);
+                    grads.grads.push((g, dev.clone()));
+                }
+                if i == 0 {
+                    stats = Some(out.stats);
+                }
+                next_states.push(next.detach());
+            }
+            if train {
                 loss_terms += 1;
-                scored += (0..batch.batch)
-                    .map(|b| {
-                        batch.mask[b * batch.len + start..b * batch.len + start + len]
-                            .iter()
-                            .filter(|&&m| m > 0.0)
-                            .count()
-                    })
-                    .sum::<usize>();
-                let grads = GradientsParams::from_grads(loss.total.backward(), &self.model);
                 self.model =
                     self.optimizer
-                        .step(self.optimizer_config.lr, self.model.clone(), grads);
+                        .step_multi(self.optimizer_config.lr, self.model.clone(), grads);
             }
-            stats = Some(out.stats);
-            state = next.detach();
+            states = next_states;
             start += len;
         }
         StepTensors {
@@ -218,7 +258,7 @@ impl Trainer {
         evaluate(
             &self.model.valid(),
             batch,
-            &self.device.clone().without_autodiff(),
+            &self.devices[0].clone().without_autodiff(),
         )
     }
 }
@@ -245,14 +285,7 @@ pub fn evaluate(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
                 );
             correct = correct + correct_predictions(out.logits, targets, mask);
             loss_terms += 1;
-            scored += (0..batch.batch)
-                .map(|b| {
-                    batch.mask[b * batch.len + start..b * batch.len + start + len]
-                        .iter()
-                        .filter(|&&m| m > 0.0)
-                        .count()
-                })
-                .sum::<usize>();
+            scored += batch.scored_in(start, len);
         }
         stats = Some(out.stats);
         state = next;

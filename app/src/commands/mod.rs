@@ -21,6 +21,11 @@ pub fn device(name: &str) -> Result<Device> {
     }
 }
 
+/// The devices of a comma-separated list (`cpu`, `cpu,cpu`, …), without autodiff.
+pub fn devices(list: &str) -> Result<Vec<Device>> {
+    list.split(',').map(|name| device(name.trim())).collect()
+}
+
 /// The run's config and its newest checkpoint's model, on `device`.
 pub fn load_run(path: &Path, device: &Device) -> Result<(RunConfig, Dmn)> {
     let run = RunDir::open(path)?;

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::{device, step_seed};
+use super::{devices, step_seed};
 use crate::checkpoint::{self, TrainState};
 use crate::progress::Progress;
 use crate::run_dir::{RunConfig, RunDir};
@@ -40,6 +40,9 @@ pub struct TrainArgs {
     /// Device to train on.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Data-parallel training over several devices, e.g. `cpu,cpu` (overrides --device).
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Vec<String>,
     /// Total optimizer steps (with --resume: the new total).
     #[arg(long)]
     pub steps: Option<u64>,
@@ -153,9 +156,19 @@ fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         keep_checkpoints: args.keep.max(1),
         log_every: positive("log-every", args.log_every)?,
         curriculum,
-        device: args.device.clone(),
+        device: if args.devices.is_empty() {
+            args.device.clone()
+        } else {
+            args.devices.join(",")
+        },
     };
-    device(&train.device)?;
+    let workers = devices(&train.device)?.len();
+    if train.batch_size < workers {
+        bail!(
+            "--batch-size ({}) must be at least the number of devices ({workers})",
+            train.batch_size
+        );
+    }
     let run = RunDir::create(&args.out)?;
     let config = RunConfig { model, train };
     run.write_config(&config)?;
@@ -185,11 +198,15 @@ pub fn run(args: TrainArgs) -> Result<TrainOutcome> {
     let spec = config.train.clone();
 
     // Model, optimizer and the step to start from.
-    let device = device(&spec.device)?.autodiff();
+    let workers: Vec<_> = devices(&spec.device)?
+        .into_iter()
+        .map(|d| d.autodiff())
+        .collect();
+    let device = workers[0].clone();
     device.seed(spec.seed);
     let model = config.model.init(&device)?;
     let optimizer = OptimizerConfig::new().with_lr(spec.lr);
-    let mut trainer = Trainer::new(model, config.model.clone(), optimizer, device.clone());
+    let mut trainer = Trainer::data_parallel(model, config.model.clone(), optimizer, workers);
     let mut state = TrainState {
         step: 0,
         seed: spec.seed,
@@ -302,6 +319,7 @@ pub fn default_run() -> Result<()> {
         preset: "small".into(),
         config: None,
         device: "cpu".into(),
+        devices: Vec::new(),
         steps: Some(300),
         seed: 0,
         out,

@@ -51,6 +51,45 @@ impl Batch {
         })
     }
 
+    /// Scored positions in `start..start + len`, over all rows.
+    pub fn scored_in(&self, start: usize, len: usize) -> usize {
+        (0..self.batch)
+            .map(|b| {
+                self.mask[b * self.len + start..b * self.len + start + len]
+                    .iter()
+                    .filter(|&&m| m > 0.0)
+                    .count()
+            })
+            .sum()
+    }
+
+    /// Splits the rows into `parts` batches of near-equal size (the first ones get the extra rows).
+    ///
+    /// # Panics
+    /// If `parts` is 0 or larger than the number of rows.
+    pub fn split(&self, parts: usize) -> Vec<Batch> {
+        assert!(
+            parts >= 1 && parts <= self.batch,
+            "cannot split {} rows into {parts} parts",
+            self.batch
+        );
+        let mut out = Vec::with_capacity(parts);
+        let mut row = 0;
+        for p in 0..parts {
+            let rows = self.batch / parts + usize::from(p < self.batch % parts);
+            let range = row * self.len..(row + rows) * self.len;
+            out.push(Batch {
+                batch: rows,
+                len: self.len,
+                inputs: self.inputs[range.clone()].to_vec(),
+                targets: self.targets[range.clone()].to_vec(),
+                mask: self.mask[range].to_vec(),
+            });
+            row += rows;
+        }
+        out
+    }
+
     fn slice<T: Copy>(&self, v: &[T], start: usize, len: usize) -> Vec<T> {
         (0..self.batch)
             .flat_map(|b| {
@@ -87,5 +126,23 @@ impl Batch {
             device,
         );
         (ints(&self.inputs), ints(&self.targets), mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_every_row_once() {
+        let mut b = Batch::zeros(5, 3);
+        b.inputs = (0..15).collect();
+        b.mask[4] = 1.0;
+        let parts = b.split(2);
+        assert_eq!((parts[0].batch, parts[1].batch), (3, 2));
+        let joined: Vec<u32> = parts.iter().flat_map(|p| p.inputs.clone()).collect();
+        assert_eq!(joined, b.inputs);
+        assert_eq!(b.scored_in(0, 3), 1);
+        assert_eq!(parts[0].scored_in(1, 2), 1);
     }
 }
