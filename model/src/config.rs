@@ -166,6 +166,9 @@ impl DmnConfig {
             .with_latent_dim(8)
             .with_segment_len(96)
             .with_memory_update_interval(8)
+            // The chunked reference scan costs L · chunk per channel and state: short chunks
+            // are cheapest at this width.
+            .with_scan_chunk(8)
     }
 
     /// Small model for the demo and the default training run.

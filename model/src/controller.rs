@@ -110,7 +110,6 @@ impl MemoryController {
         wm_read: Option<Tensor<3>>,
         ltm_context: Option<Tensor<3>>,
     ) -> Tensor<3> {
-        let [b, l, _] = h.dims();
         let gates = sigmoid(self.combine.forward(h.clone())); // [B, L, 2]
         let mut c: Option<Tensor<3>> = None;
         if let Some(r) = wm_read {
@@ -126,10 +125,7 @@ impl MemoryController {
         }
         match c {
             Some(c) => h + self.output.forward(c),
-            None => {
-                let _ = (b, l);
-                h
-            }
+            None => h,
         }
     }
 

@@ -168,7 +168,7 @@ impl WorkingMemory {
     /// # Shapes
     /// - h: `[B, T, d]` → write weights `[B, H, K]` and write gates `[B, H]`
     pub fn write(&self, state: WorkingMemoryState, h: Tensor<3>) -> (MemoryWrite, Tensor<2>) {
-        let [b, _, d] = h.dims();
+        let [b, _, _] = h.dims();
         let hh = self.heads;
         // Attention pooling per head: [B, T, H] → softmax over T → summary [B, H, d].
         let pool = softmax(self.pool.forward(h.clone()), 1);
@@ -186,7 +186,6 @@ impl WorkingMemory {
             alloc_gate: gate(&self.alloc_gate),
             decay: sigmoid(self.decay.forward(state.slots.clone())).reshape([b, self.slots]),
         };
-        let _ = d;
         let out = memory_write(
             state.slots,
             state.age,
@@ -202,7 +201,7 @@ impl WorkingMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Distribution, TensorData, Tolerance};
+    use burn::tensor::{Distribution, Tolerance};
 
     fn memory(device: &Device) -> WorkingMemory {
         WorkingMemoryConfig::new(8, 4, 1, 1, 4, 0.5).init(device)
@@ -290,6 +289,5 @@ mod tests {
         assert_eq!(out.slots.dims(), [3, 6, 8]);
         assert_eq!(out.write_weights.dims(), [3, 2, 6]);
         assert_eq!(g.dims(), [3, 2]);
-        let _ = TensorData::new(vec![0.0f32], [1]);
     }
 }

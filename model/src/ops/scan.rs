@@ -130,7 +130,7 @@ pub fn scan_sequential(
     d_skip: Tensor<1>,
     h0: Tensor<3>,
 ) -> ScanOutput {
-    let [bs, l, d, n] = check_shapes(&x, &delta, &a_log, &b, &c, &d_skip, &h0);
+    let [bs, l, d, _] = check_shapes(&x, &delta, &a_log, &b, &c, &d_skip, &h0);
     let a = a_log.exp().neg().unsqueeze_dim::<3>(0); // [1, E_in, N]
     let mut h = h0;
     let mut ys = Vec::with_capacity(l);
@@ -143,7 +143,6 @@ pub fn scan_sequential(
         let y = (h.clone() * ct).sum_dim(2).reshape([bs, 1, d]);
         ys.push(y + xt.reshape([bs, 1, d]) * d_skip.clone().reshape([1, 1, d]));
     }
-    let _ = n;
     ScanOutput {
         y: Tensor::cat(ys, 1),
         h_last: h,
