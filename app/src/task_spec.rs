@@ -66,22 +66,33 @@ pub struct TaskSpec {
     pub text: Option<PathBuf>,
 }
 
-/// Length grows geometrically from `start` to the task's length over `steps` steps.
+/// Length stays at `start` for `hold` steps, then grows geometrically to the task's length over
+/// `steps` more steps (§2.4.3: memory is integrated on progressively longer sequences).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Curriculum {
     /// Length at step 1.
     pub start: usize,
-    /// Steps until the full length is reached.
+    /// Steps of growth until the full length.
     pub steps: u64,
+    /// Steps at the start length before growth begins.
+    #[serde(default)]
+    pub hold: u64,
 }
 
 impl Curriculum {
     /// Length at `step` (1-based) for a final length `target`.
     pub fn length_at(&self, step: u64, target: usize) -> usize {
-        if self.steps <= 1 || step >= self.steps || self.start >= target {
+        if self.start >= target {
             return target;
         }
-        let f = (step.saturating_sub(1)) as f64 / (self.steps - 1) as f64;
+        if step <= self.hold {
+            return self.start;
+        }
+        let step = step - self.hold;
+        if self.steps <= 1 || step >= self.steps {
+            return target;
+        }
+        let f = (step - 1) as f64 / (self.steps - 1) as f64;
         let len = (self.start as f64) * ((target as f64) / (self.start as f64)).powf(f);
         (len.round() as usize).clamp(self.start.max(1), target)
     }

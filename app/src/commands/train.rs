@@ -79,9 +79,12 @@ pub struct TrainArgs {
     /// Curriculum: task length at the first step (grows geometrically to --length).
     #[arg(long, requires = "curriculum_steps")]
     pub curriculum_start: Option<u64>,
-    /// Curriculum: steps until the full length.
+    /// Curriculum: steps of growth until the full length.
     #[arg(long, requires = "curriculum_start")]
     pub curriculum_steps: Option<u64>,
+    /// Curriculum: steps at the start length before growth begins.
+    #[arg(long, default_value_t = 0, requires = "curriculum_start")]
+    pub curriculum_hold: u64,
 }
 
 /// Where a finished run went.
@@ -137,6 +140,7 @@ fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         (Some(start), Some(steps)) => Some(Curriculum {
             start: positive("curriculum-start", start)? as usize,
             steps: positive("curriculum-steps", steps)?,
+            hold: args.curriculum_hold,
         }),
         _ => None,
     };
@@ -333,6 +337,7 @@ pub fn default_run() -> Result<()> {
         log_every: 10,
         curriculum_start: Some(16),
         curriculum_steps: Some(150),
+        curriculum_hold: 0,
     };
     let outcome = run(args)?;
     println!(
