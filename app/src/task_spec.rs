@@ -158,9 +158,13 @@ mod tests {
         let c = Curriculum {
             start: 16,
             steps: 5,
+            hold: 0,
         };
         let lens: Vec<usize> = (1..=6).map(|s| c.length_at(s, 256)).collect();
         assert_eq!(lens, vec![16, 32, 64, 128, 256, 256]);
+        let held = Curriculum { hold: 2, ..c };
+        let lens: Vec<usize> = (1..=8).map(|s| held.length_at(s, 256)).collect();
+        assert_eq!(lens, vec![16, 16, 16, 32, 64, 128, 256, 256]);
     }
 
     #[test]
