@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::{devices, step_seed};
 use crate::checkpoint::{self, TrainState};
+use crate::memory_usage::peak_rss_bytes;
 use crate::progress::Progress;
 use crate::run_dir::{RunConfig, RunDir};
 use crate::task_spec::{Curriculum, TaskKind, TaskSpec, TrainSpec, build_task};
@@ -286,6 +287,7 @@ pub fn run(args: TrainArgs) -> Result<TrainOutcome> {
                 "mean_slot_age": stats.mean_age,
                 "ltm_fill": stats.ltm_fill,
                 "ltm_bytes": stats.ltm_bytes,
+                "peak_rss_bytes": peak_rss_bytes(),
             }))?;
         }
         progress.step(step, stats.loss, stats.accuracy, tokens_per_s, length);
