@@ -442,3 +442,49 @@ fn data_parallel_training_over_two_devices() {
     ]);
     assert!(e.contains("at least the number of devices"), "{e}");
 }
+
+/// Whether a Vulkan driver is installed (CI installs Mesa's lavapipe).
+fn vulkan_driver_present() -> bool {
+    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+        .iter()
+        .any(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()))
+}
+
+#[test]
+fn training_and_eval_on_wgpu() {
+    if !vulkan_driver_present() {
+        assert!(
+            std::env::var_os("DMN_REQUIRE_WGPU").is_none(),
+            "DMN_REQUIRE_WGPU is set but no Vulkan driver is installed"
+        );
+        eprintln!(
+            "SKIPPED training_and_eval_on_wgpu: no Vulkan driver on this machine (install mesa-vulkan-drivers)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("gpu");
+    train(
+        &run,
+        &["--steps", "2", "--device", "wgpu", "--log-every", "1"],
+    );
+    let lines = metrics(&run);
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["loss"].as_f64().unwrap().is_finite()),
+        "{lines:?}"
+    );
+    let out = ok(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--device",
+        "wgpu",
+        "--samples",
+        "2",
+    ]);
+    let line: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!((0.0..=1.0).contains(&line["accuracy"].as_f64().unwrap()));
+}

@@ -33,9 +33,9 @@ pub struct LevelBlock {
 impl LevelBlock {
     fn detach(self) -> Self {
         Self {
-            entries: self.entries.detach(),
-            importance: self.importance.detach(),
-            width: self.width.detach(),
+            entries: self.entries.without_autodiff(),
+            importance: self.importance.without_autodiff(),
+            width: self.width.without_autodiff(),
             span: self.span,
         }
     }

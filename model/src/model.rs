@@ -47,7 +47,8 @@ pub struct DmnState {
 }
 
 impl DmnState {
-    /// Cuts the autodiff graph: gradients are truncated at segment boundaries.
+    /// Leaves the autodiff graph: the carried state becomes a constant for the next segment, so
+    /// gradients are truncated at segment boundaries and no graph outlives its segment.
     pub fn detach(self) -> Self {
         Self {
             encoder: self.encoder.detach(),

@@ -204,6 +204,14 @@ impl Trainer {
                 } else {
                     self.model.clone().fork(dev)
                 };
+                // A segment without targets only advances the state: run it without autodiff,
+                // so no graph is recorded for it (memory stays flat over any distance).
+                let (model, dev) = if train {
+                    (model, dev.clone())
+                } else {
+                    (model.valid(), dev.clone().without_autodiff())
+                };
+                let dev = &dev;
                 let (inputs, targets, mask) = shard.segment(start, len, dev);
                 let (out, next) = model.forward_segment(
                     state,

@@ -72,9 +72,9 @@ impl WorkingMemoryState {
     /// Cuts the autodiff graph at a segment boundary.
     pub fn detach(self) -> Self {
         Self {
-            slots: self.slots.detach(),
-            age: self.age.detach(),
-            usage: self.usage.detach(),
+            slots: self.slots.without_autodiff(),
+            age: self.age.without_autodiff(),
+            usage: self.usage.without_autodiff(),
         }
     }
 }

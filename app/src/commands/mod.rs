@@ -13,11 +13,42 @@ use dmn::Dmn;
 use crate::checkpoint;
 use crate::run_dir::{RunConfig, RunDir};
 
+/// Device names this build accepts.
+pub const DEVICES: &str = if cfg!(feature = "wgpu") {
+    "`cpu` or `wgpu`"
+} else {
+    "`cpu`"
+};
+
 /// The device named on the command line (without autodiff).
 pub fn device(name: &str) -> Result<Device> {
     match name {
         "cpu" => Ok(Device::flex()),
-        other => bail!("unknown device `{other}`; this build runs on `cpu`"),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => wgpu_device(),
+        other => bail!("unknown device `{other}`; this build runs on {DEVICES}"),
+    }
+}
+
+/// The default wgpu adapter, probed once so that a machine without a GPU driver gets an error
+/// instead of a panic deep inside the runtime.
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Result<Device> {
+    use burn::tensor::{DeviceKind, Tensor};
+    use std::panic::{AssertUnwindSafe, catch_unwind, set_hook, take_hook};
+
+    let device = Device::wgpu(DeviceKind::DefaultDevice);
+    let hook = take_hook();
+    set_hook(Box::new(|_| {}));
+    let probe = catch_unwind(AssertUnwindSafe(|| {
+        Tensor::<1>::ones([4], &device).sum().into_scalar::<f32>()
+    }));
+    set_hook(hook);
+    match probe {
+        Ok(v) if v == 4.0 => Ok(device),
+        _ => bail!(
+            "no usable wgpu adapter: install a Vulkan, Metal or DX12 driver (on Debian: mesa-vulkan-drivers), or use --device cpu"
+        ),
     }
 }
 

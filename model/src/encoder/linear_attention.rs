@@ -50,8 +50,8 @@ impl LinearAttentionState {
     /// Cuts the autodiff graph at a segment boundary.
     pub fn detach(self) -> Self {
         Self {
-            s: self.s.detach(),
-            z: self.z.detach(),
+            s: self.s.without_autodiff(),
+            z: self.z.without_autodiff(),
         }
     }
 }

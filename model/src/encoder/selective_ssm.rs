@@ -67,8 +67,8 @@ impl SsmState {
     /// Cuts the autodiff graph (truncated back-propagation at segment boundaries).
     pub fn detach(self) -> Self {
         Self {
-            conv: self.conv.map(|c| c.detach()),
-            h: self.h.detach(),
+            conv: self.conv.map(|c| c.without_autodiff()),
+            h: self.h.without_autodiff(),
         }
     }
 }
