@@ -191,25 +191,35 @@ impl Trainer {
         let (mut loss_sum, mut correct) = (zero(), zero());
         let (mut loss_terms, mut scored) = (0, 0);
         let mut stats = None;
+        let mut plain: Option<Vec<Dmn>> = None;
         let mut start = 0;
         while start < batch.len {
             let len = seg.min(batch.len - start);
             let train = batch.has_targets(start, len);
             let mut grads = MultiGradientsParams::default();
             let mut next_states = Vec::with_capacity(shards.len());
+            // A segment without targets only advances the state: it runs on a copy of the model
+            // without autodiff, so no graph is recorded for it (memory stays flat over any
+            // distance). The copies are made once per optimizer update.
+            if !train && plain.is_none() {
+                plain = Some(
+                    self.devices
+                        .iter()
+                        .map(|d| self.model.clone().fork(d).valid())
+                        .collect(),
+                );
+            }
             for (i, (shard, state)) in shards.iter().zip(states).enumerate() {
-                let dev = &self.devices[i];
-                let model = if i == 0 {
-                    self.model.clone()
-                } else {
-                    self.model.clone().fork(dev)
-                };
-                // A segment without targets only advances the state: run it without autodiff,
-                // so no graph is recorded for it (memory stays flat over any distance).
-                let (model, dev) = if train {
-                    (model, dev.clone())
-                } else {
-                    (model.valid(), dev.clone().without_autodiff())
+                let (model, dev) = match (&plain, train) {
+                    (Some(models), false) => (
+                        models[i].clone(),
+                        self.devices[i].clone().without_autodiff(),
+                    ),
+                    _ if i == 0 => (self.model.clone(), self.devices[i].clone()),
+                    _ => (
+                        self.model.clone().fork(&self.devices[i]),
+                        self.devices[i].clone(),
+                    ),
                 };
                 let dev = &dev;
                 let (inputs, targets, mask) = shard.segment(start, len, dev);
@@ -245,6 +255,7 @@ impl Trainer {
             }
             if train {
                 loss_terms += 1;
+                plain = None;
                 self.model =
                     self.optimizer
                         .step_multi(self.optimizer_config.lr, self.model.clone(), grads);
