@@ -109,15 +109,19 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
+/// The error for a checkpoint file that exists but cannot be decoded.
+fn corrupt(path: &Path, cause: impl std::fmt::Debug) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} is corrupt ({cause:?}); delete this checkpoint to fall back to an earlier one",
+        path.display()
+    )
+}
+
 /// Loads the model weights of a checkpoint into `model`.
 pub fn load_model(checkpoint: &Path, model: Dmn) -> Result<Dmn> {
     let p = checkpoint.join("model.bpk");
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?)).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is corrupt ({e:?}); delete this checkpoint to fall back to an earlier one",
-            p.display()
-        )
-    })?;
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?)).map_err(|e| corrupt(&p, e))?;
     model
         .try_load_record(record)
         .map_err(|e| anyhow::anyhow!("{} does not fit this model's config ({e:?})", p.display()))
@@ -126,12 +130,8 @@ pub fn load_model(checkpoint: &Path, model: Dmn) -> Result<Dmn> {
 /// Loads the optimizer record and training state of a checkpoint.
 pub fn load_state(checkpoint: &Path) -> Result<(OptimizerRecord, TrainState)> {
     let p = checkpoint.join("optimizer.bpk");
-    let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?)).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is corrupt ({e:?}); delete this checkpoint to fall back to an earlier one",
-            p.display()
-        )
-    })?;
+    let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?))
+        .map_err(|e| corrupt(&p, e))?;
     let s = checkpoint.join("state.json");
     let state: TrainState = serde_json::from_slice(&read(&s)?).with_context(|| {
         format!(

@@ -419,27 +419,23 @@ fn data_parallel_training_over_two_devices() {
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["device"], "cpu,cpu");
     assert_eq!(metrics(&run).len(), 2);
-    let e = fails(&[
-        "train",
-        "--task",
-        "needle",
-        "--devices",
-        "cpu,tpu",
-        "--out",
-        &dir.path().join("x").to_string_lossy(),
-    ]);
+    let bad = |devices: &str, out: &str| {
+        let out = dir.path().join(out).to_string_lossy().to_string();
+        fails(&[
+            "train",
+            "--task",
+            "needle",
+            "--devices",
+            devices,
+            "--batch-size",
+            "2",
+            "--out",
+            &out,
+        ])
+    };
+    let e = bad("cpu,tpu", "x");
     assert!(e.contains("unknown device `tpu`"), "{e}");
-    let e = fails(&[
-        "train",
-        "--task",
-        "needle",
-        "--devices",
-        "cpu,cpu,cpu",
-        "--batch-size",
-        "2",
-        "--out",
-        &dir.path().join("y").to_string_lossy(),
-    ]);
+    let e = bad("cpu,cpu,cpu", "y");
     assert!(e.contains("at least the number of devices"), "{e}");
 }
 
