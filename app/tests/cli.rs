@@ -60,6 +60,10 @@ fn metrics(run: &Path) -> Vec<Value> {
         .collect()
 }
 
+fn run_config(run: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn train_writes_config_metrics_and_pruned_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
@@ -77,8 +81,7 @@ fn train_writes_config_metrics_and_pruned_checkpoints() {
             "2",
         ],
     );
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let config: Value = run_config(&run);
     assert_eq!(config["model"]["d_model"], 32);
     assert_eq!(config["train"]["task"]["kind"], "needle");
     let lines = metrics(&run);
@@ -415,8 +418,7 @@ fn data_parallel_training_over_two_devices() {
         &run,
         &["--steps", "2", "--devices", "cpu,cpu", "--log-every", "1"],
     );
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let config: Value = run_config(&run);
     assert_eq!(config["train"]["device"], "cpu,cpu");
     assert_eq!(metrics(&run).len(), 2);
     let bad = |devices: &str, out: &str| {
