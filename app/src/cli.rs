@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "wgpu")]
+use crate::commands::bench;
 use crate::commands::{eval, stream, train};
 
 /// DMN — a Dynamic Memory Network for ultra-long sequences.
@@ -22,6 +24,10 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Stream one very long sequence through a trained run, reporting time and peak memory.
     Stream(stream::StreamArgs),
+    /// Benchmark the WGSL kernels against their Burn-op references on the same device.
+    #[cfg(feature = "wgpu")]
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs the command line; with no command, trains the embedded default.
@@ -42,6 +48,8 @@ pub fn main() -> ExitCode {
         Some(Command::Train(args)) => train::run(args).map(|_| ()),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Stream(args)) => stream::run(args),
+        #[cfg(feature = "wgpu")]
+        Some(Command::Bench(command)) => bench::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,6 +67,10 @@ pub struct DmnConfig {
     /// 2.8× faster with 4 than with 16).
     #[config(default = 8)]
     pub scan_chunk: usize,
+    /// Run scan, memory read/write and retrieval as the hand-written WGSL kernels when the model
+    /// is on a wgpu device. Off: the Burn-op reference everywhere, to compare the two.
+    #[config(default = true)]
+    pub kernels: bool,
     /// Use the working memory (off: an ablation, and a memory-free baseline).
     #[config(default = true)]
     pub use_working_memory: bool,

@@ -49,3 +49,7 @@ pub mod working_memory;
 pub use config::{ConfigError, DmnConfig, EncoderKind, LossWeights};
 pub use model::{Dmn, DmnState, ForwardOptions, SegmentOutput};
 pub use trace::MemoryTrace;
+
+/// The WGSL kernels (crate `dmn-shaders`), built with the `wgpu` feature.
+#[cfg(feature = "wgpu")]
+pub use dmn_shaders as shaders;

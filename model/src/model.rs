@@ -9,7 +9,7 @@ use crate::config::{ConfigError, DmnConfig};
 use crate::controller::{MemoryController, MemoryControllerConfig};
 use crate::encoder::{BaseEncoder, EncoderState};
 use crate::long_term_memory::{LongTermMemory, LongTermMemoryState};
-use crate::ops::retrieve;
+use crate::ops::auto;
 use crate::trace::SegmentTrace;
 use crate::working_memory::{WorkingMemory, WorkingMemoryConfig, WorkingMemoryState};
 
@@ -31,6 +31,7 @@ pub struct Dmn {
     d_model: usize,
     segment_len: usize,
     update_interval: usize,
+    kernels: bool,
 }
 
 /// Everything carried from one segment to the next.
@@ -134,6 +135,7 @@ impl DmnConfig {
                 self.bottleneck,
                 self.usage_decay,
             )
+            .with_kernels(self.kernels)
             .init(device)
         });
         let long_term_memory = self.use_long_term_memory.then(|| {
@@ -157,6 +159,7 @@ impl DmnConfig {
             d_model: d,
             segment_len: self.segment_len,
             update_interval: self.memory_update_interval,
+            kernels: self.kernels,
         })
     }
 }
@@ -320,7 +323,8 @@ impl Dmn {
         let mut ltm_summary = None;
         if let (Some(ltm), Some(lst)) = (&self.long_term_memory, long_term.as_ref()) {
             let packed = ltm.pack(lst, b, d, &device);
-            let r = retrieve(
+            let r = auto::retrieve(
+                self.kernels,
                 self.controller.ltm_query(h.clone()),
                 packed.entries.clone(),
                 ltm.level_bias.val(),

@@ -126,6 +126,9 @@ pub struct Trainer {
     pub config: DmnConfig,
     /// Optimizer settings.
     pub optimizer_config: OptimizerConfig,
+    /// Draw the compression VAE's latent noise while training (the default). Off, a run draws
+    /// no random numbers on the device, so the same run on two devices can be compared step by step.
+    pub sample_latents: bool,
     optimizer: ModuleOptimizer,
     devices: Vec<Device>,
 }
@@ -149,6 +152,14 @@ impl Trainer {
         devices: Vec<Device>,
     ) -> Self {
         assert!(!devices.is_empty(), "a trainer needs at least one device");
+        // Parameters are initialized lazily, on first use. Draw them now, on the model's device,
+        // so that every shard's copy starts from the same weights instead of each device drawing
+        // its own.
+        let model = if devices.len() > 1 {
+            model.clone().load_record(model.into_record())
+        } else {
+            model
+        };
         let optimizer = AdamWConfig::new()
             .with_weight_decay(optimizer_config.weight_decay as f32)
             .with_grad_clipping(Some(GradientClippingConfig::Norm(
@@ -159,6 +170,7 @@ impl Trainer {
             model,
             config,
             optimizer_config,
+            sample_latents: true,
             optimizer,
             devices,
         }
@@ -227,7 +239,7 @@ impl Trainer {
                     state,
                     inputs,
                     ForwardOptions {
-                        sample: true,
+                        sample: self.sample_latents,
                         trace: false,
                     },
                 );

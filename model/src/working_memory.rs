@@ -3,7 +3,7 @@
 //!
 //! A write summarizes the tokens since the previous update by attention pooling (one pooling per
 //! head, so heads can pick different tokens), then derives key, erase, candidate and gates from
-//! that summary and calls [`memory_write`]. The candidate passes a narrow MLP, the "semantic
+//! that summary and calls [`crate::ops::memory_write`]. The candidate passes a narrow MLP, the "semantic
 //! bottleneck" that keeps noise out of the slots.
 
 use burn::config::Config;
@@ -12,7 +12,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{gelu, sigmoid, softmax, softplus};
 use burn::tensor::{Device, Tensor};
 
-use crate::ops::{MemoryRead, MemoryWrite, WriteRequest, memory_read, memory_write};
+use crate::ops::{MemoryRead, MemoryWrite, WriteRequest, auto};
 
 /// Configuration of the [`WorkingMemory`].
 #[derive(Config, Debug)]
@@ -29,6 +29,9 @@ pub struct WorkingMemoryConfig {
     pub bottleneck: usize,
     /// Per-update usage decay.
     pub usage_decay: f64,
+    /// Run reads and writes as WGSL kernels on wgpu devices.
+    #[config(default = true)]
+    pub kernels: bool,
 }
 
 /// Write-side parameters of the working memory (reads are projected by the controller).
@@ -55,6 +58,7 @@ pub struct WorkingMemory {
     heads: usize,
     top_k: usize,
     usage_decay: f64,
+    kernels: bool,
 }
 
 /// The memory contents carried across updates and segments.
@@ -108,6 +112,7 @@ impl WorkingMemoryConfig {
             heads: self.heads,
             top_k: self.top_k,
             usage_decay: self.usage_decay,
+            kernels: self.kernels,
         }
     }
 }
@@ -148,7 +153,13 @@ impl WorkingMemory {
         strength: Tensor<2>,
     ) -> (MemoryRead, WorkingMemoryState) {
         let [b, r, _] = query.dims();
-        let out = memory_read(query, strength, state.slots.clone(), self.top_k);
+        let out = auto::memory_read(
+            self.kernels,
+            query,
+            strength,
+            state.slots.clone(),
+            self.top_k,
+        );
         // Usage grows by the read mass per token (summed over heads), so a slot read by every
         // token of an update counts like a slot written once.
         let tokens = (r / self.heads).max(1) as f64;
@@ -186,7 +197,8 @@ impl WorkingMemory {
             alloc_gate: gate(&self.alloc_gate),
             decay: sigmoid(self.decay.forward(state.slots.clone())).reshape([b, self.slots]),
         };
-        let out = memory_write(
+        let out = auto::memory_write(
+            self.kernels,
             state.slots,
             state.age,
             state.usage,
@@ -201,6 +213,7 @@ impl WorkingMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::memory_write;
     use burn::tensor::{Distribution, Tolerance};
 
     fn memory(device: &Device) -> WorkingMemory {

@@ -1,5 +1,7 @@
 //! One file per subcommand, plus what they share: devices and loading a trained run.
 
+#[cfg(feature = "wgpu")]
+pub mod bench;
 pub mod eval;
 pub mod stream;
 pub mod train;
@@ -30,23 +32,13 @@ pub fn device(name: &str) -> Result<Device> {
     }
 }
 
-/// The default wgpu adapter, probed once so that a machine without a GPU driver gets an error
-/// instead of a panic deep inside the runtime.
+/// The default wgpu adapter, probed so that a machine without a GPU driver gets an error instead
+/// of a panic deep inside the runtime.
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device> {
-    use burn::tensor::{DeviceKind, Tensor};
-    use std::panic::{AssertUnwindSafe, catch_unwind, set_hook, take_hook};
-
-    let device = Device::wgpu(DeviceKind::DefaultDevice);
-    let hook = take_hook();
-    set_hook(Box::new(|_| {}));
-    let probe = catch_unwind(AssertUnwindSafe(|| {
-        Tensor::<1>::ones([4], &device).sum().into_scalar::<f32>()
-    }));
-    set_hook(hook);
-    match probe {
-        Ok(v) if v == 4.0 => Ok(device),
-        _ => bail!(
+    match dmn::shaders::wgpu_device() {
+        Some(device) => Ok(device),
+        None => bail!(
             "no usable wgpu adapter: install a Vulkan, Metal or DX12 driver (on Debian: mesa-vulkan-drivers), or use --device cpu"
         ),
     }

@@ -76,6 +76,7 @@ impl BaseEncoder {
                         config.dt_rank(),
                         config.scan_chunk,
                     )
+                    .with_kernels(config.kernels)
                     .init(device),
                 ),
                 EncoderKind::LinearAttention => EncoderBlock::LinearAttention(

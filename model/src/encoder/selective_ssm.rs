@@ -8,7 +8,7 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{silu, softplus};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
-use crate::ops::scan;
+use crate::ops::auto;
 
 /// Configuration of one [`SelectiveSsmBlock`].
 #[derive(Config, Debug)]
@@ -25,6 +25,9 @@ pub struct SelectiveSsmBlockConfig {
     pub dt_rank: usize,
     /// Time chunk of the reference scan.
     pub chunk: usize,
+    /// Run the scan as a WGSL kernel on wgpu devices.
+    #[config(default = true)]
+    pub kernels: bool,
 }
 
 /// One selective-SSM block.
@@ -52,6 +55,7 @@ pub struct SelectiveSsmBlock {
     d_conv: usize,
     dt_rank: usize,
     chunk: usize,
+    kernels: bool,
 }
 
 /// What a block carries from one segment to the next.
@@ -116,6 +120,7 @@ impl SelectiveSsmBlockConfig {
             d_conv: self.d_conv,
             dt_rank: self.dt_rank,
             chunk: self.chunk,
+            kernels: self.kernels,
         }
     }
 }
@@ -160,7 +165,8 @@ impl SelectiveSsmBlock {
         );
         let bm = dbc.clone().narrow(2, self.dt_rank, self.d_state);
         let cm = dbc.narrow(2, self.dt_rank + self.d_state, self.d_state);
-        let out = scan(
+        let out = auto::scan(
+            self.kernels,
             u,
             delta,
             self.a_log.val(),

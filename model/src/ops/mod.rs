@@ -2,6 +2,7 @@
 //! Burn tensor ops. The reference is the specification: a faster implementation (the WGSL kernels)
 //! must produce the same values and gradients.
 
+pub mod auto;
 mod memory_read;
 mod memory_write;
 mod retrieve;

@@ -1,0 +1,42 @@
+//! Launcher for `copy.wgsl`: the bandwidth reference of the benchmarks.
+
+use burn::backend::Dispatch;
+use burn::backend::wgpu::CubeTensor;
+use burn::tensor::Tensor;
+
+use crate::kernels::DmnBench;
+use crate::launch::{Wgsl, groups, input, output, sizes};
+
+const WG: u32 = 256;
+/// Workgroups along x before wrapping to y (the per-dimension dispatch limit is 65 535).
+const ROW: u32 = 32_768;
+
+pub(crate) fn forward(src: CubeTensor) -> CubeTensor {
+    let n = src.meta.shape()[0];
+    assert!(
+        n % 4 == 0,
+        "copy kernel: length must be a multiple of 4, got {n}"
+    );
+    let src = input(src, "copy");
+    let dst = output(&src, [n]);
+    let total = groups(n / 4, WG);
+    let (x, y) = (total.min(ROW), total.div_ceil(ROW));
+    Wgsl::new("copy", include_str!("copy.wgsl"))
+        .constant("wg", WG)
+        .launch(
+            &src,
+            WG,
+            [x, y, 1],
+            vec![
+                src.handle.clone(),
+                dst.handle.clone(),
+                sizes(&src, &[n / 4, x as usize]),
+            ],
+        );
+    dst
+}
+
+/// Copies a tensor whose length is a multiple of 4 with `copy.wgsl` (a wgpu device, no autodiff).
+pub fn copy(src: Tensor<1>) -> Tensor<1> {
+    Tensor::from_dispatch(Dispatch::dmn_copy(src.into_dispatch()))
+}

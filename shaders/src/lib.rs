@@ -1,0 +1,57 @@
+//! Hand-written WGSL compute shaders for DMN's three hot ops, inside burn-wgpu.
+//!
+//! | op | forward | backward |
+//! |---|---|---|
+//! | [`scan`] | `scan.wgsl` | `scan_backward.wgsl` |
+//! | [`memory_read`] | `memory_read.wgsl` | `memory_read_backward.wgsl`, `memory_read_slots_backward.wgsl` |
+//! | [`memory_write`] | `memory_write.wgsl` | `memory_write_backward.wgsl` |
+//! | [`retrieve`] | `retrieve.wgsl` | `retrieve_backward.wgsl`, `retrieve_entries_backward.wgsl` |
+//!
+//! Each op has the contract of its reference in `dmn::ops`, which defines what it must compute;
+//! the tests in `dmn` run both on the same inputs and compare values and gradients. The ops are
+//! burn backend extensions (see [`kernels`]): they run on burn's wgpu backend, with or without
+//! autodiff, and [`runs_on`] says whether a device can take them.
+//!
+//! One `.wgsl` file per kernel, one thin launcher per op, in the manner of web-rwkv.
+
+mod copy;
+pub mod kernels;
+mod launch;
+mod memory_read;
+mod memory_write;
+mod retrieve;
+mod scan;
+
+pub use copy::copy;
+pub use memory_read::memory_read;
+pub use memory_write::{Written, memory_write};
+pub use retrieve::retrieve;
+pub use scan::scan;
+
+use burn::backend::DispatchDevice;
+use burn::tensor::Device;
+
+/// Whether the kernels can run on `device`: a wgpu device (Vulkan, Metal, DX12, WebGPU), with or
+/// without autodiff. Other devices use the reference ops.
+pub fn runs_on(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Cube(cubecl::Device::Wgpu(_))
+    )
+}
+
+/// The default wgpu adapter, probed once, or `None` when the machine has no usable driver. Without
+/// the probe a missing driver surfaces as a panic deep inside the runtime at the first op.
+pub fn wgpu_device() -> Option<Device> {
+    use burn::tensor::{DeviceKind, Tensor};
+    use std::panic::{AssertUnwindSafe, catch_unwind, set_hook, take_hook};
+
+    let device = Device::wgpu(DeviceKind::DefaultDevice);
+    let hook = take_hook();
+    set_hook(Box::new(|_| {}));
+    let probe = catch_unwind(AssertUnwindSafe(|| {
+        Tensor::<1>::ones([4], &device).sum().into_scalar::<f32>()
+    }));
+    set_hook(hook);
+    matches!(probe, Ok(v) if v == 4.0).then_some(device)
+}

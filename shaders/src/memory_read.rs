@@ -1,0 +1,203 @@
+//! Launchers for `memory_read.wgsl` (forward), `memory_read_backward.wgsl` (per query row) and
+//! `memory_read_slots_backward.wgsl` (per slot), the autodiff node, and the tensor-level
+//! [`memory_read`] with the contract of `dmn::ops::memory_read`.
+
+use burn::backend::Dispatch;
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::fusion::custom::TensorSpec;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::CubeTensor;
+use burn::tensor::{Shape, Tensor};
+
+use crate::kernels::{DmnKernels, DmnKernelsBackward};
+use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
+
+const WG: u32 = 64;
+
+/// Shape of the packed output `read ‖ weights`: `[B, R, d + K]`.
+pub(crate) fn packed_shape(query: &Shape, slots: &Shape) -> Shape {
+    Shape::from(vec![query[0], query[1], query[2] + slots[1]])
+}
+
+pub(crate) fn backward_meta(
+    query: &TensorSpec,
+    strength: &TensorSpec,
+    slots: &TensorSpec,
+) -> (TensorSpec, TensorSpec, TensorSpec) {
+    (query.clone(), strength.clone(), slots.clone())
+}
+
+/// Runs `memory_read.wgsl`.
+pub(crate) fn forward(
+    query: CubeTensor,
+    strength: CubeTensor,
+    slots: CubeTensor,
+    top_k: usize,
+) -> CubeTensor {
+    let [b, r, d] = dims(&query);
+    let [_, k, _] = dims(&slots);
+    assert!(top_k >= 1, "memory_read kernel: top_k must be at least 1");
+    let top_k = top_k.min(k);
+    let (query, strength, slots) = (
+        input(query, "memory_read"),
+        input(strength, "memory_read"),
+        input(slots, "memory_read"),
+    );
+    let out = output(&query, [b, r, d + k]);
+    let sizes = sizes(&query, &[r, d, top_k]);
+    Wgsl::new("memory_read", include_str!("memory_read.wgsl"))
+        .constant("wg", WG)
+        .constant("k", k as u32)
+        .launch(
+            &query,
+            WG,
+            [groups(r, WG), b as u32, 1],
+            vec![
+                query.handle.clone(),
+                strength.handle.clone(),
+                slots.handle.clone(),
+                out.handle.clone(),
+                sizes,
+            ],
+        );
+    out
+}
+
+/// Runs the two backward kernels; returns `[dquery, dstrength, dslots]`.
+pub(crate) fn backward(
+    query: CubeTensor,
+    strength: CubeTensor,
+    slots: CubeTensor,
+    forward: CubeTensor,
+    dout: CubeTensor,
+    top_k: usize,
+) -> [CubeTensor; 3] {
+    let [b, r, d] = dims(&query);
+    let [_, k, _] = dims(&slots);
+    let top_k = top_k.min(k);
+    let what = "memory_read backward";
+    let (query, strength, slots) = (
+        input(query, what),
+        input(strength, what),
+        input(slots, what),
+    );
+    let (forward, dout) = (input(forward, what), input(dout, what));
+
+    let off_dbeta = b * r * d;
+    let off_dc = off_dbeta + b * r;
+    let off_qnorm = off_dc + b * r * k;
+    let rowgrads = output(&query, [off_qnorm + b * r]);
+    Wgsl::new(
+        "memory_read_backward",
+        include_str!("memory_read_backward.wgsl"),
+    )
+    .constant("wg", WG)
+    .constant("k", k as u32)
+    .launch(
+        &query,
+        WG,
+        [groups(r, WG), b as u32, 1],
+        vec![
+            query.handle.clone(),
+            strength.handle.clone(),
+            slots.handle.clone(),
+            dout.handle.clone(),
+            rowgrads.handle.clone(),
+            sizes(&query, &[r, d, top_k, off_dbeta, off_dc, off_qnorm]),
+        ],
+    );
+
+    let dslots = output(&query, [b, k, d]);
+    Wgsl::new(
+        "memory_read_slots_backward",
+        include_str!("memory_read_slots_backward.wgsl"),
+    )
+    .constant("wg", WG)
+    .constant("k", k as u32)
+    .constant("per", d.div_ceil(WG as usize).max(1) as u32)
+    .launch(
+        &query,
+        WG,
+        [k as u32, b as u32, 1],
+        vec![
+            query.handle.clone(),
+            slots.handle.clone(),
+            forward.handle.clone(),
+            dout.handle.clone(),
+            rowgrads.handle.clone(),
+            dslots.handle.clone(),
+            sizes(&query, &[r, d, off_dc, off_qnorm]),
+        ],
+    );
+    [
+        region(&rowgrads, 0, &[b, r, d]),
+        region(&rowgrads, off_dbeta, &[b, r]),
+        dslots,
+    ]
+}
+
+#[derive(Debug)]
+struct MemoryReadBackward;
+
+impl<B: DmnKernelsBackward> Backward<B, 3> for MemoryReadBackward {
+    // query, strength, slots, the packed forward output; top_k
+    type State = ([FloatTensor<B>; 4], usize);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dout = grads.consume::<B>(&ops.node);
+        let ([query, strength, slots, forward], top_k) = ops.state;
+        let (dq, dstrength, dslots) =
+            B::dmn_memory_read_backward(query, strength, slots, forward, dout, top_k);
+        for (parent, grad) in ops.parents.into_iter().zip([dq, dstrength, dslots]) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+pub(crate) fn autodiff<B: DmnKernels + DmnKernelsBackward, C: CheckpointStrategy>(
+    query: FloatTensor<Autodiff<B, C>>,
+    strength: FloatTensor<Autodiff<B, C>>,
+    slots: FloatTensor<Autodiff<B, C>>,
+    top_k: usize,
+) -> FloatTensor<Autodiff<B, C>> {
+    let parts = [query, strength, slots].map(|t| t.into_parts());
+    let [query, strength, slots] = parts.each_ref().map(|(p, _)| p.clone());
+    let nodes = parts.map(|(_, node)| node);
+    let out = B::dmn_memory_read(query.clone(), strength.clone(), slots.clone(), top_k);
+    match MemoryReadBackward
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(([query, strength, slots, out.clone()], top_k), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+/// Working-memory read on the GPU, with the contract of `dmn::ops::memory_read`:
+/// query `[B, R, d]`, strength `[B, R]`, slots `[B, K, d]` → (read `[B, R, d]`,
+/// weights `[B, R, K]` with at most `top_k` non-zero per row).
+pub fn memory_read(
+    query: Tensor<3>,
+    strength: Tensor<2>,
+    slots: Tensor<3>,
+    top_k: usize,
+) -> (Tensor<3>, Tensor<3>) {
+    let [b, r, d] = query.dims();
+    let [_, k, _] = slots.dims();
+    let packed: Tensor<3> = Tensor::from_dispatch(Dispatch::dmn_memory_read(
+        query.into_dispatch(),
+        strength.into_dispatch(),
+        slots.into_dispatch(),
+        top_k,
+    ));
+    let read = packed.clone().narrow(2, 0, d);
+    let weights = packed.narrow(2, d, k);
+    debug_assert_eq!(read.dims(), [b, r, d]);
+    (read, weights)
+}

@@ -1,0 +1,233 @@
+//! Launchers for `memory_write.wgsl` and `memory_write_backward.wgsl`, the autodiff node, and the
+//! tensor-level [`memory_write`] with the contract of `dmn::ops::memory_write`.
+//!
+//! The op's many inputs are packed at the tensor level, where autodiff routes the gradients
+//! back through the concatenation: per head `key ‖ erase ‖ add` and `β, g, α`, per slot
+//! `age, usage, f`. The kernels then bind six buffers.
+
+use burn::backend::Dispatch;
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::fusion::custom::TensorSpec;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::CubeTensor;
+use burn::tensor::{Shape, Tensor};
+
+use crate::kernels::{DmnKernels, DmnKernelsBackward};
+use crate::launch::{Wgsl, dims, input, output, region, sizes};
+
+const WG: u32 = 64;
+
+/// Shape of the packed output `W' ‖ ω ‖ age' ‖ usage'`: `[B, K·d + H·K + 2K]`.
+pub(crate) fn packed_shape(slots: &Shape, heads: &Shape) -> Shape {
+    let (b, k, d, h) = (slots[0], slots[1], slots[2], heads[1]);
+    Shape::from(vec![b, k * d + h * k + 2 * k])
+}
+
+pub(crate) fn backward_meta(
+    slots: &TensorSpec,
+    heads: &TensorSpec,
+    gates: &TensorSpec,
+    per_slot: &TensorSpec,
+) -> (TensorSpec, TensorSpec, TensorSpec, TensorSpec) {
+    (
+        slots.clone(),
+        heads.clone(),
+        gates.clone(),
+        per_slot.clone(),
+    )
+}
+
+fn kernel(name: &'static str, source: &'static str, k: usize, h: usize) -> Wgsl {
+    Wgsl::new(name, source)
+        .constant("wg", WG)
+        .constant("k", k as u32)
+        .constant("h", h as u32)
+}
+
+/// Runs `memory_write.wgsl`.
+pub(crate) fn forward(
+    slots: CubeTensor,
+    heads: CubeTensor,
+    gates: CubeTensor,
+    per_slot: CubeTensor,
+    top_k: usize,
+    usage_decay: f32,
+) -> CubeTensor {
+    let [b, k, d] = dims(&slots);
+    let h = heads.meta.shape()[1];
+    assert!(top_k >= 1, "memory_write kernel: top_k must be at least 1");
+    assert!(
+        h <= k,
+        "memory_write kernel: more heads ({h}) than slots ({k})"
+    );
+    let what = "memory_write";
+    let (slots, heads) = (input(slots, what), input(heads, what));
+    let (gates, per_slot) = (input(gates, what), input(per_slot, what));
+    let out = output(&slots, [b, k * d + h * k + 2 * k]);
+    let sizes = sizes(&slots, &[d, top_k.min(k), usage_decay.to_bits() as usize]);
+    kernel("memory_write", include_str!("memory_write.wgsl"), k, h).launch(
+        &slots,
+        WG,
+        [b as u32, 1, 1],
+        vec![
+            slots.handle.clone(),
+            heads.handle.clone(),
+            gates.handle.clone(),
+            per_slot.handle.clone(),
+            out.handle.clone(),
+            sizes,
+        ],
+    );
+    out
+}
+
+/// Runs `memory_write_backward.wgsl`; returns `[dslots, dheads, dgates, dper_slot]`.
+pub(crate) fn backward(
+    slots: CubeTensor,
+    heads: CubeTensor,
+    gates: CubeTensor,
+    per_slot: CubeTensor,
+    dout: CubeTensor,
+    top_k: usize,
+) -> [CubeTensor; 4] {
+    let [b, k, d] = dims(&slots);
+    let h = heads.meta.shape()[1];
+    let what = "memory_write backward";
+    let (slots, heads) = (input(slots, what), input(heads, what));
+    let (gates, per_slot, dout) = (input(gates, what), input(per_slot, what), input(dout, what));
+    let off_heads = b * k * d;
+    let off_gates = off_heads + b * h * 3 * d;
+    let off_slot = off_gates + b * h * 3;
+    let off_scratch = off_slot + b * k * 3;
+    let scratch = 4 * h * k + k + 2 * h;
+    let grads = output(&slots, [off_scratch + b * scratch]);
+    let sizes = sizes(
+        &slots,
+        &[d, top_k.min(k), off_heads, off_gates, off_slot, off_scratch],
+    );
+    kernel(
+        "memory_write_backward",
+        include_str!("memory_write_backward.wgsl"),
+        k,
+        h,
+    )
+    .launch(
+        &slots,
+        WG,
+        [b as u32, 1, 1],
+        vec![
+            slots.handle.clone(),
+            heads.handle.clone(),
+            gates.handle.clone(),
+            per_slot.handle.clone(),
+            dout.handle.clone(),
+            grads.handle.clone(),
+            sizes,
+        ],
+    );
+    [
+        region(&grads, 0, &[b, k, d]),
+        region(&grads, off_heads, &[b, h, 3 * d]),
+        region(&grads, off_gates, &[b, h, 3]),
+        region(&grads, off_slot, &[b, k, 3]),
+    ]
+}
+
+#[derive(Debug)]
+struct MemoryWriteBackward;
+
+impl<B: DmnKernelsBackward> Backward<B, 4> for MemoryWriteBackward {
+    // slots, heads, gates, per_slot; top_k
+    type State = ([FloatTensor<B>; 4], usize);
+
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dout = grads.consume::<B>(&ops.node);
+        let ([slots, heads, gates, per_slot], top_k) = ops.state;
+        let (ds, dh, dg, dp) =
+            B::dmn_memory_write_backward(slots, heads, gates, per_slot, dout, top_k);
+        for (parent, grad) in ops.parents.into_iter().zip([ds, dh, dg, dp]) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+pub(crate) fn autodiff<B: DmnKernels + DmnKernelsBackward, C: CheckpointStrategy>(
+    slots: FloatTensor<Autodiff<B, C>>,
+    heads: FloatTensor<Autodiff<B, C>>,
+    gates: FloatTensor<Autodiff<B, C>>,
+    per_slot: FloatTensor<Autodiff<B, C>>,
+    top_k: usize,
+    usage_decay: f32,
+) -> FloatTensor<Autodiff<B, C>> {
+    let parts = [slots, heads, gates, per_slot].map(|t| t.into_parts());
+    let inputs = parts.each_ref().map(|(p, _)| p.clone());
+    let nodes = parts.map(|(_, node)| node);
+    let [slots, heads, gates, per_slot] = inputs.clone();
+    let out = B::dmn_memory_write(slots, heads, gates, per_slot, top_k, usage_decay);
+    match MemoryWriteBackward
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((inputs, top_k), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+/// What [`memory_write`] returns: the written slots, age and usage, and the write weights.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// `[B, K, d]`
+    pub slots: Tensor<3>,
+    /// `[B, K]` (no gradient: a statistic)
+    pub age: Tensor<2>,
+    /// `[B, K]` (no gradient: a statistic)
+    pub usage: Tensor<2>,
+    /// ω, `[B, H, K]`
+    pub write_weights: Tensor<3>,
+}
+
+/// Working-memory write on the GPU, with the contract of `dmn::ops::memory_write`: slots
+/// `[B, K, d]`, age and usage `[B, K]`, per head key, erase and add `[B, H, d]` and strength,
+/// write gate and allocation gate `[B, H]`, per slot decay `[B, K]`.
+#[allow(clippy::too_many_arguments)]
+pub fn memory_write(
+    slots: Tensor<3>,
+    age: Tensor<2>,
+    usage: Tensor<2>,
+    key: Tensor<3>,
+    strength: Tensor<2>,
+    erase: Tensor<3>,
+    add: Tensor<3>,
+    write_gate: Tensor<2>,
+    alloc_gate: Tensor<2>,
+    decay: Tensor<2>,
+    top_k: usize,
+    usage_decay: f32,
+) -> Written {
+    let [b, k, d] = slots.dims();
+    let [_, h, _] = key.dims();
+    let heads = Tensor::cat(vec![key, erase, add], 2);
+    let gates = Tensor::stack::<3>(vec![strength, write_gate, alloc_gate], 2);
+    let per_slot = Tensor::stack::<3>(vec![age.detach(), usage.detach(), decay], 2);
+    let packed: Tensor<2> = Tensor::from_dispatch(Dispatch::dmn_memory_write(
+        slots.into_dispatch(),
+        heads.into_dispatch(),
+        gates.into_dispatch(),
+        per_slot.into_dispatch(),
+        top_k,
+        usage_decay,
+    ));
+    let at = |start: usize, len: usize| packed.clone().narrow(1, start, len);
+    Written {
+        slots: at(0, k * d).reshape([b, k, d]),
+        write_weights: at(k * d, h * k).reshape([b, h, k]),
+        age: at(k * d + h * k, k).detach(),
+        usage: at(k * d + h * k + k, k).detach(),
+    }
+}

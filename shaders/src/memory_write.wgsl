@@ -1,0 +1,128 @@
+// Working-memory write, forward (the contract is `dmn::ops::memory_write`):
+//
+//   c_h  = top_k softmax(β_h cos(key_h, W))        content address of head h
+//   ω_h  = g_h (α_h lru_h + (1 − α_h) c_h)          lru_h: one-hot on the h-th least used slot
+//   W'   = W ⊙ (1 − f) ⊙ Π_h (1 − ω_h ⊗ e_h) + Σ_h ω_h ⊗ a_h
+//   written = clamp(Σ_h ω_h, 0, 1),  age' = (age + 1)(1 − written),  usage' = usage·λ + written
+//
+// One workgroup per batch row, in three phases separated by barriers: the H × K scores (all
+// threads), the addresses (one thread per head), then the K × d slot update (all threads). The
+// scores are kept in the ω region of the output until each head overwrites its row with ω.
+
+@group(0) @binding(0) var<storage, read_write> slots: array<f32>;    // [B, K, d]
+@group(0) @binding(1) var<storage, read_write> heads: array<f32>;    // [B, H, 3d]: key ‖ erase ‖ add
+@group(0) @binding(2) var<storage, read_write> gates: array<f32>;    // [B, H, 3]: β, g, α
+@group(0) @binding(3) var<storage, read_write> per_slot: array<f32>; // [B, K, 3]: age, usage, f
+// [B, K·d + H·K + 2K]: W' ‖ ω ‖ age' ‖ usage'
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> sizes: array<u32>;    // d, top_k, bits of λ
+
+const WG: u32 = {{ wg }}u;
+const K: u32 = {{ k }}u;
+const H: u32 = {{ h }}u;
+const NORM_EPS2: f32 = 1e-12;
+
+@compute @workgroup_size({{ wg }}, 1, 1)
+fn main(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let d = sizes[0];
+    let top_k = sizes[1];
+    let usage_decay = bitcast<f32>(sizes[2]);
+    let b = wid.x;
+    let o0 = b * (K * d + H * K + 2u * K);
+    let om = o0 + K * d;
+
+    // Phase 1: β_h cos(key_h, W_k) for every (head, slot).
+    for (var p = lid.x; p < H * K; p += WG) {
+        let h = p / K;
+        let k = p % K;
+        var dot = 0.0;
+        var kk = 0.0;
+        var ss = 0.0;
+        for (var i = 0u; i < d; i++) {
+            let key = heads[(b * H + h) * 3u * d + i];
+            let s = slots[(b * K + k) * d + i];
+            dot += key * s;
+            kk += key * key;
+            ss += s * s;
+        }
+        out[om + p] = gates[(b * H + h) * 3u] / sqrt(kk + NORM_EPS2) * dot / sqrt(ss + NORM_EPS2);
+    }
+    storageBarrier();
+
+    // Phase 2: head h's address and write weights.
+    if lid.x < H {
+        let h = lid.x;
+        var taken: array<bool, {{ k }}>;
+        var content: array<f32, {{ k }}>;
+        for (var k = 0u; k < K; k++) {
+            taken[k] = false;
+            content[k] = 0.0;
+        }
+        // Top-k of the scores, largest first, ties to the lower index.
+        var first = 0.0;
+        var total = 0.0;
+        for (var j = 0u; j < top_k; j++) {
+            var best = K;
+            for (var k = 0u; k < K; k++) {
+                if !taken[k] && (best == K || out[om + h * K + k] > out[om + h * K + best]) {
+                    best = k;
+                }
+            }
+            taken[best] = true;
+            if j == 0u {
+                first = out[om + h * K + best];
+            }
+            content[best] = exp(out[om + h * K + best] - first);
+            total += content[best];
+        }
+        // The h-th least used slot (ties to the lower index), by repeated minimum.
+        for (var k = 0u; k < K; k++) {
+            taken[k] = false;
+        }
+        var lru = 0u;
+        for (var rank = 0u; rank <= h; rank++) {
+            var best = K;
+            for (var k = 0u; k < K; k++) {
+                let u = per_slot[(b * K + k) * 3u + 1u];
+                if !taken[k] && (best == K || u < per_slot[(b * K + best) * 3u + 1u]) {
+                    best = k;
+                }
+            }
+            taken[best] = true;
+            lru = best;
+        }
+        let g = gates[(b * H + h) * 3u + 1u];
+        let alpha = gates[(b * H + h) * 3u + 2u];
+        for (var k = 0u; k < K; k++) {
+            let one_hot = select(0.0, 1.0, k == lru);
+            out[om + h * K + k] = g * (alpha * one_hot + (1.0 - alpha) * content[k] / total);
+        }
+    }
+    storageBarrier();
+
+    // Phase 3: erase, decay and add; then age and usage.
+    for (var p = lid.x; p < K * d; p += WG) {
+        let k = p / d;
+        let j = p % d;
+        var keep = 1.0 - per_slot[(b * K + k) * 3u + 2u];
+        var add = 0.0;
+        for (var h = 0u; h < H; h++) {
+            let w = out[om + h * K + k];
+            keep *= 1.0 - w * heads[(b * H + h) * 3u * d + d + j];
+            add += w * heads[(b * H + h) * 3u * d + 2u * d + j];
+        }
+        out[o0 + p] = slots[b * K * d + p] * keep + add;
+    }
+    for (var k = lid.x; k < K; k += WG) {
+        var sum = 0.0;
+        for (var h = 0u; h < H; h++) {
+            sum += out[om + h * K + k];
+        }
+        let written = clamp(sum, 0.0, 1.0);
+        out[om + H * K + k] = (per_slot[(b * K + k) * 3u] + 1.0) * (1.0 - written);
+        out[om + H * K + K + k] = per_slot[(b * K + k) * 3u + 1u] * usage_decay + written;
+    }
+}

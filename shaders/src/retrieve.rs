@@ -1,0 +1,205 @@
+//! Launchers for `retrieve.wgsl` (forward), `retrieve_backward.wgsl` (per query row) and
+//! `retrieve_entries_backward.wgsl` (per long-term entry), the autodiff node, and the
+//! tensor-level [`retrieve`] with the contract of `dmn::ops::retrieve`.
+
+use burn::backend::Dispatch;
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::fusion::custom::TensorSpec;
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::{CubeBackend, CubeTensor};
+use burn::tensor::{Bool, Shape, Tensor};
+
+use crate::kernels::{DmnKernels, DmnKernelsBackward};
+use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
+
+const WG: u32 = 64;
+
+/// Shape of the packed output `context ‖ weights`: `[B, L, d + E]`.
+pub(crate) fn packed_shape(query: &Shape, ltm: &Shape) -> Shape {
+    Shape::from(vec![query[0], query[1], query[2] + ltm[1]])
+}
+
+pub(crate) fn backward_meta(
+    query: &TensorSpec,
+    ltm: &TensorSpec,
+    level_bias: &TensorSpec,
+) -> (TensorSpec, TensorSpec, TensorSpec) {
+    (query.clone(), ltm.clone(), level_bias.clone())
+}
+
+fn levels(ltm: &CubeTensor, level_bias: &CubeTensor) -> (usize, usize) {
+    let e = ltm.meta.shape()[1];
+    let m = level_bias.meta.shape()[0];
+    assert!(
+        m >= 1 && e % m == 0,
+        "retrieve kernel: E ({e}) must be a multiple of the levels ({m})"
+    );
+    (m, e / m)
+}
+
+/// Runs `retrieve.wgsl`.
+pub(crate) fn forward(
+    query: CubeTensor,
+    ltm: CubeTensor,
+    level_bias: CubeTensor,
+    valid: CubeTensor,
+) -> CubeTensor {
+    let [b, l, d] = dims(&query);
+    let e = ltm.meta.shape()[1];
+    let (_, per_level) = levels(&ltm, &level_bias);
+    let what = "retrieve";
+    let (query, ltm) = (input(query, what), input(ltm, what));
+    let (level_bias, valid) = (input(level_bias, what), input(valid, what));
+    let out = output(&query, [b, l, d + e]);
+    Wgsl::new("retrieve", include_str!("retrieve.wgsl"))
+        .constant("wg", WG)
+        .constant("e", e as u32)
+        .launch(
+            &query,
+            WG,
+            [groups(l, WG), b as u32, 1],
+            vec![
+                query.handle.clone(),
+                ltm.handle.clone(),
+                level_bias.handle.clone(),
+                valid.handle.clone(),
+                out.handle.clone(),
+                sizes(&query, &[l, d, per_level]),
+            ],
+        );
+    out
+}
+
+/// Runs the two backward kernels; returns `[dquery, dltm, dlevel_bias]`.
+pub(crate) fn backward(
+    query: CubeTensor,
+    ltm: CubeTensor,
+    level_bias: CubeTensor,
+    forward: CubeTensor,
+    dout: CubeTensor,
+) -> [CubeTensor; 3] {
+    let [b, l, d] = dims(&query);
+    let e = ltm.meta.shape()[1];
+    let (m, per_level) = levels(&ltm, &level_bias);
+    let what = "retrieve backward";
+    let (query, ltm) = (input(query, what), input(ltm, what));
+    let (forward, dout) = (input(forward, what), input(dout, what));
+
+    let off_ds = b * l * d;
+    let rowgrads = output(&query, [off_ds + b * l * e]);
+    Wgsl::new("retrieve_backward", include_str!("retrieve_backward.wgsl"))
+        .constant("wg", WG)
+        .constant("e", e as u32)
+        .launch(
+            &query,
+            WG,
+            [groups(l, WG), b as u32, 1],
+            vec![
+                ltm.handle.clone(),
+                forward.handle.clone(),
+                dout.handle.clone(),
+                rowgrads.handle.clone(),
+                sizes(&query, &[l, d, off_ds]),
+            ],
+        );
+
+    let off_dbias = b * e * d;
+    let grads = output(&query, [off_dbias + b * e]);
+    Wgsl::new(
+        "retrieve_entries_backward",
+        include_str!("retrieve_entries_backward.wgsl"),
+    )
+    .constant("wg", WG)
+    .constant("e", e as u32)
+    .constant("per", d.div_ceil(WG as usize).max(1) as u32)
+    .launch(
+        &query,
+        WG,
+        [e as u32, b as u32, 1],
+        vec![
+            query.handle.clone(),
+            forward.handle.clone(),
+            dout.handle.clone(),
+            rowgrads.handle.clone(),
+            grads.handle.clone(),
+            sizes(&query, &[l, d, off_ds, off_dbias]),
+        ],
+    );
+    let dbias = region(&grads, off_dbias, &[b, m, per_level]);
+    let dbias = CubeBackend::float_sum_dim(CubeBackend::float_sum_dim(dbias, 0), 2);
+    [
+        region(&rowgrads, 0, &[b, l, d]),
+        region(&grads, 0, &[b, e, d]),
+        CubeBackend::float_reshape(dbias, Shape::from(vec![m])),
+    ]
+}
+
+#[derive(Debug)]
+struct RetrieveBackward;
+
+impl<B: DmnKernelsBackward> Backward<B, 3> for RetrieveBackward {
+    // query, ltm, level_bias, the packed forward output
+    type State = [FloatTensor<B>; 4];
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dout = grads.consume::<B>(&ops.node);
+        let [query, ltm, level_bias, forward] = ops.state;
+        let (dq, dltm, dbias) = B::dmn_retrieve_backward(query, ltm, level_bias, forward, dout);
+        for (parent, grad) in ops.parents.into_iter().zip([dq, dltm, dbias]) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// The validity mask is a constant: only query, entries and level bias get gradients.
+pub(crate) fn autodiff<B: DmnKernels + DmnKernelsBackward, C: CheckpointStrategy>(
+    query: FloatTensor<Autodiff<B, C>>,
+    ltm: FloatTensor<Autodiff<B, C>>,
+    level_bias: FloatTensor<Autodiff<B, C>>,
+    valid: FloatTensor<Autodiff<B, C>>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let parts = [query, ltm, level_bias].map(|t| t.into_parts());
+    let [query, ltm, level_bias] = parts.each_ref().map(|(p, _)| p.clone());
+    let nodes = parts.map(|(_, node)| node);
+    let out = B::dmn_retrieve(
+        query.clone(),
+        ltm.clone(),
+        level_bias.clone(),
+        valid.into_primitive(),
+    );
+    match RetrieveBackward
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish([query, ltm, level_bias, out.clone()], out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+/// Hierarchical retrieval on the GPU, with the contract of `dmn::ops::retrieve`:
+/// query `[B, L, d]`, ltm `[B, E, d]` (E = M·m, level-packed), level_bias `[M]`, valid `[B, E]`
+/// → (context `[B, L, d]`, weights `[B, L, E]`).
+pub fn retrieve(
+    query: Tensor<3>,
+    ltm: Tensor<3>,
+    level_bias: Tensor<1>,
+    valid: Tensor<2, Bool>,
+) -> (Tensor<3>, Tensor<3>) {
+    let [_, _, d] = query.dims();
+    let [_, e, _] = ltm.dims();
+    let valid = valid.float().detach();
+    let packed: Tensor<3> = Tensor::from_dispatch(Dispatch::dmn_retrieve(
+        query.into_dispatch(),
+        ltm.into_dispatch(),
+        level_bias.into_dispatch(),
+        valid.into_dispatch(),
+    ));
+    (packed.clone().narrow(2, 0, d), packed.narrow(2, d, e))
+}
