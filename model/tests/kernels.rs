@@ -210,7 +210,7 @@ fn scan_kernel_streams_in_pieces_like_one_call() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn scan_kernel_matches_reference_over_shapes(

@@ -17,6 +17,22 @@ use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
 
 const WG: u32 = 64;
 
+/// Slots per tile of workgroup memory: T · d ≤ 2048 floats (8 KB).
+fn slot_tile(k: usize, d: usize) -> usize {
+    (2048 / d.max(1)).clamp(1, k.max(1))
+}
+
+/// A memory-read kernel with its compiled-in sizes.
+fn kernel(name: &'static str, source: &'static str, k: usize, d: usize) -> Wgsl {
+    let tile = slot_tile(k, d);
+    Wgsl::new(name, source)
+        .constant("wg", WG)
+        .constant("k", k as u32)
+        .constant("d", d as u32)
+        .constant("tile", tile as u32)
+        .constant("tile_d", (tile * d) as u32)
+}
+
 /// Shape of the packed output `read ‖ weights`: `[B, R, d + K]`.
 pub(crate) fn packed_shape(query: &Shape, slots: &Shape) -> Shape {
     Shape::from(vec![query[0], query[1], query[2] + slots[1]])
@@ -47,22 +63,19 @@ pub(crate) fn forward(
         input(slots, "memory_read"),
     );
     let out = output(&query, [b, r, d + k]);
-    let sizes = sizes(&query, &[r, d, top_k]);
-    Wgsl::new("memory_read", include_str!("memory_read.wgsl"))
-        .constant("wg", WG)
-        .constant("k", k as u32)
-        .launch(
-            &query,
-            WG,
-            [groups(r, WG), b as u32, 1],
-            vec![
-                query.handle.clone(),
-                strength.handle.clone(),
-                slots.handle.clone(),
-                out.handle.clone(),
-                sizes,
-            ],
-        );
+    let sizes = sizes(&query, &[r, top_k]);
+    kernel("memory_read", include_str!("memory_read.wgsl"), k, d).launch(
+        &query,
+        WG,
+        [groups(r, WG), b as u32, 1],
+        vec![
+            query.handle.clone(),
+            strength.handle.clone(),
+            slots.handle.clone(),
+            out.handle.clone(),
+            sizes,
+        ],
+    );
     out
 }
 
@@ -90,12 +103,12 @@ pub(crate) fn backward(
     let off_dc = off_dbeta + b * r;
     let off_qnorm = off_dc + b * r * k;
     let rowgrads = output(&query, [off_qnorm + b * r]);
-    Wgsl::new(
+    kernel(
         "memory_read_backward",
         include_str!("memory_read_backward.wgsl"),
+        k,
+        d,
     )
-    .constant("wg", WG)
-    .constant("k", k as u32)
     .launch(
         &query,
         WG,
@@ -106,7 +119,7 @@ pub(crate) fn backward(
             slots.handle.clone(),
             dout.handle.clone(),
             rowgrads.handle.clone(),
-            sizes(&query, &[r, d, top_k, off_dbeta, off_dc, off_qnorm]),
+            sizes(&query, &[r, top_k, off_dbeta, off_dc, off_qnorm]),
         ],
     );
 

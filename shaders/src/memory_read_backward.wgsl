@@ -16,12 +16,17 @@
 @group(0) @binding(3) var<storage, read_write> dout: array<f32>;     // [B, R, d + K]
 // dq [B, R, d] ‖ dβ [B, R] ‖ dc [B, R, K] ‖ ‖q‖ [B, R]
 @group(0) @binding(4) var<storage, read_write> grads: array<f32>;
-// R, d, top_k, then the offsets of dβ, dc and ‖q‖ in `grads`
+// R, top_k, then the offsets of dβ, dc and ‖q‖ in `grads`
 @group(0) @binding(5) var<storage, read_write> sizes: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;
+const D: u32 = {{ d }}u;
+const T: u32 = {{ tile }}u; // slots per tile, as in the forward pass
 const NORM_EPS2: f32 = 1e-12;
+
+var<workgroup> tile: array<f32, {{ tile_d }}>; // [T, D]
+var<workgroup> tile_norm: array<f32, {{ tile }}>;
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -29,42 +34,57 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
     let rows = sizes[0];
-    let d = sizes[1];
-    let top_k = sizes[2];
-    let off_dbeta = sizes[3];
-    let off_dc = sizes[4];
-    let off_qnorm = sizes[5];
+    let top_k = sizes[1];
+    let off_dbeta = sizes[2];
+    let off_dc = sizes[3];
+    let off_qnorm = sizes[4];
+    let d = D;
     let b = wid.y;
     let r = wid.x * WG + lid.x;
-    if r >= rows {
-        return;
-    }
-    let row = b * rows + r;
+    let row = b * rows + min(r, rows - 1u);
     let q0 = row * d;
     let s0 = b * K * d;
 
-    // The forward pass again: cosines, slot norms, selection, weights.
+    // The forward pass again (same tiles, same expressions): scores, cosines, slot norms.
+    var q: array<f32, {{ d }}>;
     var qq = 0.0;
-    for (var i = 0u; i < d; i++) {
-        qq += query[q0 + i] * query[q0 + i];
+    for (var i = 0u; i < D; i++) {
+        q[i] = query[q0 + i];
+        qq += q[i] * q[i];
     }
     let qnorm = sqrt(qq + NORM_EPS2);
     let beta = strength[row];
+    let scale = beta / qnorm;
     var score: array<f32, {{ k }}>;
     var cosine: array<f32, {{ k }}>;
     var slot_norm: array<f32, {{ k }}>;
-    for (var k = 0u; k < K; k++) {
-        var dot = 0.0;
-        var ss = 0.0;
-        for (var i = 0u; i < d; i++) {
-            let s = slots[s0 + k * d + i];
-            dot += query[q0 + i] * s;
-            ss += s * s;
+    for (var k0 = 0u; k0 < K; k0 += T) {
+        let tn = min(T, K - k0);
+        for (var i = lid.x; i < tn * D; i += WG) {
+            tile[i] = slots[s0 + k0 * D + i];
         }
-        slot_norm[k] = sqrt(ss + NORM_EPS2);
-        // The same expression as the forward pass, so the same slots are selected.
-        score[k] = beta / qnorm * dot / slot_norm[k];
-        cosine[k] = dot / (qnorm * slot_norm[k]);
+        workgroupBarrier();
+        for (var t = lid.x; t < tn; t += WG) {
+            var ss = 0.0;
+            for (var i = 0u; i < D; i++) {
+                ss += tile[t * D + i] * tile[t * D + i];
+            }
+            tile_norm[t] = sqrt(ss + NORM_EPS2);
+        }
+        workgroupBarrier();
+        for (var t = 0u; t < tn; t++) {
+            var dot = 0.0;
+            for (var i = 0u; i < D; i++) {
+                dot += q[i] * tile[t * D + i];
+            }
+            score[k0 + t] = scale * dot / tile_norm[t];
+            cosine[k0 + t] = dot / (qnorm * tile_norm[t]);
+            slot_norm[k0 + t] = tile_norm[t];
+        }
+        workgroupBarrier();
+    }
+    if r >= rows {
+        return;
     }
     var chosen: array<u32, {{ k }}>;
     var taken: array<bool, {{ k }}>;
@@ -123,10 +143,10 @@ fn main(
         for (var j = 0u; j < top_k; j++) {
             g += dw[j] * slots[s0 + chosen[j] * d + i] / slot_norm[chosen[j]];
         }
-        qg += query[q0 + i] / qnorm * g;
+        qg += q[i] / qnorm * g;
         grads[q0 + i] = g;
     }
     for (var i = 0u; i < d; i++) {
-        grads[q0 + i] = (grads[q0 + i] - query[q0 + i] / qnorm * qg) / qnorm;
+        grads[q0 + i] = (grads[q0 + i] - q[i] / qnorm * qg) / qnorm;
     }
 }

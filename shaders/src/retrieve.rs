@@ -18,6 +18,18 @@ use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
 
 const WG: u32 = 64;
 
+/// A retrieval kernel with its compiled-in sizes; entries stream through workgroup memory in
+/// tiles of T · d ≤ 2048 floats (8 KB).
+fn kernel(name: &'static str, source: &'static str, e: usize, d: usize) -> Wgsl {
+    let tile = (2048 / d.max(1)).clamp(1, e.max(1));
+    Wgsl::new(name, source)
+        .constant("wg", WG)
+        .constant("e", e as u32)
+        .constant("d", d as u32)
+        .constant("tile", tile as u32)
+        .constant("tile_d", (tile * d) as u32)
+}
+
 /// Shape of the packed output `context ‖ weights`: `[B, L, d + E]`.
 pub(crate) fn packed_shape(query: &Shape, ltm: &Shape) -> Shape {
     Shape::from(vec![query[0], query[1], query[2] + ltm[1]])
@@ -55,22 +67,19 @@ pub(crate) fn forward(
     let (query, ltm) = (input(query, what), input(ltm, what));
     let (level_bias, valid) = (input(level_bias, what), input(valid, what));
     let out = output(&query, [b, l, d + e]);
-    Wgsl::new("retrieve", include_str!("retrieve.wgsl"))
-        .constant("wg", WG)
-        .constant("e", e as u32)
-        .launch(
-            &query,
-            WG,
-            [groups(l, WG), b as u32, 1],
-            vec![
-                query.handle.clone(),
-                ltm.handle.clone(),
-                level_bias.handle.clone(),
-                valid.handle.clone(),
-                out.handle.clone(),
-                sizes(&query, &[l, d, per_level]),
-            ],
-        );
+    kernel("retrieve", include_str!("retrieve.wgsl"), e, d).launch(
+        &query,
+        WG,
+        [groups(l, WG), b as u32, 1],
+        vec![
+            query.handle.clone(),
+            ltm.handle.clone(),
+            level_bias.handle.clone(),
+            valid.handle.clone(),
+            out.handle.clone(),
+            sizes(&query, &[l, per_level]),
+        ],
+    );
     out
 }
 
@@ -91,21 +100,24 @@ pub(crate) fn backward(
 
     let off_ds = b * l * d;
     let rowgrads = output(&query, [off_ds + b * l * e]);
-    Wgsl::new("retrieve_backward", include_str!("retrieve_backward.wgsl"))
-        .constant("wg", WG)
-        .constant("e", e as u32)
-        .launch(
-            &query,
-            WG,
-            [groups(l, WG), b as u32, 1],
-            vec![
-                ltm.handle.clone(),
-                forward.handle.clone(),
-                dout.handle.clone(),
-                rowgrads.handle.clone(),
-                sizes(&query, &[l, d, off_ds]),
-            ],
-        );
+    kernel(
+        "retrieve_backward",
+        include_str!("retrieve_backward.wgsl"),
+        e,
+        d,
+    )
+    .launch(
+        &query,
+        WG,
+        [groups(l, WG), b as u32, 1],
+        vec![
+            ltm.handle.clone(),
+            forward.handle.clone(),
+            dout.handle.clone(),
+            rowgrads.handle.clone(),
+            sizes(&query, &[l, off_ds]),
+        ],
+    );
 
     let off_dbias = b * e * d;
     let grads = output(&query, [off_dbias + b * e]);

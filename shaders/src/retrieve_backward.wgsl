@@ -10,10 +10,14 @@
 @group(0) @binding(1) var<storage, read_write> forward: array<f32>; // [B, L, d + E]
 @group(0) @binding(2) var<storage, read_write> dout: array<f32>;    // [B, L, d + E]
 @group(0) @binding(3) var<storage, read_write> grads: array<f32>;   // dq [B, L, d] ‖ ds [B, L, E]
-@group(0) @binding(4) var<storage, read_write> sizes: array<u32>;   // L, d, offset of ds
+@group(0) @binding(4) var<storage, read_write> sizes: array<u32>;   // L, offset of ds
 
 const WG: u32 = {{ wg }}u;
 const E: u32 = {{ e }}u;
+const D: u32 = {{ d }}u;
+const T: u32 = {{ tile }}u; // entries per tile, as in the forward pass
+
+var<workgroup> tile: array<f32, {{ tile_d }}>; // [T, D]
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -21,36 +25,63 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
     let rows = sizes[0];
-    let d = sizes[1];
-    let off_ds = sizes[2];
+    let off_ds = sizes[1];
     let b = wid.y;
     let r = wid.x * WG + lid.x;
-    if r >= rows {
-        return;
-    }
-    let row = b * rows + r;
-    let o0 = row * (d + E);
-    let scale = 1.0 / sqrt(f32(d));
+    let row = b * rows + min(r, rows - 1u);
+    let o0 = row * (D + E);
+    let scale = 1.0 / sqrt(f32(D));
 
+    var dcontext: array<f32, {{ d }}>;
+    var dq: array<f32, {{ d }}>;
+    for (var i = 0u; i < D; i++) {
+        dcontext[i] = dout[o0 + i];
+        dq[i] = 0.0;
+    }
+    // dw_e = dweights_e + dcontext · l_e
     var ds: array<f32, {{ e }}>;
+    for (var e0 = 0u; e0 < E; e0 += T) {
+        let tn = min(T, E - e0);
+        for (var i = lid.x; i < tn * D; i += WG) {
+            tile[i] = ltm[(b * E + e0) * D + i];
+        }
+        workgroupBarrier();
+        for (var t = 0u; t < tn; t++) {
+            var acc = dout[o0 + D + e0 + t];
+            for (var i = 0u; i < D; i++) {
+                acc += dcontext[i] * tile[t * D + i];
+            }
+            ds[e0 + t] = acc;
+        }
+        workgroupBarrier();
+    }
     var wdw = 0.0;
     for (var e = 0u; e < E; e++) {
-        var acc = dout[o0 + d + e];
-        for (var i = 0u; i < d; i++) {
-            acc += dout[o0 + i] * ltm[(b * E + e) * d + i];
-        }
-        ds[e] = acc;
-        wdw += forward[o0 + d + e] * acc;
+        wdw += forward[o0 + D + e] * ds[e];
     }
     for (var e = 0u; e < E; e++) {
-        ds[e] = forward[o0 + d + e] * (ds[e] - wdw);
-        grads[off_ds + row * E + e] = ds[e];
+        ds[e] = forward[o0 + D + e] * (ds[e] - wdw);
     }
-    for (var i = 0u; i < d; i++) {
-        var acc = 0.0;
-        for (var e = 0u; e < E; e++) {
-            acc += ds[e] * ltm[(b * E + e) * d + i];
+    // dq = Σ_e ds_e l_e / √d
+    for (var e0 = 0u; e0 < E; e0 += T) {
+        let tn = min(T, E - e0);
+        for (var i = lid.x; i < tn * D; i += WG) {
+            tile[i] = ltm[(b * E + e0) * D + i];
         }
-        grads[row * d + i] = acc * scale;
+        workgroupBarrier();
+        for (var t = 0u; t < tn; t++) {
+            for (var i = 0u; i < D; i++) {
+                dq[i] += ds[e0 + t] * tile[t * D + i];
+            }
+        }
+        workgroupBarrier();
+    }
+    if r < rows {
+        for (var e = 0u; e < E; e++) {
+            grads[off_ds + row * E + e] = ds[e];
+        }
+        for (var i = 0u; i < D; i++) {
+            grads[row * D + i] = dq[i] * scale;
+        }
     }
 }

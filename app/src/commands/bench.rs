@@ -203,6 +203,39 @@ fn kernels(args: KernelArgs) -> Result<()> {
         "scan", &scan_op, &inputs, &[true; 7], bytes, &device, args.iters,
     )?);
 
+    // What bounds the scan: the same sequence with other state sizes. The bytes moved barely
+    // change with N (x, Δ and y dominate) while the work grows as N (one exp and two FMAs per
+    // state); time that grows with N means the kernel is compute-bound on this device.
+    let mut sweep = Vec::new();
+    for state in [1usize, 4, 16] {
+        let plain = [
+            random([b, l, e], normal),
+            random([b, l, e], Distribution::Uniform(0.001, 0.1)),
+            random([e, state, 1], Distribution::Uniform(-1.0, 1.0)),
+            random([b, l, state], normal),
+            random([b, l, state], normal),
+            random([e, 1, 1], normal),
+            random([b, e, state], normal),
+        ]
+        .map(|data| Tensor::<3>::from_data(data, &device));
+        let seconds = time(&device, args.iters, || {
+            ops::auto::scan(
+                true,
+                plain[0].clone(),
+                plain[1].clone(),
+                plain[2].clone().reshape([e, state]),
+                plain[3].clone(),
+                plain[4].clone(),
+                plain[5].clone().reshape([e]),
+                plain[6].clone(),
+                chunk,
+            )
+            .y
+        })?;
+        let moved = F * (3 * b * l * e + 2 * b * l * state + 2 * b * e * state) as f64;
+        sweep.push((state, seconds, moved));
+    }
+
     // memory_read: one query per token and head.
     let r = l * h;
     let read_op = move |t: &[Tensor<3>], kernel: bool| {
@@ -314,10 +347,15 @@ fn kernels(args: KernelArgs) -> Result<()> {
     let copy_s = time(&device, args.iters, || dmn::shaders::copy(src.clone()))?;
     let copy_gbs = 2.0 * F * copy_len as f64 / copy_s / 1e9;
 
-    report(&args, &results, copy_gbs)
+    report(&args, &results, &sweep, copy_gbs)
 }
 
-fn report(args: &KernelArgs, results: &[Measured], copy_gbs: f64) -> Result<()> {
+fn report(
+    args: &KernelArgs,
+    results: &[Measured],
+    sweep: &[(usize, f64, f64)],
+    copy_gbs: f64,
+) -> Result<()> {
     let gbs = |m: &Measured| m.bytes / m.kernel_s / 1e9;
     let by = |name: &str| results.iter().find(|m| m.name == name).expect("measured");
     let max_rel_error = results.iter().map(|m| m.rel_error).fold(0.0f32, f32::max);
@@ -339,6 +377,10 @@ fn report(args: &KernelArgs, results: &[Measured], copy_gbs: f64) -> Result<()> 
             "memory_write_train_speedup": train_speedup("memory_write"),
             "retrieve_train_speedup": train_speedup("retrieve"),
             "copy_gb_per_s": copy_gbs,
+            "scan_seconds_by_state_size": sweep
+                .iter()
+                .map(|(n, s, _)| json!({"n": n, "seconds": s}))
+                .collect::<Vec<_>>(),
             "max_rel_error": max_rel_error,
         });
         println!("{value}");
@@ -376,6 +418,16 @@ fn report(args: &KernelArgs, results: &[Measured], copy_gbs: f64) -> Result<()> 
             m.reference_train_s * 1e3,
             m.reference_train_s / m.kernel_train_s,
             m.rel_error,
+        );
+    }
+    println!("scan forward against state size N (same B, L, E):");
+    for (n, seconds, moved) in sweep {
+        println!(
+            "  N = {n:>2}: {:>8.3} ms, {:>6.2} MB moved, {:>5.2} GB/s ({:.0}% of copy)",
+            seconds * 1e3,
+            moved / 1e6,
+            moved / seconds / 1e9,
+            100.0 * moved / seconds / 1e9 / copy_gbs
         );
     }
     Ok(())
