@@ -31,7 +31,9 @@
 //! ## The three ops
 //! [`ops::scan`], [`ops::memory_read`] / [`ops::memory_write`] and [`ops::retrieve`] carry most of
 //! the work. Each has a written contract and a reference made of plain Burn tensor ops, which runs
-//! on every backend and is the specification any faster implementation must match.
+//! on every backend and is the specification any faster implementation must match. With the
+//! `wgpu` feature, [`ops::auto`] runs them as the hand-written WGSL kernels of `dmn-shaders`
+//! whenever the tensors are on a wgpu device (unless [`DmnConfig::kernels`] is off).
 
 pub mod compression;
 pub mod config;
