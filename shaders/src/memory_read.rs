@@ -17,6 +17,12 @@ use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
 
 const WG: u32 = 64;
 
+/// Threads per workgroup of the register-blocked forward kernel.
+const WG_BLOCKED: u32 = 32;
+
+/// Query rows per thread of the forward kernel (`RB` in `memory_read.wgsl`).
+const ROWS_PER_THREAD: usize = 8;
+
 /// Slots per tile of workgroup memory: T · d ≤ 2048 floats (8 KB).
 fn slot_tile(k: usize, d: usize) -> usize {
     (2048 / d.max(1)).clamp(1, k.max(1))
@@ -64,18 +70,24 @@ pub(crate) fn forward(
     );
     let out = output(&query, [b, r, d + k]);
     let sizes = sizes(&query, &[r, top_k]);
-    kernel("memory_read", include_str!("memory_read.wgsl"), k, d).launch(
-        &query,
-        WG,
-        [groups(r, WG), b as u32, 1],
-        vec![
-            query.handle.clone(),
-            strength.handle.clone(),
-            slots.handle.clone(),
-            out.handle.clone(),
-            sizes,
-        ],
-    );
+    let rb = ROWS_PER_THREAD;
+    Wgsl::new("memory_read", include_str!("memory_read.wgsl"))
+        .constant("wg", WG_BLOCKED)
+        .constant("k", k as u32)
+        .constant("d", d as u32)
+        .constant("rows_k", (rb * k) as u32)
+        .launch(
+            &query,
+            WG_BLOCKED,
+            [groups(r, WG_BLOCKED * rb as u32), b as u32, 1],
+            vec![
+                query.handle.clone(),
+                strength.handle.clone(),
+                slots.handle.clone(),
+                out.handle.clone(),
+                sizes,
+            ],
+        );
     out
 }
 

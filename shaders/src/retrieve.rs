@@ -17,6 +17,9 @@ use crate::kernels::{DmnKernels, DmnKernelsBackward};
 use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
 
 const WG: u32 = 64;
+/// Threads per workgroup and query rows per thread (`RB`) of the forward kernel.
+const WG_BLOCKED: u32 = 32;
+const ROWS_PER_THREAD: u32 = 8;
 
 /// A retrieval kernel with its compiled-in sizes; entries stream through workgroup memory in
 /// tiles of T · d ≤ 2048 floats (8 KB).
@@ -67,19 +70,23 @@ pub(crate) fn forward(
     let (query, ltm) = (input(query, what), input(ltm, what));
     let (level_bias, valid) = (input(level_bias, what), input(valid, what));
     let out = output(&query, [b, l, d + e]);
-    kernel("retrieve", include_str!("retrieve.wgsl"), e, d).launch(
-        &query,
-        WG,
-        [groups(l, WG), b as u32, 1],
-        vec![
-            query.handle.clone(),
-            ltm.handle.clone(),
-            level_bias.handle.clone(),
-            valid.handle.clone(),
-            out.handle.clone(),
-            sizes(&query, &[l, per_level]),
-        ],
-    );
+    Wgsl::new("retrieve", include_str!("retrieve.wgsl"))
+        .constant("wg", WG_BLOCKED)
+        .constant("e", e as u32)
+        .constant("d", d as u32)
+        .launch(
+            &query,
+            WG_BLOCKED,
+            [groups(l, WG_BLOCKED * ROWS_PER_THREAD), b as u32, 1],
+            vec![
+                query.handle.clone(),
+                ltm.handle.clone(),
+                level_bias.handle.clone(),
+                valid.handle.clone(),
+                out.handle.clone(),
+                sizes(&query, &[l, per_level]),
+            ],
+        );
     out
 }
 

@@ -3,9 +3,10 @@
 //   s_e = q · l_e / √d + bias[level(e)]      over valid entries of the level-packed buffer
 //   w = softmax(s) (all 0 when no entry is valid),   context = Σ_e w_e l_e
 //
-// One dispatch covers every level: level i owns entries [i·m, (i+1)·m). One thread per query
-// row keeps its query, its E scores and its context in registers; the entries stream through
-// workgroup memory in tiles, loaded once per workgroup. out = [context (d) ‖ weights (E)].
+// One dispatch covers every level: level i owns entries [i·m, (i+1)·m). Each thread owns
+// RB = 8 query rows, packed four to a vec4, so that each entry value is loaded once per thread
+// and used for eight rows (as in `memory_read.wgsl`: loads, not FMAs, set the speed).
+// out = [context (d) ‖ weights (E)].
 
 @group(0) @binding(0) var<storage, read_write> query: array<f32>;      // [B, L, d]
 @group(0) @binding(1) var<storage, read_write> ltm: array<f32>;        // [B, E, d]
@@ -15,13 +16,11 @@
 @group(0) @binding(5) var<storage, read_write> sizes: array<u32>;      // L, m
 
 const WG: u32 = {{ wg }}u;
+const RB: u32 = 8u;
 const E: u32 = {{ e }}u;
 const D: u32 = {{ d }}u;
-const T: u32 = {{ tile }}u; // entries per tile, T · D ≤ 2048 floats
 // Score of an invalid entry, as in the reference: exp of it is exactly 0 in f32.
 const MASKED: f32 = -1.0e9;
-
-var<workgroup> tile: array<f32, {{ tile_d }}>; // [T, D]
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -31,77 +30,93 @@ fn main(
     let rows = sizes[0];
     let per_level = sizes[1];
     let b = wid.y;
-    let r = wid.x * WG + lid.x;
-    // Rows past the end still help load tiles (every thread must reach the barriers).
-    let row = b * rows + min(r, rows - 1u);
+    let first = (wid.x * WG + lid.x) * RB;
+    if first >= rows {
+        return;
+    }
     let scale = 1.0 / sqrt(f32(D));
 
-    var q: array<f32, {{ d }}>;
-    for (var i = 0u; i < D; i++) {
-        q[i] = query[row * D + i];
-    }
-    var score: array<f32, {{ e }}>;
-    for (var e0 = 0u; e0 < E; e0 += T) {
-        let tn = min(T, E - e0);
-        for (var i = lid.x; i < tn * D; i += WG) {
-            tile[i] = ltm[(b * E + e0) * D + i];
+    // q_lo[i] = (q_0[i], …, q_3[i]), q_hi[i] the same for rows 4..7; rows past the end repeat
+    // the last.
+    var q_lo: array<vec4<f32>, {{ d }}>;
+    var q_hi: array<vec4<f32>, {{ d }}>;
+    for (var j = 0u; j < RB; j++) {
+        let row = b * rows + min(first + j, rows - 1u);
+        for (var i = 0u; i < D; i++) {
+            let v = query[row * D + i] * scale;
+            if j < 4u { q_lo[i][j] = v; } else { q_hi[i][j - 4u] = v; }
         }
-        workgroupBarrier();
-        for (var t = 0u; t < tn; t++) {
-            var dot = 0.0;
-            for (var i = 0u; i < D; i++) {
-                dot += q[i] * tile[t * D + i];
-            }
-            score[e0 + t] = dot * scale + level_bias[(e0 + t) / per_level];
-        }
-        workgroupBarrier();
     }
 
-    var top = MASKED;
+    // Scores of the eight rows against every entry; one load of each entry value feeds eight
+    // dot products. Invalid entries score MASKED.
+    var score_lo: array<vec4<f32>, {{ e }}>;
+    var score_hi: array<vec4<f32>, {{ e }}>;
+    var top_lo = vec4<f32>(MASKED);
+    var top_hi = vec4<f32>(MASKED);
     var has_valid = false;
     for (var e = 0u; e < E; e++) {
+        var dot_lo = vec4<f32>(0.0);
+        var dot_hi = vec4<f32>(0.0);
+        let l0 = (b * E + e) * D;
+        for (var i = 0u; i < D; i++) {
+            let v = ltm[l0 + i];
+            dot_lo += q_lo[i] * v;
+            dot_hi += q_hi[i] * v;
+        }
+        let bias = level_bias[e / per_level];
         if valid[b * E + e] > 0.5 {
             has_valid = true;
+            score_lo[e] = dot_lo + bias;
+            score_hi[e] = dot_hi + bias;
         } else {
-            score[e] = MASKED;
+            score_lo[e] = vec4<f32>(MASKED);
+            score_hi[e] = vec4<f32>(MASKED);
         }
-        top = max(top, score[e]);
-    }
-    var total = 0.0;
-    for (var e = 0u; e < E; e++) {
-        total += exp(score[e] - top);
-    }
-    // A batch row with no valid entry gets zero weights, as in the reference.
-    let keep = select(0.0, 1.0, has_valid);
-    for (var e = 0u; e < E; e++) {
-        score[e] = exp(score[e] - top) / total * keep; // from here on: the weights
+        top_lo = max(top_lo, score_lo[e]);
+        top_hi = max(top_hi, score_hi[e]);
     }
 
-    var context: array<f32, {{ d }}>;
-    for (var i = 0u; i < D; i++) {
-        context[i] = 0.0;
+    // Softmax per row; a batch row with no valid entry gets zero weights, as in the reference.
+    var total_lo = vec4<f32>(0.0);
+    var total_hi = vec4<f32>(0.0);
+    for (var e = 0u; e < E; e++) {
+        score_lo[e] = exp(score_lo[e] - top_lo);
+        score_hi[e] = exp(score_hi[e] - top_hi);
+        total_lo += score_lo[e];
+        total_hi += score_hi[e];
     }
-    for (var e0 = 0u; e0 < E; e0 += T) {
-        let tn = min(T, E - e0);
-        for (var i = lid.x; i < tn * D; i += WG) {
-            tile[i] = ltm[(b * E + e0) * D + i];
-        }
-        workgroupBarrier();
-        for (var t = 0u; t < tn; t++) {
-            let w = score[e0 + t];
-            for (var i = 0u; i < D; i++) {
-                context[i] += w * tile[t * D + i];
-            }
-        }
-        workgroupBarrier();
-    }
-    if r < rows {
-        let o0 = row * (D + E);
+    let keep = select(0.0, 1.0, has_valid);
+    let norm_lo = keep / total_lo;
+    let norm_hi = keep / total_hi;
+
+    // Context: again one load of each entry value for eight rows.
+    var context_lo: array<vec4<f32>, {{ d }}>;
+    var context_hi: array<vec4<f32>, {{ d }}>;
+    for (var e = 0u; e < E; e++) {
+        score_lo[e] *= norm_lo; // from here on: the weights
+        score_hi[e] *= norm_hi;
+        let w_lo = score_lo[e];
+        let w_hi = score_hi[e];
+        let l0 = (b * E + e) * D;
         for (var i = 0u; i < D; i++) {
-            out[o0 + i] = context[i];
+            let v = ltm[l0 + i];
+            context_lo[i] += w_lo * v;
+            context_hi[i] += w_hi * v;
+        }
+    }
+
+    for (var j = 0u; j < RB; j++) {
+        let r = first + j;
+        if r >= rows {
+            break;
+        }
+        let o0 = (b * rows + r) * (D + E);
+        for (var i = 0u; i < D; i++) {
+            out[o0 + i] = select(context_hi[i][j - 4u], context_lo[i][j], j < 4u);
         }
         for (var e = 0u; e < E; e++) {
-            out[o0 + D + e] = score[e];
+            out[o0 + D + e] = select(score_hi[e][j - 4u], score_lo[e][j], j < 4u);
         }
     }
 }

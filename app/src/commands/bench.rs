@@ -38,7 +38,13 @@ pub struct KernelArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Measure only these ops (repeat the flag for several); all of them by default.
+    #[arg(long = "op", value_parser = OPS)]
+    pub ops: Vec<String>,
 }
+
+/// The ops `dmn bench kernels` measures.
+const OPS: [&str; 4] = ["scan", "memory_read", "memory_write", "retrieve"];
 
 /// Runs `dmn bench`.
 pub fn run(command: BenchCommand) -> Result<()> {
@@ -171,176 +177,181 @@ fn kernels(args: KernelArgs) -> Result<()> {
     Device::flex().seed(1);
     const F: f64 = 4.0; // bytes per f32
 
+    let wanted = |name: &str| args.ops.is_empty() || args.ops.iter().any(|o| o == name);
     let mut results = Vec::new();
-
-    // scan: x, Δ, B, C, a_log, D, h0 in; y, h_last out.
-    let scan_op = move |t: &[Tensor<3>], kernel: bool| {
-        let (a_log, d_skip) = (t[2].clone().reshape([e, n]), t[5].clone().reshape([e]));
-        let out = ops::auto::scan(
-            kernel,
-            t[0].clone(),
-            t[1].clone(),
-            a_log,
-            t[3].clone(),
-            t[4].clone(),
-            d_skip,
-            t[6].clone(),
-            chunk,
-        );
-        vec![out.y, out.h_last]
-    };
-    let inputs = [
-        random([b, l, e], normal),
-        random([b, l, e], Distribution::Uniform(0.001, 0.1)),
-        random([1, e, n], Distribution::Uniform(-1.0, 1.0)),
-        random([b, l, n], normal),
-        random([b, l, n], normal),
-        random([1, 1, e], normal),
-        random([b, e, n], normal),
-    ];
-    let bytes = F * (3 * b * l * e + 2 * b * l * n + 2 * b * e * n + e * n + e) as f64;
-    results.push(measure(
-        "scan", &scan_op, &inputs, &[true; 7], bytes, &device, args.iters,
-    )?);
-
-    // What bounds the scan: the same sequence with other state sizes. The bytes moved barely
-    // change with N (x, Δ and y dominate) while the work grows as N (one exp and two FMAs per
-    // state); time that grows with N means the kernel is compute-bound on this device.
     let mut sweep = Vec::new();
-    for state in [1usize, 4, 16] {
-        let plain = [
+
+    if wanted("scan") {
+        // scan: x, Δ, B, C, a_log, D, h0 in; y, h_last out.
+        let scan_op = move |t: &[Tensor<3>], kernel: bool| {
+            let (a_log, d_skip) = (t[2].clone().reshape([e, n]), t[5].clone().reshape([e]));
+            let out = ops::auto::scan(
+                kernel,
+                t[0].clone(),
+                t[1].clone(),
+                a_log,
+                t[3].clone(),
+                t[4].clone(),
+                d_skip,
+                t[6].clone(),
+                chunk,
+            );
+            vec![out.y, out.h_last]
+        };
+        let inputs = [
             random([b, l, e], normal),
             random([b, l, e], Distribution::Uniform(0.001, 0.1)),
-            random([e, state, 1], Distribution::Uniform(-1.0, 1.0)),
-            random([b, l, state], normal),
-            random([b, l, state], normal),
-            random([e, 1, 1], normal),
-            random([b, e, state], normal),
-        ]
-        .map(|data| Tensor::<3>::from_data(data, &device));
-        let seconds = time(&device, args.iters, || {
-            ops::auto::scan(
-                true,
-                plain[0].clone(),
-                plain[1].clone(),
-                plain[2].clone().reshape([e, state]),
-                plain[3].clone(),
-                plain[4].clone(),
-                plain[5].clone().reshape([e]),
-                plain[6].clone(),
-                chunk,
-            )
-            .y
-        })?;
-        let moved = F * (3 * b * l * e + 2 * b * l * state + 2 * b * e * state) as f64;
-        sweep.push((state, seconds, moved));
+            random([1, e, n], Distribution::Uniform(-1.0, 1.0)),
+            random([b, l, n], normal),
+            random([b, l, n], normal),
+            random([1, 1, e], normal),
+            random([b, e, n], normal),
+        ];
+        let bytes = F * (3 * b * l * e + 2 * b * l * n + 2 * b * e * n + e * n + e) as f64;
+        results.push(measure(
+            "scan", &scan_op, &inputs, &[true; 7], bytes, &device, args.iters,
+        )?);
+
+        // What bounds the scan: the same sequence with other state sizes. The bytes moved barely
+        // change with N (x, Δ and y dominate) while the work grows as N (one exp and two FMAs per
+        // state); time that grows with N means the kernel is compute-bound on this device.
+        for state in [1usize, 4, 16] {
+            let plain = [
+                random([b, l, e], normal),
+                random([b, l, e], Distribution::Uniform(0.001, 0.1)),
+                random([e, state, 1], Distribution::Uniform(-1.0, 1.0)),
+                random([b, l, state], normal),
+                random([b, l, state], normal),
+                random([e, 1, 1], normal),
+                random([b, e, state], normal),
+            ]
+            .map(|data| Tensor::<3>::from_data(data, &device));
+            let seconds = time(&device, args.iters, || {
+                ops::auto::scan(
+                    true,
+                    plain[0].clone(),
+                    plain[1].clone(),
+                    plain[2].clone().reshape([e, state]),
+                    plain[3].clone(),
+                    plain[4].clone(),
+                    plain[5].clone().reshape([e]),
+                    plain[6].clone(),
+                    chunk,
+                )
+                .y
+            })?;
+            let moved = F * (3 * b * l * e + 2 * b * l * state + 2 * b * e * state) as f64;
+            sweep.push((state, seconds, moved));
+        }
     }
-
-    // memory_read: one query per token and head.
-    let r = l * h;
-    let read_op = move |t: &[Tensor<3>], kernel: bool| {
-        let out = ops::auto::memory_read(
-            kernel,
-            t[0].clone(),
-            t[1].clone().reshape([b, r]),
-            t[2].clone(),
-            top_k,
-        );
-        vec![out.read, out.weights]
-    };
-    let inputs = [
-        random([b, r, d], normal),
-        random([b, r, 1], Distribution::Uniform(1.0, 6.0)),
-        random([b, k, d], normal),
-    ];
-    let bytes = F * (b * r * d + b * r + b * k * d + b * r * (d + k)) as f64;
-    results.push(measure(
-        "memory_read",
-        &read_op,
-        &inputs,
-        &[true; 3],
-        bytes,
-        &device,
-        args.iters,
-    )?);
-
-    // memory_write: one update of H heads.
-    let write_op = move |t: &[Tensor<3>], kernel: bool| {
-        let slot = |i: usize| t[i].clone().reshape([b, k]);
-        let head = |i: usize| t[i].clone().reshape([b, h]);
-        let request = ops::WriteRequest {
-            key: t[3].clone(),
-            strength: head(4),
-            erase: t[5].clone(),
-            add: t[6].clone(),
-            write_gate: head(7),
-            alloc_gate: head(8),
-            decay: slot(9),
+    if wanted("memory_read") {
+        // memory_read: one query per token and head.
+        let r = l * h;
+        let read_op = move |t: &[Tensor<3>], kernel: bool| {
+            let out = ops::auto::memory_read(
+                kernel,
+                t[0].clone(),
+                t[1].clone().reshape([b, r]),
+                t[2].clone(),
+                top_k,
+            );
+            vec![out.read, out.weights]
         };
-        let out = ops::auto::memory_write(
-            kernel,
-            t[0].clone(),
-            slot(1),
-            slot(2),
-            request,
-            top_k,
-            c.usage_decay as f32,
-        );
-        vec![out.slots, out.write_weights]
-    };
-    let inputs = [
-        random([b, k, d], normal),
-        random([b, k, 1], Distribution::Uniform(0.0, 20.0)),
-        random([b, k, 1], Distribution::Uniform(0.0, 3.0)),
-        random([b, h, d], normal),
-        random([b, h, 1], Distribution::Uniform(1.0, 6.0)),
-        random([b, h, d], unit),
-        random([b, h, d], normal),
-        random([b, h, 1], unit),
-        random([b, h, 1], unit),
-        random([b, k, 1], Distribution::Uniform(0.0, 0.3)),
-    ];
-    let grads = [true, false, false, true, true, true, true, true, true, true];
-    let bytes = F * (2 * b * k * d + 3 * b * h * d + 3 * b * h + 5 * b * k + b * h * k) as f64;
-    results.push(measure(
-        "memory_write",
-        &write_op,
-        &inputs,
-        &grads,
-        bytes,
-        &device,
-        args.iters,
-    )?);
-
-    // retrieve: every token against every level-packed entry.
-    let entries = levels * per;
-    let retrieve_op = move |t: &[Tensor<3>], kernel: bool| {
-        let out = ops::auto::retrieve(
-            kernel,
-            t[0].clone(),
-            t[1].clone(),
-            t[2].clone().reshape([levels]),
-            t[3].clone().reshape([b, entries]).greater_elem(0.5),
-        );
-        vec![out.context, out.weights]
-    };
-    let inputs = [
-        random([b, l, d], normal),
-        random([b, entries, d], normal),
-        random([1, 1, levels], normal),
-        random([b, entries, 1], unit),
-    ];
-    let bytes = F * (b * l * d + b * entries * d + b * entries + b * l * (d + entries)) as f64;
-    results.push(measure(
-        "retrieve",
-        &retrieve_op,
-        &inputs,
-        &[true, true, true, false],
-        bytes,
-        &device,
-        args.iters,
-    )?);
-
+        let inputs = [
+            random([b, r, d], normal),
+            random([b, r, 1], Distribution::Uniform(1.0, 6.0)),
+            random([b, k, d], normal),
+        ];
+        let bytes = F * (b * r * d + b * r + b * k * d + b * r * (d + k)) as f64;
+        results.push(measure(
+            "memory_read",
+            &read_op,
+            &inputs,
+            &[true; 3],
+            bytes,
+            &device,
+            args.iters,
+        )?);
+    }
+    if wanted("memory_write") {
+        // memory_write: one update of H heads.
+        let write_op = move |t: &[Tensor<3>], kernel: bool| {
+            let slot = |i: usize| t[i].clone().reshape([b, k]);
+            let head = |i: usize| t[i].clone().reshape([b, h]);
+            let request = ops::WriteRequest {
+                key: t[3].clone(),
+                strength: head(4),
+                erase: t[5].clone(),
+                add: t[6].clone(),
+                write_gate: head(7),
+                alloc_gate: head(8),
+                decay: slot(9),
+            };
+            let out = ops::auto::memory_write(
+                kernel,
+                t[0].clone(),
+                slot(1),
+                slot(2),
+                request,
+                top_k,
+                c.usage_decay as f32,
+            );
+            vec![out.slots, out.write_weights]
+        };
+        let inputs = [
+            random([b, k, d], normal),
+            random([b, k, 1], Distribution::Uniform(0.0, 20.0)),
+            random([b, k, 1], Distribution::Uniform(0.0, 3.0)),
+            random([b, h, d], normal),
+            random([b, h, 1], Distribution::Uniform(1.0, 6.0)),
+            random([b, h, d], unit),
+            random([b, h, d], normal),
+            random([b, h, 1], unit),
+            random([b, h, 1], unit),
+            random([b, k, 1], Distribution::Uniform(0.0, 0.3)),
+        ];
+        let grads = [true, false, false, true, true, true, true, true, true, true];
+        let bytes = F * (2 * b * k * d + 3 * b * h * d + 3 * b * h + 5 * b * k + b * h * k) as f64;
+        results.push(measure(
+            "memory_write",
+            &write_op,
+            &inputs,
+            &grads,
+            bytes,
+            &device,
+            args.iters,
+        )?);
+    }
+    if wanted("retrieve") {
+        // retrieve: every token against every level-packed entry.
+        let entries = levels * per;
+        let retrieve_op = move |t: &[Tensor<3>], kernel: bool| {
+            let out = ops::auto::retrieve(
+                kernel,
+                t[0].clone(),
+                t[1].clone(),
+                t[2].clone().reshape([levels]),
+                t[3].clone().reshape([b, entries]).greater_elem(0.5),
+            );
+            vec![out.context, out.weights]
+        };
+        let inputs = [
+            random([b, l, d], normal),
+            random([b, entries, d], normal),
+            random([1, 1, levels], normal),
+            random([b, entries, 1], unit),
+        ];
+        let bytes = F * (b * l * d + b * entries * d + b * entries + b * l * (d + entries)) as f64;
+        results.push(measure(
+            "retrieve",
+            &retrieve_op,
+            &inputs,
+            &[true, true, true, false],
+            bytes,
+            &device,
+            args.iters,
+        )?);
+    }
     // The device's copy bandwidth, over a buffer large enough to leave the caches.
     let copy_len = 16 * 1024 * 1024;
     let src = Tensor::<1>::random([copy_len], normal, &device);
@@ -357,18 +368,18 @@ fn report(
     copy_gbs: f64,
 ) -> Result<()> {
     let gbs = |m: &Measured| m.bytes / m.kernel_s / 1e9;
-    let by = |name: &str| results.iter().find(|m| m.name == name).expect("measured");
+    let by = |name: &str| results.iter().find(|m| m.name == name);
     let max_rel_error = results.iter().map(|m| m.rel_error).fold(0.0f32, f32::max);
     if args.json {
-        let scan = by("scan");
-        let speedup = |name: &str| by(name).reference_s / by(name).kernel_s;
-        let train_speedup = |name: &str| by(name).reference_train_s / by(name).kernel_train_s;
+        // An op left out with --op gives null.
+        let speedup = |name: &str| by(name).map(|m| m.reference_s / m.kernel_s);
+        let train_speedup = |name: &str| by(name).map(|m| m.reference_train_s / m.kernel_train_s);
         let value = json!({
             "device": args.device,
             "preset": args.preset,
             "batch": args.batch,
             "scan_speedup": speedup("scan"),
-            "scan_bandwidth_fraction": gbs(scan) / copy_gbs,
+            "scan_bandwidth_fraction": by("scan").map(|m| gbs(m) / copy_gbs),
             "memory_read_speedup": speedup("memory_read"),
             "memory_write_speedup": speedup("memory_write"),
             "retrieve_speedup": speedup("retrieve"),
@@ -420,7 +431,9 @@ fn report(
             m.rel_error,
         );
     }
-    println!("scan forward against state size N (same B, L, E):");
+    if !sweep.is_empty() {
+        println!("scan forward against state size N (same B, L, E):");
+    }
     for (n, seconds, moved) in sweep {
         println!(
             "  N = {n:>2}: {:>8.3} ms, {:>6.2} MB moved, {:>5.2} GB/s ({:.0}% of copy)",
