@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Open the desktop trainer: train and watch the memory work, live.
+    Gui(crate::gui::GuiArgs),
     /// Train a model on a task; writes config, metrics and checkpoints to a run directory.
     Train(train::TrainArgs),
     /// Evaluate a trained run at several distances (or bits per character on text).
@@ -30,7 +32,26 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
-/// Runs the command line; with no command, trains the embedded default.
+/// Whether a window can open here (an X11 or Wayland display is set).
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+/// `dmn gui` with its defaults: the embedded default run, in the window.
+fn default_gui() -> crate::gui::GuiArgs {
+    Cli::parse_from(["dmn", "gui"])
+        .command
+        .and_then(|c| match c {
+            Command::Gui(args) => Some(args),
+            _ => None,
+        })
+        .expect("`dmn gui` parses with its defaults")
+}
+
+/// Runs the command line; with no command, trains the embedded default: in the desktop window
+/// when a display is available, on the terminal otherwise.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -44,7 +65,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        None if has_display() => crate::gui::run(default_gui()),
         None => train::default_run(),
+        Some(Command::Gui(args)) => crate::gui::run(args),
         Some(Command::Train(args)) => train::run(args).map(|_| ()),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Stream(args)) => stream::run(args),

@@ -15,6 +15,7 @@ use crate::config::DmnConfig;
 use crate::loss::{correct_predictions, segment_loss};
 use crate::model::{Dmn, ForwardOptions, MemoryStats};
 use crate::tasks::Batch;
+use crate::trace::MemoryTrace;
 
 /// Optimizer settings.
 #[derive(Config, Debug)]
@@ -328,5 +329,51 @@ pub fn evaluate(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
         correct,
         scored,
         stats: stats.expect("a batch has at least one token"),
+    }
+}
+
+/// What the memory did on batch row 0 of `batch`, one [`MemoryTrace`] per segment, streaming as
+/// [`evaluate`] does (no autodiff, z = μ). The desktop and web viewers draw these.
+pub fn trace(model: &Dmn, batch: &Batch, device: &Device) -> Vec<MemoryTrace> {
+    let seg = model.segment_len();
+    let mut state = model.init_state(batch.batch, device);
+    let mut traces = Vec::new();
+    let mut start = 0;
+    while start < batch.len {
+        let len = seg.min(batch.len - start);
+        let (inputs, _, _) = batch.segment(start, len, device);
+        let options = ForwardOptions {
+            sample: false,
+            trace: true,
+        };
+        let (out, next) = model.forward_segment(state, inputs, options);
+        traces.extend(out.trace.map(|t| t.read()));
+        state = next;
+        start += len;
+    }
+    traces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::{Needle, Task};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn trace_gives_one_snapshot_per_segment() {
+        let device = Device::flex();
+        let task = Needle::new(40, 8, 8, 0).unwrap();
+        let config = DmnConfig::tiny(task.vocab_size()).with_segment_len(16);
+        let model = config.init(&device).unwrap();
+        let batch = task.sample(&mut StdRng::seed_from_u64(1), 2);
+        let traces = trace(&model, &batch, &device);
+        // 40 + the query tokens, in segments of 16.
+        assert_eq!(traces.len(), batch.len.div_ceil(16));
+        for (i, t) in traces.iter().enumerate() {
+            assert_eq!(t.segment, i as u64);
+            assert_eq!(t.write_weights.len(), t.updates * t.heads * t.slots);
+        }
     }
 }

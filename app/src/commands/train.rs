@@ -1,26 +1,17 @@
 //! `dmn train`: trains a model on a task, streaming long sequences in segments (truncated
-//! back-propagation), logging metrics and writing resumable checkpoints.
-//!
-//! The data of step `s` is drawn from a generator seeded by `(seed, s)`, and the device RNG is
-//! reseeded the same way, so a run resumed from step `s` continues exactly as if uninterrupted.
+//! back-propagation), logging metrics and writing resumable checkpoints (see [`Session`]).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dmn::DmnConfig;
-use dmn::tasks::Task;
-use dmn::train::{OptimizerConfig, Trainer};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use serde_json::json;
 
-use super::{devices, step_seed};
-use crate::checkpoint::{self, TrainState};
-use crate::memory_usage::peak_rss_bytes;
+use super::devices;
+use crate::checkpoint;
 use crate::progress::Progress;
 use crate::run_dir::{RunConfig, RunDir};
+use crate::session::Session;
 use crate::task_spec::{Curriculum, TaskKind, TaskSpec, TrainSpec, build_task};
 
 /// Arguments of `dmn train`.
@@ -88,6 +79,48 @@ pub struct TrainArgs {
     pub curriculum_hold: u64,
 }
 
+impl TrainArgs {
+    /// The command line's defaults for `task` into `out`.
+    pub fn new(task: TaskKind, out: PathBuf) -> Self {
+        Self {
+            task: Some(task),
+            text: None,
+            preset: "tiny".into(),
+            config: None,
+            device: "cpu".into(),
+            devices: Vec::new(),
+            steps: None,
+            seed: 0,
+            out,
+            resume: false,
+            length: None,
+            values: 16,
+            batch_size: 16,
+            lr: 3e-3,
+            checkpoint_every: 100,
+            keep: 3,
+            log_every: 10,
+            curriculum_start: None,
+            curriculum_steps: None,
+            curriculum_hold: 0,
+        }
+    }
+
+    /// The embedded default: the `small` preset on needle retrieval at distance 128 with a
+    /// curriculum from 16, 300 steps on the CPU.
+    pub fn embedded_default(out: PathBuf) -> Self {
+        Self {
+            preset: "small".into(),
+            steps: Some(300),
+            length: Some(128),
+            checkpoint_every: 50,
+            curriculum_start: Some(16),
+            curriculum_steps: Some(150),
+            ..Self::new(TaskKind::Needle, out)
+        }
+    }
+}
+
 /// Where a finished run went.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
@@ -106,7 +139,8 @@ fn positive(name: &str, v: u64) -> Result<u64> {
     Ok(v)
 }
 
-fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
+/// Validates `args` and creates the run directory with its `config.json`.
+pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
     let kind = args.task.context("--task is required for a new run")?;
     let length = positive(
         "length",
@@ -182,129 +216,63 @@ fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
 
 /// Runs `dmn train`.
 pub fn run(args: TrainArgs) -> Result<TrainOutcome> {
-    let (run, mut config, resume_from) = if args.resume {
+    let (run, mut config) = if args.resume {
         let run = RunDir::open(&args.out)?;
         let config = run.read_config()?;
-        let Some(latest) = checkpoint::latest(&run.checkpoints())? else {
+        if checkpoint::latest(&run.checkpoints())?.is_none() {
             bail!(
                 "{} has no checkpoint to resume from; start it again without --resume",
                 args.out.display()
             );
-        };
-        (run, config, Some(latest))
+        }
+        (run, config)
     } else {
-        let (run, config) = new_run(&args)?;
-        (run, config, None)
+        new_run(&args)?
     };
     if let (true, Some(steps)) = (args.resume, args.steps) {
         config.train.steps = positive("steps", steps)?;
         run.write_config(&config)?;
     }
-    let spec = config.train.clone();
-
-    // Model, optimizer and the step to start from.
-    let workers: Vec<_> = devices(&spec.device)?
-        .into_iter()
-        .map(|d| d.autodiff())
-        .collect();
-    let device = workers[0].clone();
-    device.seed(spec.seed);
-    let model = config.model.init(&device)?;
-    let optimizer = OptimizerConfig::new().with_lr(spec.lr);
-    let mut trainer = Trainer::data_parallel(model, config.model.clone(), optimizer, workers);
-    let mut state = TrainState {
-        step: 0,
-        seed: spec.seed,
-        tokens: 0,
-    };
-    if let Some(ckpt) = &resume_from {
-        let (optim_record, saved) = checkpoint::load_state(ckpt)?;
-        trainer.model = checkpoint::load_model(ckpt, trainer.model.clone())?;
-        let optim = trainer.optimizer().clone().load_record(optim_record);
-        trainer.set_optimizer(optim);
-        state = saved;
-        run.truncate_metrics_after(state.step)?;
-        println!("resuming {} from step {}", run.path.display(), state.step);
+    let mut session = Session::start(run, config, args.resume)?;
+    let (spec, path) = (session.config.train.clone(), session.run.path.clone());
+    if args.resume {
+        println!(
+            "resuming {} from step {}",
+            path.display(),
+            session.state.step
+        );
     }
-    if state.step >= spec.steps {
+    if session.finished() {
         println!(
             "{} is already at step {} of {}; pass a larger --steps to continue",
-            run.path.display(),
-            state.step,
+            path.display(),
+            session.state.step,
             spec.steps
         );
         return Ok(TrainOutcome {
-            run: run.path.clone(),
-            step: state.step,
+            run: path,
+            step: session.state.step,
             accuracy: f32::NAN,
         });
     }
 
-    let progress = Progress::new(state.step, spec.steps, spec.log_every);
-    let mut task: Option<(usize, Box<dyn Task>)> = None;
+    let progress = Progress::new(session.state.step, spec.steps, spec.log_every);
     let mut accuracy = f32::NAN;
-    for step in state.step + 1..=spec.steps {
-        let length = spec
-            .curriculum
-            .map_or(spec.task.length, |c| c.length_at(step, spec.task.length));
-        if task.as_ref().is_none_or(|(l, _)| *l != length) {
-            task = Some((length, build_task(&spec.task, length)?));
-        }
-        let (_, current) = task.as_ref().expect("built above");
-        let seed = step_seed(spec.seed, step);
-        device.seed(seed);
-        let batch = current.sample(&mut StdRng::seed_from_u64(seed), spec.batch_size);
-
-        let started = Instant::now();
-        let stats = trainer.step(&batch).read();
-        let tokens = (batch.batch * batch.len) as u64;
-        let tokens_per_s = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        state = TrainState {
-            step,
-            seed: spec.seed,
-            tokens: state.tokens + tokens,
-        };
-        accuracy = stats.accuracy;
-        if !stats.loss.is_finite() {
-            bail!(
-                "the loss became {} at step {step}; lower --lr or resume from the last checkpoint",
-                stats.loss
-            );
-        }
-
-        if step % spec.log_every == 0 || step == spec.steps {
-            run.append_metrics(&json!({
-                "step": step,
-                "phase": "memory",
-                "task": spec.task.kind.name(),
-                "length": length,
-                "loss": stats.loss,
-                "accuracy": stats.accuracy,
-                "tokens_per_s": tokens_per_s,
-                "tokens": state.tokens,
-                "slot_usage_entropy": stats.slot_usage_entropy,
-                "read_sparsity": stats.read_entropy,
-                "mean_slot_age": stats.mean_age,
-                "ltm_fill": stats.ltm_fill,
-                "ltm_bytes": stats.ltm_bytes,
-                "peak_rss_bytes": peak_rss_bytes(),
-            }))?;
-        }
-        progress.step(step, stats.loss, stats.accuracy, tokens_per_s, length);
-        if step % spec.checkpoint_every == 0 || step == spec.steps {
-            checkpoint::save(
-                &run.checkpoints(),
-                &trainer.model,
-                trainer.optimizer().to_record(),
-                &state,
-                spec.keep_checkpoints,
-            )?;
-        }
+    while !session.finished() {
+        let report = session.step()?;
+        accuracy = report.stats.accuracy;
+        progress.step(
+            report.step,
+            report.stats.loss,
+            report.stats.accuracy,
+            report.tokens_per_s,
+            report.length,
+        );
     }
     progress.finish();
     Ok(TrainOutcome {
-        run: run.path.clone(),
-        step: state.step,
+        run: path,
+        step: session.state.step,
         accuracy,
     })
 }
@@ -319,28 +287,7 @@ pub fn default_run() -> Result<()> {
         "DMN: training the `small` preset on needle retrieval (distance 128) on the CPU → {}",
         out.display()
     );
-    let args = TrainArgs {
-        task: Some(TaskKind::Needle),
-        text: None,
-        preset: "small".into(),
-        config: None,
-        device: "cpu".into(),
-        devices: Vec::new(),
-        steps: Some(300),
-        seed: 0,
-        out,
-        resume: false,
-        length: Some(128),
-        values: 16,
-        batch_size: 16,
-        lr: 3e-3,
-        checkpoint_every: 50,
-        keep: 3,
-        log_every: 10,
-        curriculum_start: Some(16),
-        curriculum_steps: Some(150),
-        curriculum_hold: 0,
-    };
+    let args = TrainArgs::embedded_default(out);
     let outcome = run(args)?;
     println!(
         "\nrun written to {} (step {}, last accuracy {:.3})",

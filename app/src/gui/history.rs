@@ -1,0 +1,109 @@
+//! [`History`]: everything the panels draw, built only from what the training thread sends
+//! (metrics and [`MemoryTrace`]s) or from a run directory's `metrics.jsonl`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use dmn::MemoryTrace;
+
+/// One metrics point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Optimizer step.
+    pub step: u64,
+    /// Task loss.
+    pub loss: f32,
+    /// Accuracy on the scored tokens.
+    pub accuracy: f32,
+    /// Training throughput.
+    pub tokens_per_s: f64,
+    /// Task length at that step.
+    pub length: usize,
+    /// Tokens trained on so far.
+    pub tokens: u64,
+}
+
+/// The data behind every panel.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Metrics, one per step (or per logged step when replaying a run).
+    pub points: Vec<Point>,
+    /// Per-segment traces of the fixed held-out sequence, as of `trace_step`.
+    pub traces: Vec<MemoryTrace>,
+    /// Step the traces were taken at.
+    pub trace_step: u64,
+    /// Accuracy against distance, from the last evaluation: (distance, accuracy).
+    pub by_distance: Vec<(u64, f32)>,
+}
+
+impl History {
+    /// Metrics of a run directory written by `dmn train` (its `metrics.jsonl`).
+    pub fn replay(run: &Path) -> Result<Self> {
+        let path = run.join("metrics.jsonl");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut points = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: not JSON", path.display(), i + 1))?;
+            let num = |k: &str| v.get(k).and_then(|x| x.as_f64());
+            let (Some(step), Some(loss)) = (num("step"), num("loss")) else {
+                continue; // lines of other kinds (evaluations, notes) are not curve points
+            };
+            points.push(Point {
+                step: step as u64,
+                loss: loss as f32,
+                accuracy: num("accuracy").unwrap_or(f64::NAN) as f32,
+                tokens_per_s: num("tokens_per_s").unwrap_or(0.0),
+                length: num("length").unwrap_or(0.0) as usize,
+                tokens: num("tokens").unwrap_or(0.0) as u64,
+            });
+        }
+        Ok(Self {
+            points,
+            ..Self::default()
+        })
+    }
+
+    /// The newest trace, if any.
+    pub fn last_trace(&self) -> Option<&MemoryTrace> {
+        self.traces.last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_reads_metrics_lines_and_skips_others() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("metrics.jsonl"),
+            "{\"step\":10,\"loss\":2.5,\"accuracy\":0.25,\"tokens_per_s\":100.0,\"length\":64}\n\
+             {\"note\":\"eval\"}\n\
+             {\"step\":20,\"loss\":1.5,\"accuracy\":0.5,\"tokens_per_s\":90.0,\"length\":128}\n",
+        )
+        .unwrap();
+        let h = History::replay(dir.path()).unwrap();
+        assert_eq!(h.points.len(), 2);
+        assert_eq!(h.points[1].step, 20);
+        assert_eq!(h.points[1].length, 128);
+    }
+
+    #[test]
+    fn replay_names_the_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("metrics.jsonl"),
+            "{\"step\":1,\"loss\":1}\nnot json\n",
+        )
+        .unwrap();
+        let err = History::replay(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+}

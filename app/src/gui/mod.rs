@@ -1,0 +1,96 @@
+//! `dmn gui`: the desktop trainer. Training runs on a background thread ([`worker`]); the window
+//! ([`app`]) draws what it reports in one panel per file ([`panels`]).
+
+pub mod app;
+pub mod history;
+pub mod panels;
+pub mod worker;
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use crate::commands::train::TrainArgs;
+use crate::task_spec::TaskKind;
+
+/// Arguments of `dmn gui`.
+#[derive(Debug, Clone, Args)]
+pub struct GuiArgs {
+    /// Task to train on.
+    #[arg(long, value_enum, default_value = "needle")]
+    pub task: TaskKind,
+    /// Model size preset.
+    #[arg(long, default_value = "small", value_parser = ["tiny", "small", "paper"])]
+    pub preset: String,
+    /// Model config JSON (overrides --preset).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Device to train on (`cpu`, or `wgpu`: the window then renders with the same device).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Task length (default per task; with the defaults, needle at distance 128).
+    #[arg(long)]
+    pub length: Option<u64>,
+    /// Total optimizer steps.
+    #[arg(long, default_value_t = 300)]
+    pub steps: u64,
+    /// Open this run directory (written by `dmn train` or here): replay its metrics and continue
+    /// it from its newest checkpoint.
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// Pause training after this many steps, take the screenshot (if asked) and close.
+    #[arg(long)]
+    pub exit_after_steps: Option<u64>,
+    /// Where to write a PNG of the window (with --exit-after-steps: just before closing).
+    #[arg(long, requires = "exit_after_steps")]
+    pub screenshot: Option<PathBuf>,
+    /// Light theme instead of dark.
+    #[arg(long)]
+    pub light: bool,
+}
+
+impl GuiArgs {
+    /// The training settings of a new run into `out`.
+    pub fn train_args(&self, out: PathBuf) -> TrainArgs {
+        let default = TrainArgs::embedded_default(out.clone());
+        let needle_default = self.task == TaskKind::Needle && self.length.is_none();
+        TrainArgs {
+            preset: self.preset.clone(),
+            config: self.config.clone(),
+            device: self.device.clone(),
+            steps: Some(self.steps),
+            length: self.length.or(needle_default.then_some(128)),
+            curriculum_start: needle_default.then_some(16),
+            curriculum_steps: needle_default.then_some(150),
+            ..TrainArgs {
+                task: Some(self.task),
+                ..default
+            }
+        }
+    }
+}
+
+/// A fresh run directory name under `runs/`.
+pub fn new_run_path(task: TaskKind, preset: &str) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    PathBuf::from("runs").join(format!("gui-{}-{preset}-{stamp}", task.name()))
+}
+
+/// Runs `dmn gui`: opens the window and returns when it closes.
+pub fn run(args: GuiArgs) -> Result<()> {
+    if args.exit_after_steps == Some(0) || args.steps == 0 {
+        bail!("--steps and --exit-after-steps must be at least 1");
+    }
+    if let Some(run) = &args.run
+        && !run.join("config.json").is_file()
+    {
+        bail!(
+            "{} is not a run directory (no config.json); pass a directory written by `dmn train` or `dmn gui`",
+            run.display()
+        );
+    }
+    app::run_window(args)
+}

@@ -1,0 +1,234 @@
+//! [`Session`]: a training run in progress, one step at a time. `dmn train` loops over it on the
+//! terminal; the desktop trainer drives it from its training thread.
+//!
+//! The data of step `s` is drawn from a generator seeded by `(seed, s)`, and the device RNG is
+//! reseeded the same way, so a run resumed from step `s` continues exactly as if uninterrupted.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use burn::module::Module;
+use burn::tensor::Device;
+use dmn::MemoryTrace;
+use dmn::tasks::Task;
+use dmn::train::{OptimizerConfig, StepStats, Trainer};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use crate::checkpoint::{self, TrainState};
+use crate::commands::{devices, step_seed};
+use crate::memory_usage::peak_rss_bytes;
+use crate::run_dir::{RunConfig, RunDir};
+use crate::task_spec::build_task;
+
+/// A run directory with its model, optimizer and position.
+pub struct Session {
+    /// Where config, metrics and checkpoints go.
+    pub run: RunDir,
+    /// The run's model and training config.
+    pub config: RunConfig,
+    /// Model and optimizer.
+    pub trainer: Trainer,
+    /// The last completed step.
+    pub state: TrainState,
+    device: Device,
+    /// The task at its current (curriculum) length.
+    task: Option<(usize, Box<dyn Task>)>,
+}
+
+/// What one step did.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// The step just completed.
+    pub step: u64,
+    /// Task length at this step.
+    pub length: usize,
+    /// Loss, accuracy and memory statistics.
+    pub stats: StepStats,
+    /// Training throughput of this step.
+    pub tokens_per_s: f64,
+    /// The metrics line, when this step wrote one to `metrics.jsonl`.
+    pub metrics: Option<serde_json::Value>,
+    /// The checkpoint this step wrote, if any.
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl Session {
+    /// A session on `run` with `config`, fresh or continued from its newest checkpoint, on the
+    /// devices the config names.
+    pub fn start(run: RunDir, config: RunConfig, resume: bool) -> Result<Self> {
+        let devices = devices(&config.train.device)?;
+        Self::start_on(run, config, resume, devices)
+    }
+
+    /// As [`Session::start`], on devices created by the caller (the desktop trainer shares its
+    /// wgpu device with the window).
+    pub fn start_on(
+        run: RunDir,
+        config: RunConfig,
+        resume: bool,
+        devices: Vec<Device>,
+    ) -> Result<Self> {
+        let spec = &config.train;
+        let workers: Vec<_> = devices.into_iter().map(|d| d.autodiff()).collect();
+        let device = workers[0].clone();
+        device.seed(spec.seed);
+        let model = config.model.init(&device)?;
+        let optimizer = OptimizerConfig::new().with_lr(spec.lr);
+        let trainer = Trainer::data_parallel(model, config.model.clone(), optimizer, workers);
+        let mut session = Self {
+            state: TrainState {
+                step: 0,
+                seed: spec.seed,
+                tokens: 0,
+            },
+            run,
+            config,
+            trainer,
+            device,
+            task: None,
+        };
+        if resume {
+            let Some(latest) = checkpoint::latest(&session.run.checkpoints())? else {
+                bail!(
+                    "{} has no checkpoint to resume from; start it again without --resume",
+                    session.run.path.display()
+                );
+            };
+            session.load(&latest)?;
+        }
+        Ok(session)
+    }
+
+    /// Continues from `checkpoint` (one of this run's or another run's with the same model):
+    /// metrics after its step are dropped, so the log stays one consistent history.
+    pub fn load(&mut self, checkpoint: &std::path::Path) -> Result<()> {
+        let (optim_record, saved) = checkpoint::load_state(checkpoint)?;
+        self.trainer.model = checkpoint::load_model(checkpoint, self.trainer.model.clone())?;
+        let optim = self.trainer.optimizer().clone().load_record(optim_record);
+        self.trainer.set_optimizer(optim);
+        self.state = saved;
+        self.run.truncate_metrics_after(self.state.step)?;
+        Ok(())
+    }
+
+    /// Whether the configured number of steps is done.
+    pub fn finished(&self) -> bool {
+        self.state.step >= self.config.train.steps
+    }
+
+    /// The task at the length the curriculum sets for `step`.
+    fn task_at(&mut self, step: u64) -> Result<(usize, &dyn Task)> {
+        let spec = &self.config.train;
+        let length = spec
+            .curriculum
+            .map_or(spec.task.length, |c| c.length_at(step, spec.task.length));
+        if self.task.as_ref().is_none_or(|(l, _)| *l != length) {
+            self.task = Some((length, build_task(&spec.task, length)?));
+        }
+        let (_, task) = self.task.as_ref().expect("built above");
+        Ok((length, task.as_ref()))
+    }
+
+    /// Trains one step; writes its metrics line and checkpoint when they are due.
+    pub fn step(&mut self) -> Result<StepReport> {
+        let step = self.state.step + 1;
+        let spec = self.config.train.clone();
+        let seed = step_seed(spec.seed, step);
+        let (length, task) = self.task_at(step)?;
+        let batch = task.sample(&mut StdRng::seed_from_u64(seed), spec.batch_size);
+        self.device.seed(seed);
+
+        let started = Instant::now();
+        let stats = self.trainer.step(&batch).read();
+        let tokens = (batch.batch * batch.len) as u64;
+        let tokens_per_s = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        if !stats.loss.is_finite() {
+            bail!(
+                "the loss became {} at step {step}; lower the learning rate or resume from the last checkpoint",
+                stats.loss
+            );
+        }
+        self.state = TrainState {
+            step,
+            seed: spec.seed,
+            tokens: self.state.tokens + tokens,
+        };
+
+        let metrics = (step % spec.log_every == 0 || step == spec.steps).then(|| {
+            json!({
+                "step": step,
+                "phase": "memory",
+                "task": spec.task.kind.name(),
+                "length": length,
+                "loss": stats.loss,
+                "accuracy": stats.accuracy,
+                "tokens_per_s": tokens_per_s,
+                "tokens": self.state.tokens,
+                "slot_usage_entropy": stats.slot_usage_entropy,
+                "read_sparsity": stats.read_entropy,
+                "mean_slot_age": stats.mean_age,
+                "ltm_fill": stats.ltm_fill,
+                "ltm_bytes": stats.ltm_bytes,
+                "peak_rss_bytes": peak_rss_bytes(),
+            })
+        });
+        if let Some(line) = &metrics {
+            self.run.append_metrics(line)?;
+        }
+        let checkpoint = if step % spec.checkpoint_every == 0 || step == spec.steps {
+            Some(self.save()?)
+        } else {
+            None
+        };
+        Ok(StepReport {
+            step,
+            length,
+            stats,
+            tokens_per_s,
+            metrics,
+            checkpoint,
+        })
+    }
+
+    /// Writes a checkpoint of the current step now.
+    pub fn save(&self) -> Result<PathBuf> {
+        checkpoint::save(
+            &self.run.checkpoints(),
+            &self.trainer.model,
+            self.trainer.optimizer().to_record(),
+            &self.state,
+            self.config.train.keep_checkpoints,
+        )
+    }
+
+    /// What the memory does on one held-out sequence of the current task (a fixed sample, so
+    /// successive traces show the model changing, not the data).
+    pub fn trace(&mut self) -> Result<Vec<MemoryTrace>> {
+        let (step, seed) = (self.state.step.max(1), u64::MAX - self.state.seed);
+        let (_, task) = self.task_at(step)?;
+        let batch = task.sample(&mut StdRng::seed_from_u64(seed), 1);
+        let device = self.device.clone().without_autodiff();
+        let model = self.trainer.model.valid();
+        Ok(dmn::train::trace(&model, &batch, &device))
+    }
+
+    /// Held-out accuracy of the current model at task length `distance`, over `samples`
+    /// sequences (the evaluation of `dmn eval`, on one batch).
+    pub fn evaluate(&self, distance: usize, samples: usize) -> Result<f32> {
+        let spec = crate::task_spec::TaskSpec {
+            length: distance,
+            ..self.config.train.task.clone()
+        };
+        let task = build_task(&spec, distance)?;
+        let batch = task.sample(
+            &mut StdRng::seed_from_u64(step_seed(1_000_003, distance as u64)),
+            samples,
+        );
+        let device = self.device.clone().without_autodiff();
+        let out = dmn::train::evaluate(&self.trainer.model.valid(), &batch, &device);
+        Ok(out.read().accuracy)
+    }
+}
