@@ -425,8 +425,10 @@ impl eframe::App for TrainerApp {
 
         self.exit_sequence(&ctx);
         if self.running {
-            // Redraw at up to 60 fps while training; events wake the window otherwise.
-            ctx.request_repaint_after(std::time::Duration::from_millis(16));
+            // Redraw at up to --fps while training (events wake the window otherwise): enough
+            // for live curves, and every frame not drawn is CPU time left to training.
+            let frame = std::time::Duration::from_secs_f64(1.0 / self.args.fps as f64);
+            ctx.request_repaint_after(frame);
         }
     }
 }

@@ -45,6 +45,10 @@ pub struct GuiArgs {
     /// Where to write a PNG of the window (with --exit-after-steps: just before closing).
     #[arg(long, requires = "exit_after_steps")]
     pub screenshot: Option<PathBuf>,
+    /// Frames per second at most while training: each frame drawn takes CPU time from training
+    /// when the renderer runs on the CPU (a software driver, no GPU).
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub fps: u32,
     /// Light theme instead of dark.
     #[arg(long)]
     pub light: bool,

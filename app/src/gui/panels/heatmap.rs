@@ -22,7 +22,10 @@ pub struct SlotHeatmap {
     quantity: Quantity,
     /// `None`: all heads summed.
     head: Option<usize>,
-    texture: Option<egui::TextureHandle>,
+    /// The picture and what it shows: (trace step, quantity, head). Rebuilt only when that
+    /// changes, not every frame.
+    texture: Option<(egui::TextureHandle, (u64, Quantity, Option<usize>))>,
+    columns: usize,
 }
 
 impl Default for SlotHeatmap {
@@ -31,6 +34,7 @@ impl Default for SlotHeatmap {
             quantity: Quantity::Write,
             head: None,
             texture: None,
+            columns: 0,
         }
     }
 }
@@ -138,18 +142,32 @@ impl Panel for SlotHeatmap {
                 }
             }
         });
-        let (cells, columns) = grid(&history.traces, self.quantity, self.head);
-        if columns == 0 {
+        let key = (history.trace_step, self.quantity, self.head);
+        if self.texture.as_ref().is_none_or(|(_, k)| *k != key) {
+            let (cells, columns) = grid(&history.traces, self.quantity, self.head);
+            self.columns = columns;
+            if columns == 0 {
+                self.texture = None;
+                return waiting(ui, "a memory update");
+            }
+            let pixels = normalize(&cells).into_iter().map(color).collect();
+            let image = egui::ColorImage::new([columns, first.slots], pixels);
+            let options = egui::TextureOptions::NEAREST;
+            match &mut self.texture {
+                Some((t, k)) => {
+                    t.set(image, options);
+                    *k = key;
+                }
+                None => {
+                    let t = ui.ctx().load_texture("slot-heatmap", image, options);
+                    self.texture = Some((t, key));
+                }
+            }
+        }
+        let Some((texture, _)) = &self.texture else {
             return waiting(ui, "a memory update");
-        }
-        let pixels = normalize(&cells).into_iter().map(color).collect();
-        let image = egui::ColorImage::new([columns, first.slots], pixels);
-        let options = egui::TextureOptions::NEAREST;
-        match &mut self.texture {
-            Some(t) => t.set(image, options),
-            None => self.texture = Some(ui.ctx().load_texture("slot-heatmap", image, options)),
-        }
-        let texture = self.texture.as_ref().expect("set above");
+        };
+        let columns = self.columns;
         let size = egui::vec2(ui.available_width(), 140.0);
         ui.add(egui::Image::new((texture.id(), size)))
             .on_hover_text(format!(

@@ -116,7 +116,8 @@ impl Panel for Survival {
             .x_axis_label("age (memory updates)")
             .y_axis_label("surviving")
             .show(ui, |p| {
-                p.line(Line::new("survival", PlotPoints::from(points)));
+                // No band drawing: a step curve has vertical runs that a band would fill.
+                p.line(Line::new("survival", PlotPoints::from(points)).allow_band(false));
             });
     }
 }
