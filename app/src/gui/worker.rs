@@ -222,3 +222,93 @@ fn train(
         single = false;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::train::{TrainArgs, new_run};
+    use crate::task_spec::TaskKind;
+
+    fn next(events: &Receiver<Event>) -> Event {
+        events
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the training thread answers")
+    }
+
+    #[test]
+    fn commands_drive_the_session_and_every_answer_is_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = TrainArgs {
+            length: Some(12),
+            steps: Some(3),
+            ..TrainArgs::new(TaskKind::Needle, dir.path().join("run"))
+        };
+        let worker = Worker::spawn(
+            move || {
+                let (run, config) = new_run(&args)?;
+                Session::start(run, config, false)
+            },
+            false,
+            None,
+            || {},
+        );
+        assert!(matches!(
+            next(&worker.events),
+            Event::Ready {
+                step: 0,
+                total: 3,
+                ..
+            }
+        ));
+        assert!(matches!(next(&worker.events), Event::Trace { step: 0, .. }));
+
+        worker.send(Command::Step);
+        assert!(matches!(next(&worker.events), Event::Step(p) if p.step == 1));
+        let Event::Trace { step: 1, traces } = next(&worker.events) else {
+            panic!("a single step is traced")
+        };
+        assert!(!traces.is_empty());
+
+        worker.send(Command::Save);
+        let Event::Checkpoint { path, step: 1 } = next(&worker.events) else {
+            panic!("save answers with the checkpoint")
+        };
+        worker.send(Command::Evaluate(vec![12, 48]));
+        let Event::Evaluated(points) = next(&worker.events) else {
+            panic!("evaluate answers with the points")
+        };
+        assert_eq!(points.iter().map(|p| p.0).collect::<Vec<_>>(), vec![12, 48]);
+        assert!(points.iter().all(|p| (0.0..=1.0).contains(&p.1)));
+
+        // Run to the end: steps 2 and 3, then a pause with the final trace.
+        worker.send(Command::Run);
+        let mut last = 1;
+        loop {
+            match next(&worker.events) {
+                Event::Step(p) => last = p.step,
+                Event::Paused => break,
+                Event::Error(e) => panic!("{e}"),
+                _ => {}
+            }
+        }
+        assert_eq!(last, 3);
+
+        // Loading the step-1 checkpoint goes back to step 1.
+        worker.send(Command::Load(path));
+        assert!(matches!(
+            next(&worker.events),
+            Event::Checkpoint { step: 1, .. }
+        ));
+        worker.send(Command::Load(dir.path().join("missing")));
+        loop {
+            match next(&worker.events) {
+                Event::Error(e) => {
+                    assert!(e.contains("load"), "{e}");
+                    break;
+                }
+                Event::Trace { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
