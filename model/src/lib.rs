@@ -43,6 +43,7 @@ pub mod long_term_memory;
 pub mod loss;
 pub mod model;
 pub mod ops;
+pub mod policy;
 pub mod tasks;
 pub mod trace;
 pub mod train;
