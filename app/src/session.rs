@@ -21,7 +21,7 @@ use crate::checkpoint::{self, TrainState};
 use crate::commands::{devices, step_seed};
 use crate::memory_usage::peak_rss_bytes;
 use crate::run_dir::{RunConfig, RunDir};
-use crate::task_spec::build_task;
+use crate::task_spec::{Phase, build_task};
 
 /// A run directory with its model, optimizer and position.
 pub struct Session {
@@ -36,6 +36,8 @@ pub struct Session {
     device: Device,
     /// The task at its current (curriculum) length.
     task: Option<(usize, Box<dyn Task>)>,
+    /// Whether the encoder has been frozen for the policy phase.
+    frozen: bool,
 }
 
 /// What one step did.
@@ -89,6 +91,7 @@ impl Session {
             trainer,
             device,
             task: None,
+            frozen: false,
         };
         if resume {
             let Some(latest) = checkpoint::latest(&session.run.checkpoints())? else {
@@ -132,13 +135,29 @@ impl Session {
         Ok((length, task.as_ref()))
     }
 
+    /// Sets the trainer up for `phase`: memories off while pretraining; the encoder frozen from
+    /// the policy phase on.
+    fn enter(&mut self, phase: Phase) {
+        self.trainer.use_memory = phase != Phase::Pretrain;
+        if phase == Phase::Policy && !self.frozen {
+            self.trainer.freeze_encoder();
+            self.frozen = true;
+        }
+    }
+
     /// Trains one step; writes its metrics line and checkpoint when they are due.
     pub fn step(&mut self) -> Result<StepReport> {
         let step = self.state.step + 1;
         let spec = self.config.train.clone();
         let seed = step_seed(spec.seed, step);
+        let phase = spec.phase_at(step);
+        self.enter(phase);
         let (length, task) = self.task_at(step)?;
         let batch = task.sample(&mut StdRng::seed_from_u64(seed), spec.batch_size);
+        let batch = match phase {
+            Phase::Pretrain => batch.next_token(),
+            _ => batch,
+        };
         self.device.seed(seed);
 
         let started = Instant::now();
@@ -160,7 +179,7 @@ impl Session {
         let metrics = (step % spec.log_every == 0 || step == spec.steps).then(|| {
             json!({
                 "step": step,
-                "phase": "memory",
+                "phase": phase.name(),
                 "task": spec.task.kind.name(),
                 "length": length,
                 "loss": stats.loss,

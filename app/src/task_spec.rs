@@ -98,6 +98,38 @@ impl Curriculum {
     }
 }
 
+/// The training phases of seed 000 §2.4.3, run in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The encoder alone on next-token prediction (both memories off).
+    Pretrain,
+    /// The whole model end to end on the task, on progressively longer sequences.
+    Memory,
+    /// The memory policy fine-tuned with the embedding and encoder frozen.
+    Policy,
+}
+
+impl Phase {
+    /// Name as typed on the command line and written in `metrics.jsonl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pretrain => "pretrain",
+            Self::Memory => "memory",
+            Self::Policy => "policy",
+        }
+    }
+}
+
+/// One phase and its number of steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseSteps {
+    /// The phase.
+    pub phase: Phase,
+    /// Steps spent in it.
+    pub steps: u64,
+}
+
 /// All training settings of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSpec {
@@ -121,6 +153,24 @@ pub struct TrainSpec {
     pub curriculum: Option<Curriculum>,
     /// Device kind (`cpu`).
     pub device: String,
+    /// Phases in order with their steps; empty: the `memory` phase throughout. Steps past the
+    /// schedule's end (a resumed run given more steps) belong to the last phase.
+    #[serde(default)]
+    pub phases: Vec<PhaseSteps>,
+}
+
+impl TrainSpec {
+    /// The phase that step `step` (counted from 1) belongs to.
+    pub fn phase_at(&self, step: u64) -> Phase {
+        let mut end = 0;
+        for p in &self.phases {
+            end += p.steps;
+            if step <= end {
+                return p.phase;
+            }
+        }
+        self.phases.last().map_or(Phase::Memory, |p| p.phase)
+    }
 }
 
 /// Builds the task at a given length.

@@ -486,3 +486,82 @@ fn training_and_eval_on_wgpu() {
     let line: Value = serde_json::from_str(out.trim()).unwrap();
     assert!((0.0..=1.0).contains(&line["accuracy"].as_f64().unwrap()));
 }
+
+#[test]
+fn three_phases_run_in_order_and_a_resume_extends_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(
+        &run,
+        &[
+            "--phases",
+            "pretrain,memory,policy",
+            "--phase-steps",
+            "2,2,2",
+            "--log-every",
+            "1",
+            "--checkpoint-every",
+            "3",
+        ],
+    );
+    let phases: Vec<String> = metrics(&run)
+        .iter()
+        .map(|m| m["phase"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "pretrain", "pretrain", "memory", "memory", "policy", "policy"
+        ]
+    );
+    assert!(
+        metrics(&run)
+            .iter()
+            .all(|m| m["loss"].as_f64().unwrap().is_finite())
+    );
+    assert_eq!(run_config(&run)["train"]["steps"], 6);
+
+    // Resumed with more steps, the run continues in the policy phase (encoder frozen again).
+    ok(&[
+        "train",
+        "--resume",
+        "--out",
+        run.to_str().unwrap(),
+        "--steps",
+        "8",
+    ]);
+    let m = metrics(&run);
+    assert_eq!(m.len(), 8);
+    assert_eq!(m[7]["phase"], "policy");
+}
+
+#[test]
+fn phase_mistakes_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let e = fails(&[
+        "train",
+        "--task",
+        "needle",
+        "--out",
+        run.to_str().unwrap(),
+        "--phases",
+        "memory,pretrain",
+        "--phase-steps",
+        "1,1",
+    ]);
+    assert!(e.contains("order"), "{e}");
+    let e = fails(&[
+        "train",
+        "--task",
+        "needle",
+        "--out",
+        run.to_str().unwrap(),
+        "--phases",
+        "pretrain,memory",
+        "--phase-steps",
+        "3",
+    ]);
+    assert!(e.contains("one count per phase"), "{e}");
+    assert!(!run.exists(), "nothing is written for a bad command");
+}

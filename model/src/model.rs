@@ -203,6 +203,15 @@ impl Dmn {
         }
     }
 
+    /// The same model with the token embedding and the base encoder frozen (no gradients).
+    pub fn freeze_encoder(self) -> Self {
+        Self {
+            embedding: self.embedding.no_grad(),
+            encoder: self.encoder.no_grad(),
+            ..self
+        }
+    }
+
     /// Runs one segment (any length ≥ 1; normally [`Self::segment_len`]).
     ///
     /// Tokens read the working memory as written by earlier updates (every
@@ -512,6 +521,19 @@ mod tests {
             assert_eq!(trace.transfer.unwrap().slots.len(), 2);
             assert_eq!(trace.level_fill, vec![1.0, 0.0, 0.0, 0.0, 0.0]);
         }
+    }
+
+    #[test]
+    fn a_frozen_encoder_gets_no_gradients_and_the_rest_does() {
+        use burn::optim::GradientsParams;
+        let device = Device::flex().autodiff();
+        let model = DmnConfig::tiny(20).init(&device).unwrap().freeze_encoder();
+        let state = model.init_state(2, &device);
+        let (out, _) =
+            model.forward_segment(state, tokens(2, 8, 20, &device), ForwardOptions::default());
+        let grads = GradientsParams::from_grads(out.logits.sum().backward(), &model);
+        assert!(grads.get::<2>(model.embedding.weight.id).is_none());
+        assert!(grads.get::<2>(model.lm_head.weight.id).is_some());
     }
 
     #[test]

@@ -130,6 +130,9 @@ pub struct Trainer {
     /// Draw the compression VAE's latent noise while training (the default). Off, a run draws
     /// no random numbers on the device, so the same run on two devices can be compared step by step.
     pub sample_latents: bool,
+    /// Run the memories (the default). Off, segments skip both memories and the model trains as
+    /// its encoder alone: the pretraining phase of §2.4.3.
+    pub use_memory: bool,
     optimizer: ModuleOptimizer,
     devices: Vec<Device>,
 }
@@ -172,9 +175,16 @@ impl Trainer {
             config,
             optimizer_config,
             sample_latents: true,
+            use_memory: true,
             optimizer,
             devices,
         }
+    }
+
+    /// Stops training the token embedding and the base encoder (the policy fine-tuning phase of
+    /// §2.4.3): their parameters no longer receive gradients, everything else keeps training.
+    pub fn freeze_encoder(&mut self) {
+        self.model = self.model.clone().freeze_encoder();
     }
 
     /// The optimizer, for checkpoints.
@@ -198,7 +208,18 @@ impl Trainer {
         let mut states: Vec<_> = shards
             .iter()
             .zip(&self.devices)
-            .map(|(s, d)| self.model.init_state(s.batch, d))
+            .map(|(s, d)| {
+                let state = self.model.init_state(s.batch, d);
+                if self.use_memory {
+                    state
+                } else {
+                    crate::model::DmnState {
+                        working: None,
+                        long_term: None,
+                        ..state
+                    }
+                }
+            })
             .collect();
         let zero = || Tensor::<1>::zeros([1], &device);
         let (mut loss_sum, mut correct) = (zero(), zero());

@@ -12,7 +12,7 @@ use crate::checkpoint;
 use crate::progress::Progress;
 use crate::run_dir::{RunConfig, RunDir};
 use crate::session::Session;
-use crate::task_spec::{Curriculum, TaskKind, TaskSpec, TrainSpec, build_task};
+use crate::task_spec::{Curriculum, Phase, PhaseSteps, TaskKind, TaskSpec, TrainSpec, build_task};
 
 /// Arguments of `dmn train`.
 #[derive(Debug, Clone, Args)]
@@ -68,6 +68,19 @@ pub struct TrainArgs {
     /// Steps between metrics lines.
     #[arg(long, default_value_t = 10)]
     pub log_every: u64,
+    /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
+    /// `memory` (end to end), `policy` (encoder frozen). Needs --phase-steps.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        requires = "phase_steps",
+        conflicts_with = "steps"
+    )]
+    pub phases: Vec<Phase>,
+    /// Steps of each phase given in --phases, e.g. `200,1000,300`.
+    #[arg(long, value_delimiter = ',', requires = "phases")]
+    pub phase_steps: Vec<u64>,
     /// Curriculum: task length at the first step (grows geometrically to --length).
     #[arg(long, requires = "curriculum_steps")]
     pub curriculum_start: Option<u64>,
@@ -103,6 +116,8 @@ impl TrainArgs {
             curriculum_start: None,
             curriculum_steps: None,
             curriculum_hold: 0,
+            phases: Vec::new(),
+            phase_steps: Vec::new(),
         }
     }
 
@@ -185,9 +200,33 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
     if !(args.lr.is_finite() && args.lr > 0.0) {
         bail!("--lr must be a positive number");
     }
+    if args.phases.len() != args.phase_steps.len() {
+        bail!(
+            "--phases names {} phases but --phase-steps gives {} counts; give one count per phase",
+            args.phases.len(),
+            args.phase_steps.len()
+        );
+    }
+    let mut phases = Vec::new();
+    for (&phase, &steps) in args.phases.iter().zip(&args.phase_steps) {
+        if phases.iter().any(|p: &PhaseSteps| p.phase == phase) {
+            bail!("--phases names `{}` twice", phase.name());
+        }
+        phases.push(PhaseSteps {
+            phase,
+            steps: positive("phase-steps", steps)?,
+        });
+    }
+    if !phases.is_sorted_by_key(|p| p.phase as u8) {
+        bail!("--phases must come in the order pretrain, memory, policy");
+    }
+    let total = match phases.is_empty() {
+        true => args.steps.unwrap_or(1000),
+        false => phases.iter().map(|p| p.steps).sum(),
+    };
     let train = TrainSpec {
         task: spec,
-        steps: positive("steps", args.steps.unwrap_or(1000))?,
+        steps: positive("steps", total)?,
         seed: args.seed,
         batch_size: args.batch_size,
         lr: args.lr,
@@ -200,6 +239,7 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         } else {
             args.devices.join(",")
         },
+        phases,
     };
     let workers = devices(&train.device)?.len();
     if train.batch_size < workers {

@@ -30,6 +30,22 @@ impl Batch {
         }
     }
 
+    /// The same sequences as a next-token prediction batch (the encoder pretraining of §2.4.3):
+    /// every position's target is the following input token, and all but the last position of
+    /// each row are scored.
+    pub fn next_token(&self) -> Batch {
+        let mut out = self.clone();
+        for b in 0..self.batch {
+            let row = b * self.len;
+            for t in 0..self.len {
+                let next = t + 1 < self.len;
+                out.targets[row + t] = if next { self.inputs[row + t + 1] } else { 0 };
+                out.mask[row + t] = if next { 1.0 } else { 0.0 };
+            }
+        }
+        out
+    }
+
     /// Row `b` of the inputs.
     pub fn row(&self, b: usize) -> &[u32] {
         &self.inputs[b * self.len..(b + 1) * self.len]
@@ -144,5 +160,16 @@ mod tests {
         assert_eq!(joined, b.inputs);
         assert_eq!(b.scored_in(0, 3), 1);
         assert_eq!(parts[0].scored_in(1, 2), 1);
+    }
+
+    #[test]
+    fn next_token_scores_every_position_but_the_last() {
+        let mut batch = Batch::zeros(2, 3);
+        batch.inputs = vec![5, 6, 7, 8, 9, 10];
+        batch.mask = vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+        let nt = batch.next_token();
+        assert_eq!(nt.inputs, batch.inputs);
+        assert_eq!(nt.targets, vec![6, 7, 0, 9, 10, 0]);
+        assert_eq!(nt.mask, vec![1.0, 1.0, 0.0, 1.0, 1.0, 0.0]);
     }
 }
