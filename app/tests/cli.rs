@@ -565,3 +565,14 @@ fn phase_mistakes_are_clear_errors() {
     assert!(e.contains("one count per phase"), "{e}");
     assert!(!run.exists(), "nothing is written for a bad command");
 }
+
+#[test]
+fn the_lru_transfer_policy_is_saved_in_the_run_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&run, &["--policy", "lru", "--steps", "1"]);
+    assert_eq!(run_config(&run)["model"]["transfer_policy"], "Lru");
+    let run2 = dir.path().join("run2");
+    train(&run2, &["--steps", "1"]);
+    assert_eq!(run_config(&run2)["model"]["transfer_policy"], "Importance");
+}

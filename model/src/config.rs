@@ -12,6 +12,17 @@ pub enum EncoderKind {
     LinearAttention,
 }
 
+/// Which working-memory slots move to long-term memory at a segment's end (§2.1.3).
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum TransferPolicy {
+    /// The slots the controller's importance head scores highest; the head learns through the
+    /// task loss (the supervised policy).
+    Importance,
+    /// The least-used slots (lowest usage), the ones allocation would overwrite next: a fixed
+    /// heuristic baseline.
+    Lru,
+}
+
 /// Weights of the auxiliary losses added to the task loss.
 #[derive(Config, Debug, PartialEq)]
 pub struct LossWeights {
@@ -49,6 +60,9 @@ pub struct DmnConfig {
     /// Base encoder family (§2.4.1).
     #[config(default = "EncoderKind::Ssm")]
     pub encoder: EncoderKind,
+    /// Which slots move to long-term memory.
+    #[config(default = "TransferPolicy::Importance")]
+    pub transfer_policy: TransferPolicy,
     /// SSM state size per channel (Mamba's `d_state`).
     #[config(default = 16)]
     pub d_state: usize,

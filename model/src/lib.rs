@@ -49,7 +49,7 @@ pub mod trace;
 pub mod train;
 pub mod working_memory;
 
-pub use config::{ConfigError, DmnConfig, EncoderKind, LossWeights};
+pub use config::{ConfigError, DmnConfig, EncoderKind, LossWeights, TransferPolicy};
 pub use model::{Dmn, DmnState, ForwardOptions, SegmentOutput};
 pub use trace::MemoryTrace;
 

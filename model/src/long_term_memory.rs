@@ -196,9 +196,23 @@ impl LongTermMemory {
         importance: Tensor<2>,
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
+        let (_, idx) = importance.clone().topk_with_indices(self.per_level, 1); // [B, m]
+        self.transfer_slots(state, slots, importance, idx, sample)
+    }
+
+    /// Moves the chosen slots `idx` (`[B, m]`) into level 0 and ripples the carry upwards; their
+    /// importance still sets how wide each is compressed.
+    pub fn transfer_slots(
+        &self,
+        state: LongTermMemoryState,
+        slots: Tensor<3>,
+        importance: Tensor<2>,
+        idx: Tensor<2, Int>,
+        sample: bool,
+    ) -> (LongTermMemoryState, Transfer) {
         let [b, _, d] = slots.dims();
         let m = self.per_level;
-        let (top_importance, idx) = importance.topk_with_indices(m, 1); // [B, m]
+        let top_importance = importance.gather(1, idx.clone());
         let chosen = slots.gather(1, idx.clone().unsqueeze_dim::<3>(2).expand([b, m, d]));
         let compressed = self
             .compressor

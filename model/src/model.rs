@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::config::{ConfigError, DmnConfig};
+use crate::config::{ConfigError, DmnConfig, TransferPolicy};
 use crate::controller::{MemoryController, MemoryControllerConfig};
 use crate::encoder::{BaseEncoder, EncoderState};
 use crate::long_term_memory::{LongTermMemory, LongTermMemoryState};
@@ -32,6 +32,8 @@ pub struct Dmn {
     segment_len: usize,
     update_interval: usize,
     kernels: bool,
+    /// Transfer the least-used slots instead of the most important (`TransferPolicy::Lru`).
+    lru_transfer: bool,
 }
 
 /// Everything carried from one segment to the next.
@@ -160,6 +162,7 @@ impl DmnConfig {
             segment_len: self.segment_len,
             update_interval: self.memory_update_interval,
             kernels: self.kernels,
+            lru_transfer: self.transfer_policy == TransferPolicy::Lru,
         })
     }
 }
@@ -369,8 +372,22 @@ impl Dmn {
             ltm_summary,
         ) {
             let importance = self.controller.importance(wst.slots.clone(), h, summary);
-            let (next, transfer) =
-                ltm.transfer(lst, wst.slots.clone(), importance.clone(), options.sample);
+            let (next, transfer) = if self.lru_transfer {
+                let (_, least_used) = wst
+                    .usage
+                    .clone()
+                    .neg()
+                    .topk_with_indices(ltm.per_level(), 1);
+                ltm.transfer_slots(
+                    lst,
+                    wst.slots.clone(),
+                    importance.clone(),
+                    least_used,
+                    options.sample,
+                )
+            } else {
+                ltm.transfer(lst, wst.slots.clone(), importance.clone(), options.sample)
+            };
             aux.kl = transfer.compressed.kl.clone();
             aux.reconstruction = transfer.compressed.reconstruction.clone();
             if let Some(tr) = trace.as_mut() {
@@ -521,6 +538,39 @@ mod tests {
             assert_eq!(trace.transfer.unwrap().slots.len(), 2);
             assert_eq!(trace.level_fill, vec![1.0, 0.0, 0.0, 0.0, 0.0]);
         }
+    }
+
+    #[test]
+    fn lru_transfer_moves_the_least_used_slots() {
+        let device = Device::flex();
+        let config = DmnConfig::tiny(20).with_transfer_policy(TransferPolicy::Lru);
+        let model = config.init(&device).unwrap();
+        let state = model.init_state(1, &device);
+        let options = ForwardOptions {
+            sample: false,
+            trace: true,
+        };
+        let (out, next) = model.forward_segment(state, tokens(1, 21, 20, &device), options);
+        let usage = next
+            .working
+            .unwrap()
+            .usage
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let moved = out.trace.unwrap().read().transfer.unwrap().slots;
+        // Every moved slot is used no more than any slot that stayed (ties may go either way).
+        let is_moved = |i: usize| moved.contains(&(i as u32));
+        let most_moved = (0..usage.len()).filter(|&i| is_moved(i)).map(|i| usage[i]);
+        let least_kept = (0..usage.len()).filter(|&i| !is_moved(i)).map(|i| usage[i]);
+        let (hi, lo) = (
+            most_moved.fold(f32::MIN, f32::max),
+            least_kept.fold(f32::MAX, f32::min),
+        );
+        assert!(
+            !moved.is_empty() && hi <= lo,
+            "moved {moved:?}, usage {usage:?}"
+        );
     }
 
     #[test]

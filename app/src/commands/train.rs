@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dmn::DmnConfig;
+use dmn::{DmnConfig, TransferPolicy};
 
 use super::devices;
 use crate::checkpoint;
@@ -68,6 +68,10 @@ pub struct TrainArgs {
     /// Steps between metrics lines.
     #[arg(long, default_value_t = 10)]
     pub log_every: u64,
+    /// Which slots move to long-term memory: `importance` (the controller's importance head,
+    /// learned through the task loss) or `lru` (the least-used slots, a fixed heuristic).
+    #[arg(long, value_parser = ["importance", "lru"])]
+    pub policy: Option<String>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
     /// `memory` (end to end), `policy` (encoder frozen). Needs --phase-steps.
     #[arg(
@@ -118,6 +122,7 @@ impl TrainArgs {
             curriculum_hold: 0,
             phases: Vec::new(),
             phase_steps: Vec::new(),
+            policy: None,
         }
     }
 
@@ -177,6 +182,11 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         None => {
             DmnConfig::preset(&args.preset, task.vocab_size()).expect("clap checks the preset name")
         }
+    };
+    let model = match args.policy.as_deref() {
+        Some("lru") => model.with_transfer_policy(TransferPolicy::Lru),
+        Some(_) => model.with_transfer_policy(TransferPolicy::Importance),
+        None => model,
     };
     if model.vocab_size < task.vocab_size() {
         bail!(
