@@ -132,6 +132,37 @@ fn window_reopens_a_run_written_by_dmn_train() {
 }
 
 #[test]
+fn window_renders_with_the_wgpu_device_burn_trains_on() {
+    if !xvfb_available() {
+        return;
+    }
+    // Only where a Vulkan driver exists (CI sets DMN_REQUIRE_WGPU with lavapipe installed).
+    if std::env::var_os("DMN_REQUIRE_WGPU").is_none() {
+        eprintln!("SKIPPED: DMN_REQUIRE_WGPU is not set; the shared wgpu device was NOT tested");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("wgpu.png");
+    let summary = gui(
+        dir.path(),
+        &[
+            "--device",
+            "wgpu",
+            "--preset",
+            "tiny",
+            "--steps",
+            "4",
+            "--exit-after-steps",
+            "2",
+            "--screenshot",
+            shot.to_str().unwrap(),
+        ],
+    );
+    assert!(summary["steps"].as_u64().unwrap() >= 2, "{summary}");
+    check_screenshot(&shot);
+}
+
+#[test]
 fn a_bad_run_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_dmn"))
