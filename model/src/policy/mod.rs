@@ -15,6 +15,7 @@
 
 pub mod dqn;
 pub mod gae;
+pub mod plackett_luce;
 pub mod ppo;
 pub mod toy;
 
