@@ -102,13 +102,22 @@ impl RunDir {
         let p = self.path.join("config.json");
         let text =
             fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-        let config: RunConfig = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid run config", p.display()))?;
-        config
-            .model
-            .validate()
-            .with_context(|| format!("{} has an invalid model config", p.display()))?;
-        Ok(config)
+        let invalid = || format!("{} is not a valid run config", p.display());
+        let mut value: serde_json::Value = serde_json::from_str(&text).with_context(invalid)?;
+        // The model part goes through `DmnConfig::from_value`, which fills fields added since
+        // the run was written and validates the rest.
+        let model = value
+            .get_mut("model")
+            .map(serde_json::Value::take)
+            .with_context(|| format!("{}: no \"model\" part", invalid()))?;
+        let model =
+            DmnConfig::from_value(model).map_err(|e| anyhow::anyhow!("{}: {e}", invalid()))?;
+        let train = value
+            .get_mut("train")
+            .map(serde_json::Value::take)
+            .with_context(|| format!("{}: no \"train\" part", invalid()))?;
+        let train = serde_json::from_value(train).with_context(invalid)?;
+        Ok(RunConfig { model, train })
     }
 
     /// Appends one metrics line.

@@ -384,8 +384,29 @@ impl DmnConfig {
 
     /// Parses a JSON config and validates it.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let config: Self =
+        let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("config is not valid DMN JSON: {e}"))?;
+        Self::from_value(value)
+    }
+
+    /// A config from parsed JSON. Fields the JSON lacks (a config written before they existed)
+    /// take their defaults, so older runs keep loading.
+    pub fn from_value(mut value: serde_json::Value) -> Result<Self, String> {
+        if let Some(fields) = value.as_object_mut() {
+            let vocab = fields
+                .get("vocab_size")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(1);
+            let defaults = serde_json::to_value(Self::new(vocab as usize))
+                .expect("a config always serializes");
+            for (name, default) in defaults.as_object().into_iter().flatten() {
+                fields
+                    .entry(name.clone())
+                    .or_insert_with(|| default.clone());
+            }
+        }
+        let config: Self = serde_json::from_value(value)
+            .map_err(|e| format!("config is not valid DMN JSON: {e}"))?;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
@@ -399,6 +420,18 @@ impl DmnConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_without_newer_fields_takes_their_defaults() {
+        let mut value = serde_json::to_value(DmnConfig::small(300)).unwrap();
+        let fields = value.as_object_mut().unwrap();
+        fields.remove("transfer_policy");
+        fields.remove("kernels");
+        let back = DmnConfig::from_value(value).unwrap();
+        assert_eq!(back.transfer_policy, TransferPolicy::Importance);
+        assert!(back.kernels);
+        assert_eq!(back.d_model, DmnConfig::small(300).d_model);
+    }
 
     #[test]
     fn presets_validate() {
