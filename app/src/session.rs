@@ -176,8 +176,9 @@ impl Session {
             tokens: self.state.tokens + tokens,
         };
 
+        let policy = self.trainer.last_policy.take();
         let metrics = (step % spec.log_every == 0 || step == spec.steps).then(|| {
-            json!({
+            let mut line = json!({
                 "step": step,
                 "phase": phase.name(),
                 "task": spec.task.kind.name(),
@@ -192,7 +193,17 @@ impl Session {
                 "ltm_fill": stats.ltm_fill,
                 "ltm_bytes": stats.ltm_bytes,
                 "peak_rss_bytes": peak_rss_bytes(),
-            })
+            });
+            if let Some(p) = policy {
+                line["episode_reward"] = json!(p.episode_reward);
+                line["r_task"] = json!(p.r_task);
+                line["r_comp"] = json!(p.r_comp);
+                line["policy_entropy"] = json!(p.entropy);
+                line["approx_kl"] = json!(p.approx_kl);
+                line["value_loss"] = json!(p.value_loss);
+                line["transfers_per_update"] = json!(p.transfers_per_update);
+            }
+            line
         });
         if let Some(line) = &metrics {
             self.run.append_metrics(line)?;

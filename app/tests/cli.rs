@@ -576,3 +576,30 @@ fn the_lru_transfer_policy_is_saved_in_the_run_config() {
     train(&run2, &["--steps", "1"]);
     assert_eq!(run_config(&run2)["model"]["transfer_policy"], "Importance");
 }
+
+#[test]
+fn ppo_transfer_policy_trains_and_logs_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    // Distance 24 with the tiny preset's segments of 16: two transfers per sequence.
+    train(
+        &run,
+        &["--policy", "ppo", "--steps", "3", "--log-every", "1"],
+    );
+    assert_eq!(run_config(&run)["model"]["transfer_policy"], "Ppo");
+    for m in metrics(&run) {
+        for key in [
+            "episode_reward",
+            "r_task",
+            "r_comp",
+            "policy_entropy",
+            "approx_kl",
+            "value_loss",
+        ] {
+            let v = m[key].as_f64().unwrap_or(f64::NAN);
+            assert!(v.is_finite(), "{key} = {v} in {m}");
+        }
+        assert!(m["transfers_per_update"].as_u64().unwrap() >= 1);
+        assert!(m["r_comp"].as_f64().unwrap() <= 0.0);
+    }
+}

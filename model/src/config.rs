@@ -21,6 +21,10 @@ pub enum TransferPolicy {
     /// The least-used slots (lowest usage), the ones allocation would overwrite next: a fixed
     /// heuristic baseline.
     Lru,
+    /// Slots sampled from a Plackett–Luce policy over the importance head's logits while
+    /// training, the most likely ones otherwise; the head is trained by PPO on
+    /// task reward + `policy_cost` × compression economy (seed 000 §2.3).
+    Ppo,
 }
 
 /// Weights of the auxiliary losses added to the task loss.
@@ -63,6 +67,10 @@ pub struct DmnConfig {
     /// Which slots move to long-term memory.
     #[config(default = "TransferPolicy::Importance")]
     pub transfer_policy: TransferPolicy,
+    /// λ of the learned policy's reward `r_task + λ r_comp`, where r_comp = −(fraction of the
+    /// latent width each transferred entry keeps).
+    #[config(default = 0.1)]
+    pub policy_cost: f64,
     /// SSM state size per channel (Mamba's `d_state`).
     #[config(default = 16)]
     pub d_state: usize,

@@ -134,14 +134,32 @@ impl MemoryController {
     /// # Shapes
     /// - slots: `[B, K, D]`, h: `[B, L, D]`, ltm_summary: `[B, D]` → `[B, K]` in (0, 1)
     pub fn importance(&self, slots: Tensor<3>, h: Tensor<3>, ltm_summary: Tensor<2>) -> Tensor<2> {
+        let [b, _, d] = h.dims();
+        sigmoid(self.importance_logits(slots, h.mean_dim(1).reshape([b, d]), ltm_summary))
+    }
+
+    /// `f_I` before the sigmoid: the scores a learned transfer policy samples slots by.
+    ///
+    /// # Shapes
+    /// - slots: `[B, K, D]`, h_mean: `[B, D]`, ltm_summary: `[B, D]` → `[B, K]`
+    pub fn importance_logits(
+        &self,
+        slots: Tensor<3>,
+        h_mean: Tensor<2>,
+        ltm_summary: Tensor<2>,
+    ) -> Tensor<2> {
         let [b, k, d] = slots.dims();
-        let context = Tensor::cat(vec![h.mean_dim(1), ltm_summary.unsqueeze_dim::<3>(1)], 2)
-            .expand([b, k, 2 * d]);
-        let x = Tensor::cat(vec![slots, context], 2);
-        sigmoid(
-            self.importance_out
-                .forward(gelu(self.importance_hidden.forward(x))),
+        let context = Tensor::cat(
+            vec![
+                h_mean.unsqueeze_dim::<3>(1),
+                ltm_summary.unsqueeze_dim::<3>(1),
+            ],
+            2,
         )
-        .reshape([b, k])
+        .expand([b, k, 2 * d]);
+        let x = Tensor::cat(vec![slots, context], 2);
+        self.importance_out
+            .forward(gelu(self.importance_hidden.forward(x)))
+            .reshape([b, k])
     }
 }

@@ -146,6 +146,11 @@ impl LongTermMemory {
         self.per_level
     }
 
+    /// Latent width `Z` of a compressed entry.
+    pub fn latent_width(&self) -> usize {
+        self.compressor.latent_dim()
+    }
+
     /// An empty memory.
     pub fn init_state(&self) -> LongTermMemoryState {
         LongTermMemoryState {

@@ -3,6 +3,7 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{ConfigError, DmnConfig, TransferPolicy};
@@ -10,6 +11,7 @@ use crate::controller::{MemoryController, MemoryControllerConfig};
 use crate::encoder::{BaseEncoder, EncoderState};
 use crate::long_term_memory::{LongTermMemory, LongTermMemoryState};
 use crate::ops::auto;
+use crate::policy::plackett_luce;
 use crate::trace::SegmentTrace;
 use crate::working_memory::{WorkingMemory, WorkingMemoryConfig, WorkingMemoryState};
 
@@ -32,8 +34,41 @@ pub struct Dmn {
     segment_len: usize,
     update_interval: usize,
     kernels: bool,
-    /// Transfer the least-used slots instead of the most important (`TransferPolicy::Lru`).
-    lru_transfer: bool,
+    /// How slots are chosen for long-term memory.
+    #[module(skip)]
+    transfer_policy: TransferPolicy,
+}
+
+/// A learned policy's transfer decision at a segment's end, with what it was decided from
+/// (detached), so that policy updates can re-evaluate it.
+#[derive(Debug, Clone)]
+pub struct TransferDecision {
+    /// Working-memory slots, `[B, K, D]`.
+    pub slots: Tensor<3>,
+    /// Mean encoder state of the segment, `[B, D]`.
+    pub h_mean: Tensor<2>,
+    /// Long-term summary, `[B, D]`.
+    pub ltm_summary: Tensor<2>,
+    /// Slots moved, in pick order, `[B, m]`.
+    pub picks: Tensor<2, Int>,
+    /// log π(picks) when decided, `[B]`.
+    pub log_prob: Tensor<1>,
+    /// Fraction of the latent width the moved entries keep (mean over them), `[B]`.
+    pub width_fraction: Tensor<1>,
+}
+
+impl TransferDecision {
+    /// The same decision with its tensors on `device`.
+    pub fn to_device(self, device: &Device) -> Self {
+        Self {
+            slots: self.slots.to_device(device),
+            h_mean: self.h_mean.to_device(device),
+            ltm_summary: self.ltm_summary.to_device(device),
+            picks: self.picks.to_device(device),
+            log_prob: self.log_prob.to_device(device),
+            width_fraction: self.width_fraction.to_device(device),
+        }
+    }
 }
 
 /// Everything carried from one segment to the next.
@@ -114,6 +149,8 @@ pub struct SegmentOutput {
     pub stats: MemoryStats,
     /// Present when [`ForwardOptions::trace`] was set.
     pub trace: Option<SegmentTrace>,
+    /// The transfer decision, under a learned policy ([`TransferPolicy::Ppo`]).
+    pub decision: Option<TransferDecision>,
 }
 
 impl DmnConfig {
@@ -162,7 +199,7 @@ impl DmnConfig {
             segment_len: self.segment_len,
             update_interval: self.memory_update_interval,
             kernels: self.kernels,
-            lru_transfer: self.transfer_policy == TransferPolicy::Lru,
+            transfer_policy: self.transfer_policy,
         })
     }
 }
@@ -204,6 +241,17 @@ impl Dmn {
             long_term: self.long_term_memory.as_ref().map(|l| l.init_state()),
             segments: 0,
         }
+    }
+
+    /// The transfer policy's scores (the importance head's logits) for recorded decision inputs.
+    pub fn transfer_logits(
+        &self,
+        slots: Tensor<3>,
+        h_mean: Tensor<2>,
+        ltm_summary: Tensor<2>,
+    ) -> Tensor<2> {
+        self.controller
+            .importance_logits(slots, h_mean, ltm_summary)
     }
 
     /// The same model with the token embedding and the base encoder frozen (no gradients).
@@ -365,28 +413,59 @@ impl Dmn {
         let logits = self.lm_head.forward(y.clone());
 
         // Segment end: importance-scored transfer from working to long-term memory (§2.1.3).
+        let mut decision = None;
         if let (Some(ltm), Some(lst), Some(wst), Some(summary)) = (
             &self.long_term_memory,
             long_term.take(),
             working.as_ref(),
             ltm_summary,
         ) {
-            let importance = self.controller.importance(wst.slots.clone(), h, summary);
-            let (next, transfer) = if self.lru_transfer {
-                let (_, least_used) = wst
-                    .usage
-                    .clone()
-                    .neg()
-                    .topk_with_indices(ltm.per_level(), 1);
-                ltm.transfer_slots(
-                    lst,
-                    wst.slots.clone(),
-                    importance.clone(),
-                    least_used,
-                    options.sample,
-                )
-            } else {
-                ltm.transfer(lst, wst.slots.clone(), importance.clone(), options.sample)
+            let [_, _, hd] = h.dims();
+            let h_mean = h.mean_dim(1).reshape([b, hd]);
+            let logits = self.controller.importance_logits(
+                wst.slots.clone(),
+                h_mean.clone(),
+                summary.clone(),
+            );
+            let importance = sigmoid(logits.clone());
+            let m = ltm.per_level();
+            let slots = wst.slots.clone();
+            let (next, transfer) = match self.transfer_policy {
+                TransferPolicy::Importance => {
+                    ltm.transfer(lst, slots, importance.clone(), options.sample)
+                }
+                TransferPolicy::Lru => {
+                    let (_, least_used) = wst.usage.clone().neg().topk_with_indices(m, 1);
+                    ltm.transfer_slots(lst, slots, importance.clone(), least_used, options.sample)
+                }
+                TransferPolicy::Ppo => {
+                    // Explore while training (sampled picks), exploit otherwise.
+                    let z = logits.detach();
+                    let picks = if options.sample {
+                        plackett_luce::sample(z.clone(), m)
+                    } else {
+                        z.clone().topk_with_indices(m, 1).1
+                    };
+                    let (moved, transfer) = ltm.transfer_slots(
+                        lst,
+                        slots.clone(),
+                        importance.clone(),
+                        picks.clone(),
+                        options.sample,
+                    );
+                    let latent = ltm.latent_width() as f64;
+                    decision = Some(TransferDecision {
+                        slots: slots.detach(),
+                        h_mean: h_mean.detach(),
+                        ltm_summary: summary.detach(),
+                        log_prob: plackett_luce::log_prob(z, picks.clone()),
+                        picks,
+                        width_fraction: (transfer.compressed.width.clone().detach().mean_dim(1)
+                            / latent)
+                            .reshape([b]),
+                    });
+                    (moved, transfer)
+                }
             };
             aux.kl = transfer.compressed.kl.clone();
             aux.reconstruction = transfer.compressed.reconstruction.clone();
@@ -419,6 +498,7 @@ impl Dmn {
             aux,
             stats,
             trace,
+            decision,
         };
         let state = DmnState {
             encoder: encoder_state,
@@ -571,6 +651,46 @@ mod tests {
             !moved.is_empty() && hi <= lo,
             "moved {moved:?}, usage {usage:?}"
         );
+    }
+
+    #[test]
+    fn ppo_transfer_records_its_decision() {
+        let device = Device::flex();
+        let config = DmnConfig::tiny(20).with_transfer_policy(TransferPolicy::Ppo);
+        let model = config.init(&device).unwrap();
+        for sample in [true, false] {
+            let options = ForwardOptions {
+                sample,
+                trace: true,
+            };
+            let state = model.init_state(3, &device);
+            let (out, _) = model.forward_segment(state, tokens(3, 16, 20, &device), options);
+            let d = out.decision.expect("a PPO transfer records its decision");
+            let m = d.picks.dims()[1];
+            assert_eq!(d.picks.dims(), [3, m]);
+            let lp = d.log_prob.into_data().try_to_vec::<f32>().unwrap();
+            assert!(lp.iter().all(|&x| x <= 0.0 && x.is_finite()), "{lp:?}");
+            let w = d.width_fraction.into_data().try_to_vec::<f32>().unwrap();
+            assert!(w.iter().all(|&x| (0.0..=1.0).contains(&x)), "{w:?}");
+            // What moved is what the decision says.
+            let moved = out.trace.unwrap().read().transfer.unwrap().slots;
+            let picks = d.picks.narrow(0, 0, 1).into_data().convert::<i64>();
+            let picks: Vec<u32> = picks
+                .try_to_vec::<i64>()
+                .unwrap()
+                .iter()
+                .map(|&p| p as u32)
+                .collect();
+            assert_eq!(moved, picks);
+        }
+        // Other policies record nothing.
+        let plain = DmnConfig::tiny(20).init(&device).unwrap();
+        let (out, _) = plain.forward_segment(
+            plain.init_state(1, &device),
+            tokens(1, 16, 20, &device),
+            ForwardOptions::default(),
+        );
+        assert!(out.decision.is_none());
     }
 
     #[test]

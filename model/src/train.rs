@@ -12,8 +12,10 @@ use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, MultiGradientsP
 use burn::tensor::{Device, Tensor};
 
 use crate::config::DmnConfig;
+use crate::config::TransferPolicy;
 use crate::loss::{correct_predictions, segment_loss};
 use crate::model::{Dmn, ForwardOptions, MemoryStats};
+use crate::policy::transfer::{PolicyStats, TransferLearner};
 use crate::tasks::Batch;
 use crate::trace::MemoryTrace;
 
@@ -133,6 +135,9 @@ pub struct Trainer {
     /// Run the memories (the default). Off, segments skip both memories and the model trains as
     /// its encoder alone: the pretraining phase of §2.4.3.
     pub use_memory: bool,
+    /// Figures of the last transfer-policy update ([`crate::TransferPolicy::Ppo`] only).
+    pub last_policy: Option<PolicyStats>,
+    transfer_learner: Option<TransferLearner>,
     optimizer: ModuleOptimizer,
     devices: Vec<Device>,
 }
@@ -170,12 +175,16 @@ impl Trainer {
                 optimizer_config.grad_clip as f32,
             )))
             .init();
+        let transfer_learner = (config.transfer_policy == TransferPolicy::Ppo)
+            .then(|| TransferLearner::new(config.d_model, &devices[0]));
         Self {
             model,
             config,
             optimizer_config,
             sample_latents: true,
             use_memory: true,
+            last_policy: None,
+            transfer_learner,
             optimizer,
             devices,
         }
@@ -226,6 +235,13 @@ impl Trainer {
         let (mut loss_terms, mut scored) = (0, 0);
         let mut stats = None;
         let mut plain: Option<Vec<Dmn>> = None;
+        // The transfer policy's episodes: shard 0's decisions and its rows' task scores.
+        let mut decisions = Vec::new();
+        let rows0 = shards[0].batch;
+        let (mut row_hits, mut row_scored) = (
+            Tensor::<1>::zeros([rows0], &device),
+            Tensor::<1>::zeros([rows0], &device),
+        );
         let mut start = 0;
         while start < batch.len {
             let len = seg.min(batch.len - start);
@@ -265,6 +281,26 @@ impl Trainer {
                         trace: false,
                     },
                 );
+                if i == 0
+                    && let Some(d) = out.decision.clone()
+                {
+                    decisions.push(d.to_device(&device));
+                }
+                if train && i == 0 && self.transfer_learner.is_some() {
+                    let [rb, rl, _] = out.logits.dims();
+                    let hits = out
+                        .logits
+                        .clone()
+                        .detach()
+                        .argmax(2)
+                        .reshape([rb, rl])
+                        .equal(targets.clone())
+                        .float()
+                        * mask.clone();
+                    row_hits = row_hits + hits.sum_dim(1).reshape([rb]).to_device(&device);
+                    row_scored =
+                        row_scored + mask.clone().sum_dim(1).reshape([rb]).to_device(&device);
+                }
                 if train {
                     let loss = segment_loss(
                         &out,
@@ -296,6 +332,25 @@ impl Trainer {
             }
             states = next_states;
             start += len;
+        }
+        if let Some(learner) = self.transfer_learner.as_mut()
+            && !decisions.is_empty()
+        {
+            let host = |t: Tensor<1>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+            let r_task: Vec<f32> = host(row_hits)
+                .into_iter()
+                .zip(host(row_scored))
+                .map(|(h, s)| h / s.max(1.0))
+                .collect();
+            let (model, stats) = learner.update(
+                self.model.clone(),
+                &mut self.optimizer,
+                &decisions,
+                &r_task,
+                self.config.policy_cost as f32,
+            );
+            self.model = model;
+            self.last_policy = Some(stats);
         }
         StepTensors {
             loss_sum,

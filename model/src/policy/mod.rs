@@ -18,6 +18,7 @@ pub mod gae;
 pub mod plackett_luce;
 pub mod ppo;
 pub mod toy;
+pub mod transfer;
 
 use burn::config::Config;
 use burn::module::Module;

@@ -1,0 +1,172 @@
+//! PPO for the transfer policy of the model ([`crate::TransferPolicy::Ppo`]).
+//!
+//! An episode is one sequence of a training batch; its decisions are the transfers at the ends of
+//! its segments. Each decision earns `λ · r_comp` with `r_comp = −(fraction of the latent width
+//! the moved entries keep)`, and the last one also earns `r_task`, the sequence's accuracy on
+//! its scored positions. A small critic over (mean encoder state, long-term summary) gives the
+//! values for GAE; the policy is the importance head's Plackett–Luce distribution, re-evaluated
+//! on the detached inputs each decision was taken from.
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::gae::gae;
+use super::plackett_luce;
+use super::ppo::{PpoConfig, clipped_surrogate};
+use super::{Mlp, MlpConfig};
+use crate::model::{Dmn, TransferDecision};
+
+/// Figures of one policy update (written to `metrics.jsonl`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PolicyStats {
+    /// Mean undiscounted return of an episode.
+    pub episode_reward: f32,
+    /// Mean task reward (accuracy of a sequence).
+    pub r_task: f32,
+    /// Mean compression reward per decision (before λ).
+    pub r_comp: f32,
+    /// Mean entropy of the first pick (nats).
+    pub entropy: f32,
+    /// Approximate KL between the policy before and after the update.
+    pub approx_kl: f32,
+    /// Critic loss.
+    pub value_loss: f32,
+    /// Slots moved per decision.
+    pub transfers_per_update: usize,
+}
+
+/// The critic and its optimizer.
+pub struct TransferLearner {
+    critic: Mlp,
+    critic_optimizer: ModuleOptimizer,
+    /// PPO settings.
+    pub config: PpoConfig,
+}
+
+impl TransferLearner {
+    /// A fresh critic for width-`d` states on `device` (with autodiff).
+    pub fn new(d: usize, device: &Device) -> Self {
+        Self {
+            critic: MlpConfig::new(2 * d, 1).init(device),
+            critic_optimizer: AdamConfig::new().init(),
+            config: PpoConfig::new().with_lr(1e-3),
+        }
+    }
+
+    fn values(&self, decisions: &[TransferDecision]) -> Tensor<1> {
+        let x: Vec<Tensor<2>> = decisions
+            .iter()
+            .map(|d| Tensor::cat(vec![d.h_mean.clone(), d.ltm_summary.clone()], 1))
+            .collect();
+        let x = Tensor::cat(x, 0);
+        let [n, _] = x.dims();
+        self.critic.forward(x).reshape([n])
+    }
+
+    /// PPO epochs on one batch of episodes: `decisions` in segment order (each `[B]` rows),
+    /// `r_task` per row. Returns the updated model.
+    pub fn update(
+        &mut self,
+        model: Dmn,
+        optimizer: &mut ModuleOptimizer,
+        decisions: &[TransferDecision],
+        r_task: &[f32],
+        cost: f32,
+    ) -> (Dmn, PolicyStats) {
+        let host = |t: Tensor<1>| {
+            t.into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .expect("f32")
+        };
+        let (j, b) = (decisions.len(), r_task.len());
+        let device = decisions[0].log_prob.device();
+        let old = host(Tensor::cat(
+            decisions.iter().map(|d| d.log_prob.clone()).collect(),
+            0,
+        ));
+        let comp: Vec<Vec<f32>> = decisions
+            .iter()
+            .map(|d| host(-d.width_fraction.clone()))
+            .collect();
+        let values = host(self.values(decisions).detach());
+
+        // Rewards, advantages and returns per row; flattened decision-major like `old`.
+        let (mut advantages, mut returns) = (vec![0.0; j * b], vec![0.0; j * b]);
+        let mut episode = 0.0;
+        for row in 0..b {
+            let rewards: Vec<f32> = (0..j)
+                .map(|t| cost * comp[t][row] + if t + 1 == j { r_task[row] } else { 0.0 })
+                .collect();
+            episode += rewards.iter().sum::<f32>();
+            let v: Vec<f32> = (0..j).map(|t| values[t * b + row]).collect();
+            let mut done = vec![false; j];
+            done[j - 1] = true;
+            let (a, r) = gae(
+                &rewards,
+                &v,
+                &done,
+                0.0,
+                self.config.gamma,
+                self.config.lambda,
+            );
+            for t in 0..j {
+                advantages[t * b + row] = a[t];
+                returns[t * b + row] = r[t];
+            }
+        }
+        let n = j * b;
+        let mean = advantages.iter().sum::<f32>() / n as f32;
+        let std = (advantages.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / n as f32).sqrt();
+        let normalized: Vec<f32> = advantages
+            .iter()
+            .map(|a| (a - mean) / (std + 1e-8))
+            .collect();
+        let t1 = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
+        let (adv, ret, old_t) = (t1(normalized), t1(returns), t1(old.clone()));
+
+        let slots = Tensor::cat(decisions.iter().map(|d| d.slots.clone()).collect(), 0);
+        let h_mean = Tensor::cat(decisions.iter().map(|d| d.h_mean.clone()).collect(), 0);
+        let summary = Tensor::cat(decisions.iter().map(|d| d.ltm_summary.clone()).collect(), 0);
+        let picks = Tensor::cat(decisions.iter().map(|d| d.picks.clone()).collect(), 0);
+
+        let mut model = model;
+        let mut stats = PolicyStats {
+            episode_reward: episode / b as f32,
+            r_task: r_task.iter().sum::<f32>() / b as f32,
+            r_comp: comp.iter().flatten().sum::<f32>() / n as f32,
+            transfers_per_update: decisions[0].picks.dims()[1],
+            ..PolicyStats::default()
+        };
+        for _ in 0..self.config.epochs {
+            let z = model.transfer_logits(slots.clone(), h_mean.clone(), summary.clone());
+            let new = plackett_luce::log_prob(z.clone(), picks.clone());
+            let ratio = (new.clone() - old_t.clone()).exp();
+            let policy = -clipped_surrogate(ratio, adv.clone(), self.config.clip).mean();
+            let entropy = plackett_luce::first_pick_entropy(z).mean();
+            let loss = policy - entropy.clone() * self.config.entropy_coef;
+            stats.entropy = entropy.into_scalar::<f32>();
+            stats.approx_kl = (old_t.clone() - new.detach()).mean().into_scalar::<f32>();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(self.config.lr, model, grads);
+
+            let value_loss = (self.values(decisions) - ret.clone()).powi_scalar(2).mean();
+            stats.value_loss = value_loss.clone().into_scalar::<f32>();
+            let grads = GradientsParams::from_grads(value_loss.backward(), &self.critic);
+            self.critic = self
+                .critic_optimizer
+                .step(self.config.lr, self.critic.clone(), grads);
+        }
+        (model, stats)
+    }
+}
+
+/// The critic's parameters are not part of checkpoints: after a resume it is learned again.
+impl core::fmt::Debug for TransferLearner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TransferLearner")
+            .field("params", &self.critic.num_params())
+            .finish()
+    }
+}
