@@ -202,6 +202,9 @@ impl Session {
                 line["approx_kl"] = json!(p.approx_kl);
                 line["value_loss"] = json!(p.value_loss);
                 line["transfers_per_update"] = json!(p.transfers_per_update);
+                if self.config.model.transfer_policy == dmn::TransferPolicy::Dqn {
+                    line["epsilon"] = json!(p.epsilon);
+                }
             }
             line
         });

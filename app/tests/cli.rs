@@ -603,3 +603,30 @@ fn ppo_transfer_policy_trains_and_logs_its_figures() {
         assert!(m["r_comp"].as_f64().unwrap() <= 0.0);
     }
 }
+
+#[test]
+fn dqn_transfer_policy_trains_and_logs_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(
+        &run,
+        &["--policy", "dqn", "--steps", "3", "--log-every", "1"],
+    );
+    assert_eq!(run_config(&run)["model"]["transfer_policy"], "Dqn");
+    let m = metrics(&run);
+    for line in &m {
+        for key in [
+            "episode_reward",
+            "r_task",
+            "r_comp",
+            "value_loss",
+            "epsilon",
+        ] {
+            let v = line[key].as_f64().unwrap_or(f64::NAN);
+            assert!(v.is_finite(), "{key} = {v} in {line}");
+        }
+    }
+    // ε decays from 1.
+    assert_eq!(m[0]["epsilon"], 1.0);
+    assert!(m[2]["epsilon"].as_f64().unwrap() < 1.0);
+}

@@ -25,6 +25,9 @@ pub enum TransferPolicy {
     /// training, the most likely ones otherwise; the head is trained by PPO on
     /// task reward + `policy_cost` × compression economy (seed 000 §2.3).
     Ppo,
+    /// The importance head's scores read as per-slot Q-values: the top ones, ε-greedy while
+    /// training; trained by Q-learning with replay and a target network (seed 001).
+    Dqn,
 }
 
 /// Weights of the auxiliary losses added to the task loss.

@@ -37,6 +37,9 @@ pub struct Dmn {
     /// How slots are chosen for long-term memory.
     #[module(skip)]
     transfer_policy: TransferPolicy,
+    /// ε of the Q-learned policy's exploration while training.
+    #[module(skip)]
+    exploration: f32,
 }
 
 /// A learned policy's transfer decision at a segment's end, with what it was decided from
@@ -200,8 +203,23 @@ impl DmnConfig {
             update_interval: self.memory_update_interval,
             kernels: self.kernels,
             transfer_policy: self.transfer_policy,
+            exploration: 0.0,
         })
     }
+}
+
+/// The `m` best slots by `z` `[B, K]`, except that each row, with probability `epsilon`, takes
+/// `m` slots at random instead.
+fn epsilon_greedy(z: Tensor<2>, m: usize, epsilon: f32) -> Tensor<2, Int> {
+    let [b, k] = z.dims();
+    let device = z.device();
+    let unit = burn::tensor::Distribution::Uniform(0.0, 1.0);
+    let explore = Tensor::<2>::random([b, 1], unit, &device)
+        .lower_elem(epsilon)
+        .float();
+    let noise = Tensor::<2>::random([b, k], unit, &device);
+    let scores = z * (explore.clone().neg() + 1.0) + noise * explore;
+    scores.topk_with_indices(m, 1).1
 }
 
 fn scalar(value: f32, device: &Device) -> Tensor<1> {
@@ -252,6 +270,15 @@ impl Dmn {
     ) -> Tensor<2> {
         self.controller
             .importance_logits(slots, h_mean, ltm_summary)
+    }
+
+    /// The same model exploring with probability `epsilon` per sequence when it takes
+    /// Q-learned transfer decisions while training ([`TransferPolicy::Dqn`]).
+    pub fn with_exploration(self, epsilon: f32) -> Self {
+        Self {
+            exploration: epsilon,
+            ..self
+        }
     }
 
     /// The same model with the token embedding and the base encoder frozen (no gradients).
@@ -438,13 +465,13 @@ impl Dmn {
                     let (_, least_used) = wst.usage.clone().neg().topk_with_indices(m, 1);
                     ltm.transfer_slots(lst, slots, importance.clone(), least_used, options.sample)
                 }
-                TransferPolicy::Ppo => {
-                    // Explore while training (sampled picks), exploit otherwise.
+                TransferPolicy::Ppo | TransferPolicy::Dqn => {
+                    // Explore while training (sampled or ε-greedy picks), exploit otherwise.
                     let z = logits.detach();
-                    let picks = if options.sample {
-                        plackett_luce::sample(z.clone(), m)
-                    } else {
-                        z.clone().topk_with_indices(m, 1).1
+                    let picks = match (self.transfer_policy, options.sample) {
+                        (TransferPolicy::Ppo, true) => plackett_luce::sample(z.clone(), m),
+                        (_, true) => epsilon_greedy(z.clone(), m, self.exploration),
+                        _ => z.clone().topk_with_indices(m, 1).1,
                     };
                     let (moved, transfer) = ltm.transfer_slots(
                         lst,
@@ -584,7 +611,7 @@ impl Dmn {
 mod tests {
     use super::*;
     use crate::config::EncoderKind;
-    use burn::tensor::{Distribution, Tolerance};
+    use burn::tensor::{Distribution, TensorData, Tolerance};
 
     fn tokens(b: usize, l: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
         Tensor::<2>::random([b, l], Distribution::Uniform(0.0, vocab as f64), device)
@@ -651,6 +678,26 @@ mod tests {
             !moved.is_empty() && hi <= lo,
             "moved {moved:?}, usage {usage:?}"
         );
+    }
+
+    #[test]
+    fn epsilon_greedy_is_greedy_at_0_and_random_at_1() {
+        let device = Device::flex();
+        device.seed(5);
+        let z = Tensor::<2>::from_data(
+            TensorData::new([0.0f32, 1.0, 2.0, 3.0].repeat(200), [200, 4]),
+            &device,
+        );
+        let picks = |eps: f32| {
+            let p = epsilon_greedy(z.clone(), 1, eps)
+                .into_data()
+                .convert::<i64>();
+            p.try_to_vec::<i64>().unwrap()
+        };
+        assert!(picks(0.0).iter().all(|&p| p == 3));
+        let random = picks(1.0);
+        let best = random.iter().filter(|&&p| p == 3).count() as f64 / 200.0;
+        assert!((best - 0.25).abs() < 0.1, "{best}");
     }
 
     #[test]

@@ -15,7 +15,13 @@ use crate::config::DmnConfig;
 use crate::config::TransferPolicy;
 use crate::loss::{correct_predictions, segment_loss};
 use crate::model::{Dmn, ForwardOptions, MemoryStats};
-use crate::policy::transfer::{PolicyStats, TransferLearner};
+use crate::policy::transfer::{PolicyStats, QTransferLearner, TransferLearner};
+
+/// The learner of a learned transfer policy.
+enum PolicyLearner {
+    Ppo(TransferLearner),
+    Dqn(QTransferLearner),
+}
 use crate::tasks::Batch;
 use crate::trace::MemoryTrace;
 
@@ -137,7 +143,7 @@ pub struct Trainer {
     pub use_memory: bool,
     /// Figures of the last transfer-policy update ([`crate::TransferPolicy::Ppo`] only).
     pub last_policy: Option<PolicyStats>,
-    transfer_learner: Option<TransferLearner>,
+    transfer_learner: Option<PolicyLearner>,
     optimizer: ModuleOptimizer,
     devices: Vec<Device>,
 }
@@ -175,8 +181,14 @@ impl Trainer {
                 optimizer_config.grad_clip as f32,
             )))
             .init();
-        let transfer_learner = (config.transfer_policy == TransferPolicy::Ppo)
-            .then(|| TransferLearner::new(config.d_model, &devices[0]));
+        let transfer_learner = match config.transfer_policy {
+            TransferPolicy::Ppo => Some(PolicyLearner::Ppo(TransferLearner::new(
+                config.d_model,
+                &devices[0],
+            ))),
+            TransferPolicy::Dqn => Some(PolicyLearner::Dqn(QTransferLearner::default())),
+            _ => None,
+        };
         Self {
             model,
             config,
@@ -211,6 +223,9 @@ impl Trainer {
     /// # Panics
     /// If the batch has fewer rows than the trainer has devices.
     pub fn step(&mut self, batch: &Batch) -> StepTensors {
+        if let Some(PolicyLearner::Dqn(q)) = &self.transfer_learner {
+            self.model = self.model.clone().with_exploration(q.epsilon());
+        }
         let shards = batch.split(self.devices.len());
         let seg = self.model.segment_len();
         let device = self.devices[0].clone();
@@ -342,13 +357,23 @@ impl Trainer {
                 .zip(host(row_scored))
                 .map(|(h, s)| h / s.max(1.0))
                 .collect();
-            let (model, stats) = learner.update(
-                self.model.clone(),
-                &mut self.optimizer,
-                &decisions,
-                &r_task,
-                self.config.policy_cost as f32,
-            );
+            let cost = self.config.policy_cost as f32;
+            let (model, stats) = match learner {
+                PolicyLearner::Ppo(l) => l.update(
+                    self.model.clone(),
+                    &mut self.optimizer,
+                    &decisions,
+                    &r_task,
+                    cost,
+                ),
+                PolicyLearner::Dqn(l) => l.update(
+                    self.model.clone(),
+                    &mut self.optimizer,
+                    &decisions,
+                    &r_task,
+                    cost,
+                ),
+            };
             self.model = model;
             self.last_policy = Some(stats);
         }

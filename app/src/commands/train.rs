@@ -69,9 +69,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 10)]
     pub log_every: u64,
     /// Which slots move to long-term memory: `importance` (the controller's importance head,
-    /// learned through the task loss), `lru` (the least-used slots, a fixed heuristic) or `ppo`
-    /// (slots sampled from the importance head, trained by PPO on task reward + λ compression).
-    #[arg(long, value_parser = ["importance", "lru", "ppo"])]
+    /// learned through the task loss), `lru` (the least-used slots, a fixed heuristic), `ppo`
+    /// (slots sampled from the importance head, trained by PPO on task reward + λ compression)
+    /// or `dqn` (the head's scores as Q-values, ε-greedy, trained by Q-learning on that reward).
+    #[arg(long, value_parser = ["importance", "lru", "ppo", "dqn"])]
     pub policy: Option<String>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
     /// `memory` (end to end), `policy` (encoder frozen). Needs --phase-steps.
@@ -187,6 +188,7 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
     let model = match args.policy.as_deref() {
         Some("lru") => model.with_transfer_policy(TransferPolicy::Lru),
         Some("ppo") => model.with_transfer_policy(TransferPolicy::Ppo),
+        Some("dqn") => model.with_transfer_policy(TransferPolicy::Dqn),
         Some(_) => model.with_transfer_policy(TransferPolicy::Importance),
         None => model,
     };

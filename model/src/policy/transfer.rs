@@ -1,4 +1,5 @@
-//! PPO for the transfer policy of the model ([`crate::TransferPolicy::Ppo`]).
+//! Learning the model's transfer policy: PPO ([`crate::TransferPolicy::Ppo`]) and Q-learning
+//! ([`crate::TransferPolicy::Dqn`]).
 //!
 //! An episode is one sequence of a training batch; its decisions are the transfers at the ends of
 //! its segments. Each decision earns `λ · r_comp` with `r_comp = −(fraction of the latent width
@@ -6,11 +7,16 @@
 //! its scored positions. A small critic over (mean encoder state, long-term summary) gives the
 //! values for GAE; the policy is the importance head's Plackett–Luce distribution, re-evaluated
 //! on the detached inputs each decision was taken from.
+//!
+//! Q-learning reads the importance head's logits as per-slot Q-values: a decision's m picked
+//! slots are m actions sharing its reward, with targets `r + γ · mean of the m best target-network
+//! Q-values of the next decision` (0 after the last), replayed from a buffer of past decisions.
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::dqn::DqnConfig;
 use super::gae::gae;
 use super::plackett_luce;
 use super::ppo::{PpoConfig, clipped_surrogate};
@@ -34,6 +40,43 @@ pub struct PolicyStats {
     pub value_loss: f32,
     /// Slots moved per decision.
     pub transfers_per_update: usize,
+    /// Exploration ε of the step (Q-learning; 0 for PPO).
+    pub epsilon: f32,
+}
+
+/// Rewards per decision (decision-major, `[J][B]`) and their parts: `λ r_comp` at every
+/// decision, plus `r_task` at the last.
+fn rewards(
+    decisions: &[TransferDecision],
+    r_task: &[f32],
+    cost: f32,
+) -> (Vec<Vec<f32>>, PolicyStats) {
+    let host = |t: Tensor<1>| {
+        t.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32")
+    };
+    let (j, b) = (decisions.len(), r_task.len());
+    let comp: Vec<Vec<f32>> = decisions
+        .iter()
+        .map(|d| host(-d.width_fraction.clone()))
+        .collect();
+    let rewards: Vec<Vec<f32>> = (0..j)
+        .map(|t| {
+            (0..b)
+                .map(|row| cost * comp[t][row] + if t + 1 == j { r_task[row] } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let stats = PolicyStats {
+        episode_reward: rewards.iter().flatten().sum::<f32>() / b as f32,
+        r_task: r_task.iter().sum::<f32>() / b as f32,
+        r_comp: comp.iter().flatten().sum::<f32>() / (j * b) as f32,
+        transfers_per_update: decisions[0].picks.dims()[1],
+        ..PolicyStats::default()
+    };
+    (rewards, stats)
 }
 
 /// The critic and its optimizer.
@@ -86,20 +129,13 @@ impl TransferLearner {
             decisions.iter().map(|d| d.log_prob.clone()).collect(),
             0,
         ));
-        let comp: Vec<Vec<f32>> = decisions
-            .iter()
-            .map(|d| host(-d.width_fraction.clone()))
-            .collect();
+        let (per_decision, mut stats) = rewards(decisions, r_task, cost);
         let values = host(self.values(decisions).detach());
 
-        // Rewards, advantages and returns per row; flattened decision-major like `old`.
+        // Advantages and returns per row; flattened decision-major like `old`.
         let (mut advantages, mut returns) = (vec![0.0; j * b], vec![0.0; j * b]);
-        let mut episode = 0.0;
         for row in 0..b {
-            let rewards: Vec<f32> = (0..j)
-                .map(|t| cost * comp[t][row] + if t + 1 == j { r_task[row] } else { 0.0 })
-                .collect();
-            episode += rewards.iter().sum::<f32>();
+            let rewards: Vec<f32> = (0..j).map(|t| per_decision[t][row]).collect();
             let v: Vec<f32> = (0..j).map(|t| values[t * b + row]).collect();
             let mut done = vec![false; j];
             done[j - 1] = true;
@@ -132,13 +168,6 @@ impl TransferLearner {
         let picks = Tensor::cat(decisions.iter().map(|d| d.picks.clone()).collect(), 0);
 
         let mut model = model;
-        let mut stats = PolicyStats {
-            episode_reward: episode / b as f32,
-            r_task: r_task.iter().sum::<f32>() / b as f32,
-            r_comp: comp.iter().flatten().sum::<f32>() / n as f32,
-            transfers_per_update: decisions[0].picks.dims()[1],
-            ..PolicyStats::default()
-        };
         for _ in 0..self.config.epochs {
             let z = model.transfer_logits(slots.clone(), h_mean.clone(), summary.clone());
             let new = plackett_luce::log_prob(z.clone(), picks.clone());
@@ -158,6 +187,118 @@ impl TransferLearner {
                 .critic_optimizer
                 .step(self.config.lr, self.critic.clone(), grads);
         }
+        (model, stats)
+    }
+}
+
+/// One replayed transition: a decision (all rows), its rewards `[B]`, and the next decision of
+/// the same sequences (`None` after the last).
+#[derive(Debug, Clone)]
+struct Replayed {
+    decision: TransferDecision,
+    reward: Tensor<1>,
+    next: Option<TransferDecision>,
+}
+
+/// Q-learning of the transfer policy: replay, target network, ε schedule.
+pub struct QTransferLearner {
+    replay: Vec<Replayed>,
+    next_slot: usize,
+    target: Option<Dmn>,
+    updates: usize,
+    steps: usize,
+    /// Settings (`epsilon_decisions` counts training steps here).
+    pub config: DqnConfig,
+    /// Updates per training step.
+    pub updates_per_step: usize,
+    rng: rand::rngs::StdRng,
+}
+
+impl Default for QTransferLearner {
+    fn default() -> Self {
+        Self {
+            replay: Vec::new(),
+            next_slot: 0,
+            target: None,
+            updates: 0,
+            steps: 0,
+            config: DqnConfig::new()
+                .with_capacity(256)
+                .with_epsilon_decisions(500)
+                .with_target_every(20),
+            updates_per_step: 4,
+            rng: rand::SeedableRng::seed_from_u64(0),
+        }
+    }
+}
+
+impl QTransferLearner {
+    /// ε for the coming training step.
+    pub fn epsilon(&self) -> f32 {
+        self.config.epsilon(self.steps) as f32
+    }
+
+    /// Stores one step's decisions and runs `updates_per_step` replayed updates.
+    pub fn update(
+        &mut self,
+        model: Dmn,
+        optimizer: &mut ModuleOptimizer,
+        decisions: &[TransferDecision],
+        r_task: &[f32],
+        cost: f32,
+    ) -> (Dmn, PolicyStats) {
+        use rand::RngExt;
+        let (per_decision, mut stats) = rewards(decisions, r_task, cost);
+        stats.epsilon = self.epsilon();
+        let device = decisions[0].log_prob.device();
+        let b = r_task.len();
+        for (t, d) in decisions.iter().enumerate() {
+            let item = Replayed {
+                decision: d.clone(),
+                reward: Tensor::from_data(TensorData::new(per_decision[t].clone(), [b]), &device),
+                next: decisions.get(t + 1).cloned(),
+            };
+            if self.replay.len() < self.config.capacity {
+                self.replay.push(item);
+            } else {
+                self.replay[self.next_slot] = item;
+            }
+            self.next_slot = (self.next_slot + 1) % self.config.capacity;
+        }
+        self.steps += 1;
+
+        let mut model = model;
+        let mut losses = Vec::new();
+        for _ in 0..self.updates_per_step {
+            let item = &self.replay[self.rng.random_range(0..self.replay.len())];
+            let target = self.target.get_or_insert_with(|| model.clone());
+            let d = &item.decision;
+            let m = d.picks.dims()[1];
+            let y = match &item.next {
+                Some(n) => {
+                    let q_next = target
+                        .transfer_logits(n.slots.clone(), n.h_mean.clone(), n.ltm_summary.clone())
+                        .detach();
+                    let best = q_next.topk(m, 1).mean_dim(1).reshape([b]);
+                    item.reward.clone() + best * self.config.gamma
+                }
+                None => item.reward.clone(),
+            };
+            let q = model
+                .transfer_logits(d.slots.clone(), d.h_mean.clone(), d.ltm_summary.clone())
+                .gather(1, d.picks.clone());
+            let loss = (q - y.unsqueeze_dim::<2>(1).expand([b, m]))
+                .powi_scalar(2)
+                .mean();
+            losses.push(loss.clone().into_scalar::<f32>());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(self.config.lr, model, grads);
+            self.updates += 1;
+            if self.updates.is_multiple_of(self.config.target_every) {
+                self.target = Some(model.clone());
+            }
+        }
+        stats.value_loss = losses.iter().sum::<f32>() / losses.len().max(1) as f32;
         (model, stats)
     }
 }
