@@ -74,6 +74,8 @@ fn window_trains_renders_and_writes_a_screenshot() {
         &[
             "--preset",
             "tiny",
+            "--policy",
+            "ppo",
             "--steps",
             "10",
             "--exit-after-steps",
@@ -92,7 +94,11 @@ fn window_trains_renders_and_writes_a_screenshot() {
         .collect();
     assert_eq!(runs.len(), 1);
     let run = runs[0].as_ref().unwrap().path();
-    assert!(run.join("config.json").is_file());
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    assert!(
+        config.contains("\"Ppo\""),
+        "the window trains with the chosen policy"
+    );
 }
 
 #[test]

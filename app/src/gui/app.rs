@@ -201,6 +201,19 @@ impl TrainerApp {
                     ui.selectable_value(&mut self.args.preset, p.to_string(), p);
                 }
             });
+        egui::ComboBox::from_label("policy")
+            .selected_text(self.args.policy.clone())
+            .show_ui(ui, |ui| {
+                for p in ["importance", "lru", "ppo", "dqn"] {
+                    ui.selectable_value(&mut self.args.policy, p.to_string(), p);
+                }
+            })
+            .response
+            .on_hover_text(
+                "Which working-memory slots move to long-term memory: the importance head \
+                 (learned through the task loss), the least-used slots, or a policy learned by \
+                 PPO or Q-learning",
+            );
         let mut config = self
             .args
             .config

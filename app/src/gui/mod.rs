@@ -32,6 +32,9 @@ pub struct GuiArgs {
     /// Task length (default per task; with the defaults, needle at distance 128).
     #[arg(long)]
     pub length: Option<u64>,
+    /// Which slots move to long-term memory: importance, lru, ppo or dqn (see `dmn train --help`).
+    #[arg(long, default_value = "importance", value_parser = ["importance", "lru", "ppo", "dqn"])]
+    pub policy: String,
     /// Total optimizer steps.
     #[arg(long, default_value_t = 300)]
     pub steps: u64,
@@ -62,6 +65,7 @@ impl GuiArgs {
         TrainArgs {
             preset: self.preset.clone(),
             config: self.config.clone(),
+            policy: Some(self.policy.clone()),
             device: self.device.clone(),
             steps: Some(self.steps),
             length: self.length.or(needle_default.then_some(128)),
