@@ -12,16 +12,9 @@ use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, MultiGradientsP
 use burn::tensor::{Device, Tensor};
 
 use crate::config::DmnConfig;
-use crate::config::TransferPolicy;
 use crate::loss::{correct_predictions, segment_loss};
 use crate::model::{Dmn, ForwardOptions, MemoryStats};
-use crate::policy::transfer::{PolicyStats, QTransferLearner, TransferLearner};
-
-/// The learner of a learned transfer policy.
-enum PolicyLearner {
-    Ppo(TransferLearner),
-    Dqn(QTransferLearner),
-}
+use crate::policy::transfer::{PolicyLearner, PolicyStats, host};
 use crate::tasks::Batch;
 use crate::trace::MemoryTrace;
 
@@ -141,7 +134,7 @@ pub struct Trainer {
     /// Run the memories (the default). Off, segments skip both memories and the model trains as
     /// its encoder alone: the pretraining phase of §2.4.3.
     pub use_memory: bool,
-    /// Figures of the last transfer-policy update ([`crate::TransferPolicy::Ppo`] only).
+    /// Figures of the last transfer-policy update (learned policies only: PPO, DQN).
     pub last_policy: Option<PolicyStats>,
     transfer_learner: Option<PolicyLearner>,
     optimizer: ModuleOptimizer,
@@ -181,14 +174,8 @@ impl Trainer {
                 optimizer_config.grad_clip as f32,
             )))
             .init();
-        let transfer_learner = match config.transfer_policy {
-            TransferPolicy::Ppo => Some(PolicyLearner::Ppo(TransferLearner::new(
-                config.d_model,
-                &devices[0],
-            ))),
-            TransferPolicy::Dqn => Some(PolicyLearner::Dqn(QTransferLearner::default())),
-            _ => None,
-        };
+        let transfer_learner =
+            PolicyLearner::for_policy(config.transfer_policy, config.d_model, &devices[0]);
         Self {
             model,
             config,
@@ -223,8 +210,8 @@ impl Trainer {
     /// # Panics
     /// If the batch has fewer rows than the trainer has devices.
     pub fn step(&mut self, batch: &Batch) -> StepTensors {
-        if let Some(PolicyLearner::Dqn(q)) = &self.transfer_learner {
-            self.model = self.model.clone().with_exploration(q.epsilon());
+        if let Some(epsilon) = self.transfer_learner.as_ref().and_then(|l| l.exploration()) {
+            self.model = self.model.clone().with_exploration(epsilon);
         }
         let shards = batch.split(self.devices.len());
         let seg = self.model.segment_len();
@@ -351,29 +338,16 @@ impl Trainer {
         if let Some(learner) = self.transfer_learner.as_mut()
             && !decisions.is_empty()
         {
-            let host = |t: Tensor<1>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
-            let r_task: Vec<f32> = host(row_hits)
-                .into_iter()
-                .zip(host(row_scored))
-                .map(|(h, s)| h / s.max(1.0))
-                .collect();
+            // Each sequence's accuracy on its scored positions.
+            let r_task = host(row_hits / row_scored.clamp_min(1.0));
             let cost = self.config.policy_cost as f32;
-            let (model, stats) = match learner {
-                PolicyLearner::Ppo(l) => l.update(
-                    self.model.clone(),
-                    &mut self.optimizer,
-                    &decisions,
-                    &r_task,
-                    cost,
-                ),
-                PolicyLearner::Dqn(l) => l.update(
-                    self.model.clone(),
-                    &mut self.optimizer,
-                    &decisions,
-                    &r_task,
-                    cost,
-                ),
-            };
+            let (model, stats) = learner.update(
+                self.model.clone(),
+                &mut self.optimizer,
+                &decisions,
+                &r_task,
+                cost,
+            );
             self.model = model;
             self.last_policy = Some(stats);
         }

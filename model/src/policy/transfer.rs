@@ -21,6 +21,7 @@ use super::gae::gae;
 use super::plackett_luce;
 use super::ppo::{PpoConfig, clipped_surrogate};
 use super::{Mlp, MlpConfig};
+use crate::config::TransferPolicy;
 use crate::model::{Dmn, TransferDecision};
 
 /// Figures of one policy update (written to `metrics.jsonl`).
@@ -44,6 +45,57 @@ pub struct PolicyStats {
     pub epsilon: f32,
 }
 
+/// Reads a `[N]` tensor back to the host.
+pub(crate) fn host(t: Tensor<1>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("an f32 tensor reads back as f32")
+}
+
+/// The learner of a learned transfer policy.
+pub enum PolicyLearner {
+    /// PPO with a critic.
+    Ppo(TransferLearner),
+    /// Q-learning with replay and a target network.
+    Dqn(QTransferLearner),
+}
+
+impl PolicyLearner {
+    /// The learner `policy` needs (none for the importance head and LRU), for width-`d` states
+    /// on `device`.
+    pub fn for_policy(policy: TransferPolicy, d: usize, device: &Device) -> Option<Self> {
+        match policy {
+            TransferPolicy::Ppo => Some(Self::Ppo(TransferLearner::new(d, device))),
+            TransferPolicy::Dqn => Some(Self::Dqn(QTransferLearner::default())),
+            TransferPolicy::Importance | TransferPolicy::Lru => None,
+        }
+    }
+
+    /// The exploration ε of the coming step (Q-learning only).
+    pub fn exploration(&self) -> Option<f32> {
+        match self {
+            Self::Ppo(_) => None,
+            Self::Dqn(q) => Some(q.epsilon()),
+        }
+    }
+
+    /// One update from a training step's `decisions` and each sequence's task reward.
+    pub fn update(
+        &mut self,
+        model: Dmn,
+        optimizer: &mut ModuleOptimizer,
+        decisions: &[TransferDecision],
+        r_task: &[f32],
+        cost: f32,
+    ) -> (Dmn, PolicyStats) {
+        match self {
+            Self::Ppo(l) => l.update(model, optimizer, decisions, r_task, cost),
+            Self::Dqn(l) => l.update(model, optimizer, decisions, r_task, cost),
+        }
+    }
+}
+
 /// Rewards per decision (decision-major, `[J][B]`) and their parts: `λ r_comp` at every
 /// decision, plus `r_task` at the last.
 fn rewards(
@@ -51,12 +103,6 @@ fn rewards(
     r_task: &[f32],
     cost: f32,
 ) -> (Vec<Vec<f32>>, PolicyStats) {
-    let host = |t: Tensor<1>| {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32")
-    };
     let (j, b) = (decisions.len(), r_task.len());
     let comp: Vec<Vec<f32>> = decisions
         .iter()
@@ -117,12 +163,6 @@ impl TransferLearner {
         r_task: &[f32],
         cost: f32,
     ) -> (Dmn, PolicyStats) {
-        let host = |t: Tensor<1>| {
-            t.into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .expect("f32")
-        };
         let (j, b) = (decisions.len(), r_task.len());
         let device = decisions[0].log_prob.device();
         let old = host(Tensor::cat(
