@@ -21,6 +21,14 @@ pub struct RunConfig {
     pub train: TrainSpec,
 }
 
+/// `runs/<prefix>-<milliseconds since the epoch>`: a new run directory name.
+pub fn fresh_run_path(prefix: &str) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    PathBuf::from("runs").join(format!("{prefix}-{stamp}"))
+}
+
 /// Writes `bytes` to `path` atomically (temporary file + fsync + rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -333,10 +333,7 @@ pub fn run(args: TrainArgs) -> Result<TrainOutcome> {
 
 /// The embedded default: the `small` preset on needle retrieval, on the CPU.
 pub fn default_run() -> Result<()> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let out = PathBuf::from("runs").join(format!("needle-small-{stamp}"));
+    let out = crate::run_dir::fresh_run_path("needle-small");
     println!(
         "DMN: training the `small` preset on needle retrieval (distance 128) on the CPU → {}",
         out.display()

@@ -76,7 +76,10 @@ impl TrainerApp {
             .args
             .train_args(new_run_path(self.args.task, &self.args.preset));
         let devices = self.devices_for(&args.device);
-        self.history = History::default();
+        self.history = History {
+            trace_generation: self.history.trace_generation + 1,
+            ..History::default()
+        };
         self.spawn(ctx, move || {
             let (run, config) = train::new_run(&args)?;
             Session::start_on(run, config, false, devices?)
@@ -99,7 +102,10 @@ impl TrainerApp {
         });
         match (opened, History::replay(&path)) {
             (Ok((run, config, resume, devices)), Ok(history)) => {
-                self.history = history;
+                self.history = History {
+                    trace_generation: self.history.trace_generation + 1,
+                    ..history
+                };
                 self.spawn(ctx, move || Session::start_on(run, config, resume, devices));
             }
             (Err(e), _) | (_, Err(e)) => self.status = format!("cannot open the run: {e:#}"),
@@ -153,10 +159,7 @@ impl TrainerApp {
                     }
                     self.history.points.push(point);
                 }
-                Event::Trace { step, traces } => {
-                    self.history.trace_step = step;
-                    self.history.traces = traces;
-                }
+                Event::Trace { step, traces } => self.history.set_traces(step, traces),
                 Event::Evaluated(points) => {
                     self.status = format!("evaluated at {} distances", points.len());
                     self.history.by_distance = points;

@@ -32,6 +32,9 @@ pub struct History {
     pub traces: Vec<MemoryTrace>,
     /// Step the traces were taken at.
     pub trace_step: u64,
+    /// Counts trace updates, so panels can keep what they derive from the traces until the
+    /// traces change (a new run's first trace has the same step as the last run's).
+    pub trace_generation: u64,
     /// Accuracy against distance, from the last evaluation: (distance, accuracy).
     pub by_distance: Vec<(u64, f32)>,
 }
@@ -67,6 +70,13 @@ impl History {
             points,
             ..Self::default()
         })
+    }
+
+    /// Replaces the traces with those taken at `step`.
+    pub fn set_traces(&mut self, step: u64, traces: Vec<MemoryTrace>) {
+        self.trace_step = step;
+        self.traces = traces;
+        self.trace_generation += 1;
     }
 
     /// The newest trace, if any.

@@ -12,6 +12,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use crate::commands::train::TrainArgs;
+use crate::run_dir::fresh_run_path;
 use crate::task_spec::TaskKind;
 
 /// Arguments of `dmn gui`.
@@ -58,33 +59,36 @@ pub struct GuiArgs {
 }
 
 impl GuiArgs {
-    /// The training settings of a new run into `out`.
+    /// The training settings of a new run into `out`: the embedded default's, with this
+    /// window's choices; a task or length other than the default's trains without its
+    /// curriculum.
     pub fn train_args(&self, out: PathBuf) -> TrainArgs {
-        let default = TrainArgs::embedded_default(out.clone());
-        let needle_default = self.task == TaskKind::Needle && self.length.is_none();
+        let default = TrainArgs::embedded_default(out);
+        let schedule = if self.task == TaskKind::Needle && self.length.is_none() {
+            default
+        } else {
+            TrainArgs {
+                length: self.length,
+                curriculum_start: None,
+                curriculum_steps: None,
+                ..default
+            }
+        };
         TrainArgs {
+            task: Some(self.task),
             preset: self.preset.clone(),
             config: self.config.clone(),
             policy: Some(self.policy.clone()),
             device: self.device.clone(),
             steps: Some(self.steps),
-            length: self.length.or(needle_default.then_some(128)),
-            curriculum_start: needle_default.then_some(16),
-            curriculum_steps: needle_default.then_some(150),
-            ..TrainArgs {
-                task: Some(self.task),
-                ..default
-            }
+            ..schedule
         }
     }
 }
 
-/// A fresh run directory name under `runs/`.
+/// A fresh run directory for the window's runs.
 pub fn new_run_path(task: TaskKind, preset: &str) -> PathBuf {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    PathBuf::from("runs").join(format!("gui-{}-{preset}-{stamp}", task.name()))
+    fresh_run_path(&format!("gui-{}-{preset}", task.name()))
 }
 
 /// Runs `dmn gui`: opens the window and returns when it closes.
@@ -101,4 +105,41 @@ pub fn run(args: GuiArgs) -> Result<()> {
         );
     }
     app::run_window(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        gui: GuiArgs,
+    }
+
+    fn args(extra: &[&str]) -> TrainArgs {
+        let argv = std::iter::once("gui").chain(extra.iter().copied());
+        Wrap::parse_from(argv).gui.train_args(PathBuf::from("out"))
+    }
+
+    #[test]
+    fn the_default_window_run_is_the_embedded_default() {
+        let a = args(&[]);
+        let d = TrainArgs::embedded_default(PathBuf::from("out"));
+        assert_eq!(
+            (a.length, a.curriculum_start, a.curriculum_steps),
+            (d.length, d.curriculum_start, d.curriculum_steps)
+        );
+        assert_eq!(a.preset, "small");
+    }
+
+    #[test]
+    fn another_task_or_length_drops_the_needle_curriculum() {
+        let a = args(&["--task", "copy"]);
+        assert_eq!((a.length, a.curriculum_start), (None, None));
+        let a = args(&["--length", "500", "--policy", "ppo"]);
+        assert_eq!((a.length, a.curriculum_start), (Some(500), None));
+        assert_eq!(a.policy.as_deref(), Some("ppo"));
+    }
 }

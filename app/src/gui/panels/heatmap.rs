@@ -22,8 +22,8 @@ pub struct SlotHeatmap {
     quantity: Quantity,
     /// `None`: all heads summed.
     head: Option<usize>,
-    /// The picture and what it shows: (trace step, quantity, head). Rebuilt only when that
-    /// changes, not every frame.
+    /// The picture and what it shows: (trace generation, quantity, head). Rebuilt only when
+    /// that changes, not every frame.
     texture: Option<(egui::TextureHandle, (u64, Quantity, Option<usize>))>,
     columns: usize,
 }
@@ -142,7 +142,7 @@ impl Panel for SlotHeatmap {
                 }
             }
         });
-        let key = (history.trace_step, self.quantity, self.head);
+        let key = (history.trace_generation, self.quantity, self.head);
         if self.texture.as_ref().is_none_or(|(_, k)| *k != key) {
             let (cells, columns) = grid(&history.traces, self.quantity, self.head);
             self.columns = columns;

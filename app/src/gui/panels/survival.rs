@@ -72,7 +72,10 @@ pub fn kaplan_meier(samples: &[(u32, bool)]) -> Vec<(u32, f64)> {
 
 /// Survival curve of slot contents in the newest traces.
 #[derive(Default)]
-pub struct Survival;
+pub struct Survival {
+    /// Lifetimes and their Kaplan–Meier curve, for one trace generation.
+    cache: Option<(u64, Vec<(u32, bool)>, Vec<(u32, f64)>)>,
+}
 
 impl Panel for Survival {
     fn title(&self) -> &'static str {
@@ -88,11 +91,19 @@ impl Panel for Survival {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, history: &History) {
-        let samples = lifetimes(&history.traces);
+        if self
+            .cache
+            .as_ref()
+            .is_none_or(|c| c.0 != history.trace_generation)
+        {
+            let samples = lifetimes(&history.traces);
+            let curve = kaplan_meier(&samples);
+            self.cache = Some((history.trace_generation, samples, curve));
+        }
+        let (_, samples, curve) = self.cache.as_ref().expect("filled above");
         if samples.is_empty() {
             return waiting(ui, "a trace with writes");
         }
-        let curve = kaplan_meier(&samples);
         // A step function: hold each value until the next event.
         let mut points = Vec::new();
         for (i, &(t, s)) in curve.iter().enumerate() {

@@ -63,6 +63,8 @@ pub struct Transfers {
     /// The segment highlighted; advances by itself to animate the history.
     cursor: usize,
     last_tick: f64,
+    /// The log of one trace generation.
+    cache: Option<(u64, TransferLog)>,
 }
 
 impl Panel for Transfers {
@@ -79,7 +81,17 @@ impl Panel for Transfers {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, history: &History) {
-        let log = TransferLog::from_traces(&history.traces);
+        if self
+            .cache
+            .as_ref()
+            .is_none_or(|c| c.0 != history.trace_generation)
+        {
+            self.cache = Some((
+                history.trace_generation,
+                TransferLog::from_traces(&history.traces),
+            ));
+        }
+        let (_, log) = self.cache.as_ref().expect("filled above");
         if log.fill.is_empty() {
             return waiting(ui, "a trace with long-term memory");
         }
