@@ -106,6 +106,17 @@ pub(crate) fn sizes(like: &CubeTensor, values: &[usize]) -> Handle {
     like.client.create_from_slice(bytemuck::cast_slice(&values))
 }
 
+/// Threads per workgroup of the row-blocked kernels (`memory_read.wgsl`, `retrieve.wgsl`).
+pub(crate) const BLOCKED_WG: u32 = 32;
+/// Query rows each thread of a row-blocked kernel owns: `RB` in the WGSL, written there as two
+/// `vec4` halves, so it is fixed at 8.
+pub(crate) const ROWS_PER_THREAD: u32 = 8;
+
+/// The dispatch of a row-blocked kernel over `rows` rows per batch row and `batch` batch rows.
+pub(crate) fn blocked_groups(rows: usize, batch: usize) -> [u32; 3] {
+    [groups(rows, BLOCKED_WG * ROWS_PER_THREAD), batch as u32, 1]
+}
+
 /// `⌈n / d⌉` as a workgroup count.
 pub(crate) fn groups(n: usize, d: u32) -> u32 {
     u32::try_from(n.div_ceil(d as usize)).expect("workgroup count beyond u32")

@@ -13,15 +13,11 @@ use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{Shape, Tensor};
 
 use crate::kernels::{DmnKernels, DmnKernelsBackward};
-use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
+use crate::launch::{
+    BLOCKED_WG, ROWS_PER_THREAD, Wgsl, blocked_groups, dims, groups, input, output, region, sizes,
+};
 
 const WG: u32 = 64;
-
-/// Threads per workgroup of the register-blocked forward kernel.
-const WG_BLOCKED: u32 = 32;
-
-/// Query rows per thread of the forward kernel (`RB` in `memory_read.wgsl`).
-const ROWS_PER_THREAD: usize = 8;
 
 /// Slots per tile of workgroup memory: T · d ≤ 2048 floats (8 KB).
 fn slot_tile(k: usize, d: usize) -> usize {
@@ -70,16 +66,15 @@ pub(crate) fn forward(
     );
     let out = output(&query, [b, r, d + k]);
     let sizes = sizes(&query, &[r, top_k]);
-    let rb = ROWS_PER_THREAD;
     Wgsl::new("memory_read", include_str!("memory_read.wgsl"))
-        .constant("wg", WG_BLOCKED)
+        .constant("wg", BLOCKED_WG)
         .constant("k", k as u32)
         .constant("d", d as u32)
-        .constant("rows_k", (rb * k) as u32)
+        .constant("rows_k", ROWS_PER_THREAD * k as u32)
         .launch(
             &query,
-            WG_BLOCKED,
-            [groups(r, WG_BLOCKED * rb as u32), b as u32, 1],
+            BLOCKED_WG,
+            blocked_groups(r, b),
             vec![
                 query.handle.clone(),
                 strength.handle.clone(),

@@ -14,12 +14,9 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::tensor::{Bool, Shape, Tensor};
 
 use crate::kernels::{DmnKernels, DmnKernelsBackward};
-use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
+use crate::launch::{BLOCKED_WG, Wgsl, blocked_groups, dims, groups, input, output, region, sizes};
 
 const WG: u32 = 64;
-/// Threads per workgroup and query rows per thread (`RB`) of the forward kernel.
-const WG_BLOCKED: u32 = 32;
-const ROWS_PER_THREAD: u32 = 8;
 
 /// A retrieval kernel with its compiled-in sizes; entries stream through workgroup memory in
 /// tiles of T · d ≤ 2048 floats (8 KB).
@@ -71,13 +68,13 @@ pub(crate) fn forward(
     let (level_bias, valid) = (input(level_bias, what), input(valid, what));
     let out = output(&query, [b, l, d + e]);
     Wgsl::new("retrieve", include_str!("retrieve.wgsl"))
-        .constant("wg", WG_BLOCKED)
+        .constant("wg", BLOCKED_WG)
         .constant("e", e as u32)
         .constant("d", d as u32)
         .launch(
             &query,
-            WG_BLOCKED,
-            [groups(l, WG_BLOCKED * ROWS_PER_THREAD), b as u32, 1],
+            BLOCKED_WG,
+            blocked_groups(l, b),
             vec![
                 query.handle.clone(),
                 ltm.handle.clone(),
