@@ -68,13 +68,13 @@ pub struct Transition {
 
 /// A ring buffer of transitions.
 #[derive(Debug, Clone)]
-pub struct Replay {
+pub struct Replay<T = Transition> {
     capacity: usize,
-    items: Vec<Transition>,
+    items: Vec<T>,
     next: usize,
 }
 
-impl Replay {
+impl<T> Replay<T> {
     /// An empty buffer keeping the newest `capacity` transitions.
     pub fn new(capacity: usize) -> Self {
         Self {
@@ -85,7 +85,7 @@ impl Replay {
     }
 
     /// Adds a transition, replacing the oldest when full.
-    pub fn push(&mut self, t: Transition) {
+    pub fn push(&mut self, t: T) {
         if self.items.len() < self.capacity {
             self.items.push(t);
         } else {
@@ -105,7 +105,7 @@ impl Replay {
     }
 
     /// `n` transitions drawn uniformly with replacement.
-    pub fn sample(&self, rng: &mut impl Rng, n: usize) -> Vec<&Transition> {
+    pub fn sample(&self, rng: &mut impl Rng, n: usize) -> Vec<&T> {
         (0..n)
             .map(|_| &self.items[rng.random_range(0..self.items.len())])
             .collect()

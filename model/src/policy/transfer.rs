@@ -16,7 +16,7 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::dqn::DqnConfig;
+use super::dqn::{DqnConfig, Replay};
 use super::gae::gae;
 use super::plackett_luce;
 use super::ppo::{PpoConfig, clipped_surrogate};
@@ -242,8 +242,7 @@ struct Replayed {
 
 /// Q-learning of the transfer policy: replay, target network, ε schedule.
 pub struct QTransferLearner {
-    replay: Vec<Replayed>,
-    next_slot: usize,
+    replay: Replay<Replayed>,
     target: Option<Dmn>,
     updates: usize,
     steps: usize,
@@ -256,16 +255,16 @@ pub struct QTransferLearner {
 
 impl Default for QTransferLearner {
     fn default() -> Self {
+        let config = DqnConfig::new()
+            .with_capacity(256)
+            .with_epsilon_decisions(500)
+            .with_target_every(20);
         Self {
-            replay: Vec::new(),
-            next_slot: 0,
+            replay: Replay::new(config.capacity),
             target: None,
             updates: 0,
             steps: 0,
-            config: DqnConfig::new()
-                .with_capacity(256)
-                .with_epsilon_decisions(500)
-                .with_target_every(20),
+            config,
             updates_per_step: 4,
             rng: rand::SeedableRng::seed_from_u64(0),
         }
@@ -287,7 +286,6 @@ impl QTransferLearner {
         r_task: &[f32],
         cost: f32,
     ) -> (Dmn, PolicyStats) {
-        use rand::RngExt;
         let (per_decision, mut stats) = rewards(decisions, r_task, cost);
         stats.epsilon = self.epsilon();
         let device = decisions[0].log_prob.device();
@@ -298,19 +296,14 @@ impl QTransferLearner {
                 reward: Tensor::from_data(TensorData::new(per_decision[t].clone(), [b]), &device),
                 next: decisions.get(t + 1).cloned(),
             };
-            if self.replay.len() < self.config.capacity {
-                self.replay.push(item);
-            } else {
-                self.replay[self.next_slot] = item;
-            }
-            self.next_slot = (self.next_slot + 1) % self.config.capacity;
+            self.replay.push(item);
         }
         self.steps += 1;
 
         let mut model = model;
         let mut losses = Vec::new();
         for _ in 0..self.updates_per_step {
-            let item = &self.replay[self.rng.random_range(0..self.replay.len())];
+            let item = self.replay.sample(&mut self.rng, 1)[0];
             let target = self.target.get_or_insert_with(|| model.clone());
             let d = &item.decision;
             let m = d.picks.dims()[1];
