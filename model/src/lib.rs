@@ -44,6 +44,7 @@ pub mod loss;
 pub mod model;
 pub mod ops;
 pub mod policy;
+pub mod probe;
 pub mod tasks;
 pub mod trace;
 pub mod train;

@@ -201,7 +201,7 @@ impl LongTermMemory {
         importance: Tensor<2>,
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
-        let (_, idx) = importance.clone().topk_with_indices(self.per_level, 1); // [B, m]
+        let (_, idx) = crate::ops::top_k(importance.clone(), self.per_level, 1); // [B, m]
         self.transfer_slots(state, slots, importance, idx, sample)
     }
 
@@ -267,7 +267,7 @@ fn merge(a: LevelBlock, b: LevelBlock, m: usize) -> LevelBlock {
     let entries = Tensor::cat(vec![a.entries, b.entries], 1);
     let importance = Tensor::cat(vec![a.importance, b.importance], 1);
     let width = Tensor::cat(vec![a.width, b.width], 1);
-    let (importance, idx) = importance.topk_with_indices(m, 1);
+    let (importance, idx) = crate::ops::top_k(importance, m, 1);
     LevelBlock {
         entries: entries.gather(1, idx.clone().unsqueeze_dim::<3>(2).expand([batch, m, d])),
         importance,

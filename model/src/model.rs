@@ -219,7 +219,7 @@ fn epsilon_greedy(z: Tensor<2>, m: usize, epsilon: f32) -> Tensor<2, Int> {
         .float();
     let noise = Tensor::<2>::random([b, k], unit, &device);
     let scores = z * (explore.clone().neg() + 1.0) + noise * explore;
-    scores.topk_with_indices(m, 1).1
+    crate::ops::top_k(scores, m, 1).1
 }
 
 fn scalar(value: f32, device: &Device) -> Tensor<1> {
@@ -462,7 +462,7 @@ impl Dmn {
                     ltm.transfer(lst, slots, importance.clone(), options.sample)
                 }
                 TransferPolicy::Lru => {
-                    let (_, least_used) = wst.usage.clone().neg().topk_with_indices(m, 1);
+                    let (_, least_used) = crate::ops::top_k(wst.usage.clone().neg(), m, 1);
                     ltm.transfer_slots(lst, slots, importance.clone(), least_used, options.sample)
                 }
                 TransferPolicy::Ppo | TransferPolicy::Dqn => {
@@ -471,7 +471,7 @@ impl Dmn {
                     let picks = match (self.transfer_policy, options.sample) {
                         (TransferPolicy::Ppo, true) => plackett_luce::sample(z.clone(), m),
                         (_, true) => epsilon_greedy(z.clone(), m, self.exploration),
-                        _ => z.clone().topk_with_indices(m, 1).1,
+                        _ => crate::ops::top_k(z.clone(), m, 1).1,
                     };
                     let (moved, transfer) = ltm.transfer_slots(
                         lst,

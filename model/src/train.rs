@@ -104,13 +104,19 @@ impl StepTensors {
         self.finish(&v)
     }
 
-    /// Reads the figures back without blocking (required in the browser).
-    pub async fn read_async(&self) -> StepStats {
-        let v = match self.packed().into_data_async().await {
-            Ok(d) => d.convert::<f32>().try_to_vec::<f32>().unwrap_or_default(),
-            Err(_) => vec![f32::NAN; 6],
-        };
-        self.finish(&v)
+    /// Reads the figures back without blocking (required in the browser). An error means the
+    /// device failed (a lost GPU).
+    pub async fn read_async(&self) -> Result<StepStats, String> {
+        let data = self
+            .packed()
+            .into_data_async()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let v = data
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        Ok(self.finish(&v))
     }
 }
 
@@ -410,23 +416,7 @@ pub fn evaluate(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
 /// What the memory did on batch row 0 of `batch`, one [`MemoryTrace`] per segment, streaming as
 /// [`evaluate`] does (no autodiff, z = μ). The desktop and web viewers draw these.
 pub fn trace(model: &Dmn, batch: &Batch, device: &Device) -> Vec<MemoryTrace> {
-    let seg = model.segment_len();
-    let mut state = model.init_state(batch.batch, device);
-    let mut traces = Vec::new();
-    let mut start = 0;
-    while start < batch.len {
-        let len = seg.min(batch.len - start);
-        let (inputs, _, _) = batch.segment(start, len, device);
-        let options = ForwardOptions {
-            sample: false,
-            trace: true,
-        };
-        let (out, next) = model.forward_segment(state, inputs, options);
-        traces.extend(out.trace.map(|t| t.read()));
-        state = next;
-        start += len;
-    }
-    traces
+    crate::probe::probe(model, batch, device).read().traces
 }
 
 #[cfg(test)]

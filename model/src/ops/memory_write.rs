@@ -48,11 +48,12 @@ pub struct MemoryWrite {
     pub write_weights: Tensor<3>,
 }
 
-/// One-hot rows on the `H` least used slots: head `h` gets the `h`-th least used. Stays on the
-/// device (no readback), so it works unchanged in the browser.
+/// One-hot rows on the `H` least used slots: head `h` gets the `h`-th least used (ties to the
+/// lower index, as the kernel breaks them). Stays on the device (no readback, unlike a sort), so
+/// it works unchanged in the browser.
 fn least_used(usage: &Tensor<2>, heads: usize) -> Tensor<3> {
     let [_, k] = usage.dims();
-    let order = usage.clone().detach().argsort(1).narrow(1, 0, heads); // [B, H]
+    let (_, order) = super::sparse::top_k(usage.clone().detach().neg(), heads, 1); // [B, H]
     order.one_hot::<3>(k).float()
 }
 

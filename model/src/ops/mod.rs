@@ -13,7 +13,7 @@ pub use memory_read::{MemoryRead, memory_read};
 pub use memory_write::{MemoryWrite, WriteRequest, memory_write};
 pub use retrieve::{Retrieval, retrieve};
 pub use scan::{ScanOutput, scan, scan_sequential};
-pub use sparse::{cosine_scores, top_k_softmax};
+pub use sparse::{cosine_scores, top_k, top_k_softmax};
 
 /// Large negative score used for masked entries: `exp` of it is exactly 0 in f32, and unlike
 /// `-inf` it cannot produce `inf - inf = NaN` in a backward pass.

@@ -2,7 +2,7 @@
 //! "top-k cosine similarity addressing … softmax-normalized sparse weights").
 
 use burn::tensor::activation::softmax;
-use burn::tensor::{IndexingUpdateOp, Tensor};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor};
 
 /// Added under the square root of norms: an empty (all-zero) slot scores 0 instead of NaN, and
 /// the norm's gradient stays finite at 0 (a clamp after `sqrt` would still multiply 0 by ∞).
@@ -18,6 +18,35 @@ pub fn cosine_scores(query: Tensor<3>, slots: Tensor<3>) -> Tensor<3> {
     qn.matmul(sn.swap_dims(1, 2))
 }
 
+/// The `k` largest entries along `dim` and their indices, largest first (ties: the lowest index
+/// first), like `Tensor::topk_with_indices`, but as `k` rounds of argmax. Burn's sort reads the
+/// tensor back to the host on GPU backends, which blocks natively and is impossible in the
+/// browser; argmax stays on the device, and `k` is small here (top-k addressing, the slots of
+/// one transfer).
+///
+/// # Shapes
+/// - x: `[…, n, …]` (`n` at `dim`, `k ≤ n`) → values and indices `[…, k, …]`
+pub fn top_k<const D: usize>(x: Tensor<D>, k: usize, dim: usize) -> (Tensor<D>, Tensor<D, Int>) {
+    let dims = x.dims();
+    let mut shape = [1usize; D];
+    shape[dim] = dims[dim];
+    let positions = Tensor::<1, Int>::arange(0..dims[dim] as i64, &x.device())
+        .reshape(shape)
+        .expand(dims);
+    let (mut values, mut indices) = (Vec::with_capacity(k), Vec::with_capacity(k));
+    let mut rest = x;
+    for round in 0..k {
+        let at = rest.clone().argmax(dim);
+        values.push(rest.clone().gather(dim, at.clone()));
+        if round + 1 < k {
+            let taken = positions.clone().equal(at.clone().expand(dims));
+            rest = rest.mask_fill(taken, f32::NEG_INFINITY);
+        }
+        indices.push(at);
+    }
+    (Tensor::cat(values, dim), Tensor::cat(indices, dim))
+}
+
 /// Softmax over the `top_k` largest scores of the last axis; every other weight is exactly 0, so
 /// at most `top_k` weights per row are non-zero whatever ties the scores have.
 ///
@@ -30,7 +59,7 @@ pub fn top_k_softmax(scores: Tensor<3>, top_k: usize) -> Tensor<3> {
         return softmax(scores, 2);
     }
     let device = scores.device();
-    let (values, indices) = scores.topk_with_indices(top_k, 2);
+    let (values, indices) = self::top_k(scores, top_k, 2);
     Tensor::zeros([b, r, k], &device).scatter(2, indices, softmax(values, 2), IndexingUpdateOp::Add)
 }
 
@@ -38,6 +67,29 @@ pub fn top_k_softmax(scores: Tensor<3>, top_k: usize) -> Tensor<3> {
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData, Tolerance};
+
+    #[test]
+    fn top_k_matches_sorting_and_takes_the_lowest_index_on_ties() {
+        let device = Device::flex();
+        let data = vec![0.3f32, -1.0, 2.5, 0.3, 7.0, 1.0, 0.0, 0.0];
+        let x = Tensor::<2>::from_data(TensorData::new(data, [2, 4]), &device);
+        let (v, i) = top_k(x.clone(), 3, 1);
+        let (sv, _) = x.clone().topk_with_indices(3, 1);
+        v.into_data()
+            .assert_approx_eq::<f32>(&sv.into_data(), Tolerance::absolute(0.0));
+        assert_eq!(
+            i.into_data().convert::<i64>().to_vec::<i64>().unwrap(),
+            vec![2, 0, 3, 0, 1, 2]
+        );
+        // Along the first axis of a 3-d tensor.
+        let y = x.reshape([2, 4, 1]);
+        let (v, i) = top_k(y, 1, 0);
+        assert_eq!(v.dims(), [1, 4, 1]);
+        assert_eq!(
+            i.into_data().convert::<i64>().to_vec::<i64>().unwrap(),
+            vec![1, 1, 0, 0]
+        );
+    }
 
     #[test]
     fn cosine_of_parallel_orthogonal_and_empty() {

@@ -35,7 +35,7 @@ pub fn sample(z: Tensor<2>, m: usize) -> Tensor<2, Int> {
         &z.device(),
     );
     let gumbel = -(-u.log()).log();
-    (z + gumbel).topk_with_indices(m, 1).1
+    crate::ops::top_k(z + gumbel, m, 1).1
 }
 
 /// Entropy `[B]` of the first pick (the softmax of z), a cheap measure of how decided the policy is.

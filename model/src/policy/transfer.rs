@@ -312,7 +312,7 @@ impl QTransferLearner {
                     let q_next = target
                         .transfer_logits(n.slots.clone(), n.h_mean.clone(), n.ltm_summary.clone())
                         .detach();
-                    let best = q_next.topk(m, 1).mean_dim(1).reshape([b]);
+                    let best = crate::ops::top_k(q_next, m, 1).0.mean_dim(1).reshape([b]);
                     item.reward.clone() + best * self.config.gamma
                 }
                 None => item.reward.clone(),

@@ -67,24 +67,53 @@ impl Task for Needle {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        let len = self.seq_len();
-        let mut out = Batch::zeros(batch, len);
-        let noise_base = FIRST_DATA + self.values as u32;
+        let mut out = Batch::zeros(batch, self.seq_len());
         for b in 0..batch {
-            let row = b * len;
-            for t in 0..len {
-                out.inputs[row + t] = noise_base + rng.random_range(0..self.noise as u32);
-            }
-            let at = rng.random_range(0..=self.lead);
-            let value = FIRST_DATA + rng.random_range(0..self.values as u32);
-            out.inputs[row + at] = KEY;
-            out.inputs[row + at + 1] = value;
-            let q = at + 1 + self.distance;
-            out.inputs[row + q] = QUERY;
-            out.targets[row + q] = value;
-            out.mask[row + q] = 1.0;
+            self.fill_row(&mut out, b, None, rng);
         }
         out
+    }
+}
+
+impl Needle {
+    /// One sequence whose needle is value number `value` (`0..values`), with noise and the
+    /// needle's position drawn from `rng`: the input a user asks a trained model about.
+    pub fn with_value(&self, value: usize, rng: &mut StdRng) -> Result<Batch, TaskError> {
+        check(
+            value < self.values,
+            "value",
+            value,
+            &format!("below {} (the number of values)", self.values),
+        )?;
+        let mut out = Batch::zeros(1, self.seq_len());
+        self.fill_row(&mut out, 0, Some(value as u32), rng);
+        Ok(out)
+    }
+
+    /// The value number a predicted token stands for (`None` for a token that is not a value).
+    pub fn value_of(&self, token: u32) -> Option<usize> {
+        token
+            .checked_sub(FIRST_DATA)
+            .map(|v| v as usize)
+            .filter(|&v| v < self.values)
+    }
+
+    /// Row `b`: noise, then KEY and the value at a random position, QUERY `distance` later.
+    fn fill_row(&self, out: &mut Batch, b: usize, value: Option<u32>, rng: &mut StdRng) {
+        let len = self.seq_len();
+        let row = b * len;
+        let noise_base = FIRST_DATA + self.values as u32;
+        for t in 0..len {
+            out.inputs[row + t] = noise_base + rng.random_range(0..self.noise as u32);
+        }
+        let at = rng.random_range(0..=self.lead);
+        let value = FIRST_DATA + value.unwrap_or_else(|| rng.random_range(0..self.values as u32));
+        out.inputs[row + at] = KEY;
+        out.inputs[row + at + 1] = value;
+        let q = at + 1 + self.distance;
+        out.inputs[row + q] = QUERY;
+        out.targets[row + q] = value;
+        out.mask[row + q] = 1.0;
     }
 }
 
@@ -114,6 +143,19 @@ mod tests {
                 assert!(row.iter().all(|&t| (t as usize) < task.vocab_size()));
             }
         }
+    }
+
+    #[test]
+    fn with_value_places_the_chosen_value() {
+        let task = Needle::new(30, 8, 8, 4).unwrap();
+        let b = task.with_value(5, &mut StdRng::seed_from_u64(3)).unwrap();
+        let key = b.row(0).iter().position(|&t| t == KEY).unwrap();
+        assert_eq!(b.row(0)[key + 1], FIRST_DATA + 5);
+        assert_eq!(b.scored(0), vec![key + 1 + 30]);
+        assert!(matches!(
+            task.with_value(8, &mut StdRng::seed_from_u64(3)),
+            Err(TaskError::Parameter { name: "value", .. })
+        ));
     }
 
     #[test]
