@@ -110,28 +110,33 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// The error for a checkpoint file that exists but cannot be decoded.
-fn corrupt(path: &Path, cause: impl std::fmt::Debug) -> anyhow::Error {
+fn corrupt(source: &str, cause: impl std::fmt::Debug) -> anyhow::Error {
     anyhow::anyhow!(
-        "{} is corrupt ({cause:?}); delete this checkpoint to fall back to an earlier one",
-        path.display()
+        "{source} is corrupt ({cause:?}); delete this checkpoint to fall back to an earlier one"
     )
 }
 
 /// Loads the model weights of a checkpoint into `model`.
 pub fn load_model(checkpoint: &Path, model: Dmn) -> Result<Dmn> {
     let p = checkpoint.join("model.bpk");
+    model_from_bytes(read(&p)?, &p.display().to_string(), model)
+}
+
+/// Loads the bytes of a `model.bpk` into `model`; `source` names the file in errors (the browser
+/// fetches the same file over HTTP).
+pub fn model_from_bytes(bytes: Vec<u8>, source: &str, model: Dmn) -> Result<Dmn> {
     let record =
-        ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?)).map_err(|e| corrupt(&p, e))?;
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| corrupt(source, e))?;
     model
         .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("{} does not fit this model's config ({e:?})", p.display()))
+        .map_err(|e| anyhow::anyhow!("{source} does not fit this model's config ({e:?})"))
 }
 
 /// Loads the optimizer record and training state of a checkpoint.
 pub fn load_state(checkpoint: &Path) -> Result<(OptimizerRecord, TrainState)> {
     let p = checkpoint.join("optimizer.bpk");
     let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?))
-        .map_err(|e| corrupt(&p, e))?;
+        .map_err(|e| corrupt(&p.display().to_string(), e))?;
     let s = checkpoint.join("state.json");
     let state: TrainState = serde_json::from_slice(&read(&s)?).with_context(|| {
         format!(

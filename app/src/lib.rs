@@ -1,7 +1,9 @@
 //! The DMN trainer: the desktop window (`dmn gui`) and the headless command line
-//! (`dmn train / eval / stream / bench`).
+//! (`dmn train / eval / stream / bench`). On wasm32 the library keeps what the browser demo
+//! (`dmn-web`) shares with the desktop: the panels, run configs and checkpoint decoding.
 
 pub mod checkpoint;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod commands;
 pub mod gui;

@@ -21,6 +21,29 @@ pub struct RunConfig {
     pub train: TrainSpec,
 }
 
+impl RunConfig {
+    /// Parses and validates the text of a `config.json`; `source` names it in errors (a path,
+    /// or the address the browser fetched it from).
+    pub fn from_json(text: &str, source: &str) -> Result<Self> {
+        let invalid = || format!("{source} is not a valid run config");
+        let mut value: serde_json::Value = serde_json::from_str(text).with_context(invalid)?;
+        // The model part goes through `DmnConfig::from_value`, which fills fields added since
+        // the run was written and validates the rest.
+        let model = value
+            .get_mut("model")
+            .map(serde_json::Value::take)
+            .with_context(|| format!("{}: no \"model\" part", invalid()))?;
+        let model =
+            DmnConfig::from_value(model).map_err(|e| anyhow::anyhow!("{}: {e}", invalid()))?;
+        let train = value
+            .get_mut("train")
+            .map(serde_json::Value::take)
+            .with_context(|| format!("{}: no \"train\" part", invalid()))?;
+        let train = serde_json::from_value(train).with_context(invalid)?;
+        Ok(Self { model, train })
+    }
+}
+
 /// `runs/<prefix>-<milliseconds since the epoch>`: a new run directory name.
 pub fn fresh_run_path(prefix: &str) -> PathBuf {
     let stamp = std::time::SystemTime::now()
@@ -110,22 +133,7 @@ impl RunDir {
         let p = self.path.join("config.json");
         let text =
             fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-        let invalid = || format!("{} is not a valid run config", p.display());
-        let mut value: serde_json::Value = serde_json::from_str(&text).with_context(invalid)?;
-        // The model part goes through `DmnConfig::from_value`, which fills fields added since
-        // the run was written and validates the rest.
-        let model = value
-            .get_mut("model")
-            .map(serde_json::Value::take)
-            .with_context(|| format!("{}: no \"model\" part", invalid()))?;
-        let model =
-            DmnConfig::from_value(model).map_err(|e| anyhow::anyhow!("{}: {e}", invalid()))?;
-        let train = value
-            .get_mut("train")
-            .map(serde_json::Value::take)
-            .with_context(|| format!("{}: no \"train\" part", invalid()))?;
-        let train = serde_json::from_value(train).with_context(invalid)?;
-        Ok(RunConfig { model, train })
+        RunConfig::from_json(&text, &p.display().to_string())
     }
 
     /// Appends one metrics line.

@@ -173,6 +173,11 @@ impl TrainSpec {
     }
 }
 
+/// The needle task of a run at `distance` (what `build_task` builds for needle runs).
+pub fn needle(spec: &TaskSpec, distance: usize) -> Result<Needle> {
+    Ok(Needle::new(distance, spec.values, 16, 8)?)
+}
+
 /// Builds the task at a given length.
 pub fn build_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
     if length == 0 {
@@ -180,7 +185,7 @@ pub fn build_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
     }
     let values = spec.values;
     Ok(match spec.kind {
-        TaskKind::Needle => Box::new(Needle::new(length, values, 16, 8)?),
+        TaskKind::Needle => Box::new(needle(spec, length)?),
         TaskKind::Copy => Box::new(SelectiveCopy::new(length, 8.min(length), values)?),
         TaskKind::Mqar => Box::new(MultiQueryRecall::new(8, length.max(24), 64, 0.1)?),
         TaskKind::Induction => Box::new(InductionHeads::new((length / 2).max(2), values)?),
@@ -197,6 +202,15 @@ pub fn build_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
 #[cfg(not(target_arch = "wasm32"))]
 fn text_task(path: &std::path::Path, length: usize) -> Result<CharText> {
     Ok(CharText::from_path(path, length)?)
+}
+
+/// The browser has no file system to read a corpus from.
+#[cfg(target_arch = "wasm32")]
+fn text_task(path: &std::path::Path, _length: usize) -> Result<CharText> {
+    bail!(
+        "the text task reads {} from disk, which the browser cannot; train it with `dmn train`",
+        path.display()
+    )
 }
 
 #[cfg(test)]

@@ -201,6 +201,49 @@ fn eval_and_stream_print_json_lines() {
     assert!(lines[3].get("correct").is_some());
 }
 
+/// The needle run shipped with the browser demo.
+const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/assets/needle-tiny");
+
+#[test]
+fn probe_asks_the_shipped_model_and_it_recalls_far_above_chance() {
+    let mut right = 0;
+    for seed in 0..8u64 {
+        let value = (seed * 5 % 16).to_string();
+        let seed = seed.to_string();
+        let args = [
+            "probe",
+            "--run",
+            SHIPPED,
+            "--value",
+            &value,
+            "--distance",
+            "300",
+        ];
+        let out = ok(&[&args[..], &["--seed", &seed]].concat());
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["value"].to_string(), value);
+        assert_eq!(v["distance"], 300);
+        let answer = v["answer"].as_i64().unwrap();
+        assert!((-1..16).contains(&answer), "{v}");
+        assert_eq!(v["correct"], answer.to_string() == value, "{v}");
+        right += usize::from(v["correct"].as_bool().unwrap());
+    }
+    // Chance is 1 in 16; the shipped model recalls about 4 in 5 at this distance.
+    assert!(right >= 5, "recalled {right} of 8");
+    let err = fails(&[
+        "probe",
+        "--run",
+        SHIPPED,
+        "--value",
+        "16",
+        "--distance",
+        "9",
+    ]);
+    assert!(err.contains("value") && err.contains("below 16"), "{err}");
+    let err = fails(&["probe", "--run", SHIPPED, "--value", "1", "--distance", "0"]);
+    assert!(err.contains("--distance"), "{err}");
+}
+
 #[test]
 fn text_training_and_bits_per_character() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 #[cfg(feature = "wgpu")]
 pub mod bench;
 pub mod eval;
+pub mod probe;
 pub mod stream;
 pub mod train;
 

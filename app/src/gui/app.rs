@@ -423,20 +423,7 @@ impl eframe::App for TrainerApp {
                 egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui));
             });
         egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                // Two columns: training and working memory on the left, what happens to the
-                // contents (survival, transfer, retrieval) and evaluation on the right.
-                let history = &self.history;
-                let (left, right) = self.panels.split_at_mut(3);
-                ui.columns(2, |cols| {
-                    for panel in left {
-                        panels::show(panel.as_mut(), &mut cols[0], history);
-                    }
-                    for panel in right {
-                        panels::show(panel.as_mut(), &mut cols[1], history);
-                    }
-                });
-            });
+            panels::show_columns(&mut self.panels, ui, &self.history);
         });
 
         self.exit_sequence(&ctx);

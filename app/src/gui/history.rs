@@ -45,6 +45,12 @@ impl History {
         let path = run.join("metrics.jsonl");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::parse_metrics(&text, &path.display().to_string())
+    }
+
+    /// Metrics from the text of a `metrics.jsonl`; `source` names it in errors (a path, or the
+    /// address the browser fetched it from).
+    pub fn parse_metrics(text: &str, source: &str) -> Result<Self> {
         let mut points = Vec::new();
         for (i, line) in text
             .lines()
@@ -52,7 +58,7 @@ impl History {
             .filter(|(_, l)| !l.trim().is_empty())
         {
             let v: serde_json::Value = serde_json::from_str(line)
-                .with_context(|| format!("{} line {}: not JSON", path.display(), i + 1))?;
+                .with_context(|| format!("{source} line {}: not JSON", i + 1))?;
             let num = |k: &str| v.get(k).and_then(|x| x.as_f64());
             let (Some(step), Some(loss)) = (num("step"), num("loss")) else {
                 continue; // lines of other kinds (evaluations, notes) are not curve points

@@ -1,14 +1,16 @@
 //! `dmn gui`: the desktop trainer. Training runs on a background thread ([`worker`]); the window
-//! ([`app`]) draws what it reports in one panel per file ([`panels`]).
+//! ([`app`]) draws what it reports in one panel per file ([`panels`]). The panels and the
+//! [`history`] they read also build for the browser, where `dmn-web` draws them.
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod app;
 pub mod history;
 pub mod panels;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod worker;
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
 use clap::Args;
 
 use crate::commands::train::TrainArgs;
@@ -92,7 +94,10 @@ pub fn new_run_path(task: TaskKind, preset: &str) -> PathBuf {
 }
 
 /// Runs `dmn gui`: opens the window and returns when it closes.
-pub fn run(args: GuiArgs) -> Result<()> {
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run(args: GuiArgs) -> anyhow::Result<()> {
+    use anyhow::bail;
+
     if args.exit_after_steps == Some(0) || args.steps == 0 {
         bail!("--steps and --exit-after-steps must be at least 1");
     }

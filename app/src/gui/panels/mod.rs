@@ -48,6 +48,23 @@ pub fn show(panel: &mut dyn Panel, ui: &mut egui::Ui, history: &History) {
     });
 }
 
+/// Every panel in two columns, in a scroll area: training and working memory on the left, what
+/// happens to the contents (survival, transfer, retrieval) and evaluation on the right. The
+/// desktop trainer and the browser demo lay out the same way.
+pub fn show_columns(panels: &mut [Box<dyn Panel>], ui: &mut egui::Ui, history: &History) {
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        let (left, right) = panels.split_at_mut(3.min(panels.len()));
+        ui.columns(2, |cols| {
+            for panel in left {
+                show(panel.as_mut(), &mut cols[0], history);
+            }
+            for panel in right {
+                show(panel.as_mut(), &mut cols[1], history);
+            }
+        });
+    });
+}
+
 /// Placeholder line while a panel has nothing to draw yet.
 pub(crate) fn waiting(ui: &mut egui::Ui, what: &str) {
     ui.weak(format!("waiting for {what}…"));
