@@ -1,0 +1,154 @@
+//! The browser demo for real: the wasm bundle (`web/build.sh`) in headless Chromium on WebGPU
+//! (its software adapter, SwiftShader), driven by `web/tests/browser.mjs`. Skips loudly when
+//! Chromium or the test's node modules are missing, and fails instead when
+//! `DMN_REQUIRE_BROWSER` is set (as CI sets it). The three runs share one browser build, so they
+//! live in one test and run one after another.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn browser_available() -> bool {
+    let chromium = Path::new("/usr/bin/chromium").exists();
+    let modules = repo()
+        .join("web/tests/node_modules/playwright-core")
+        .is_dir();
+    let node = Command::new("node").arg("--version").output().is_ok();
+    let found = chromium && modules && node;
+    if !found {
+        assert!(
+            std::env::var_os("DMN_REQUIRE_BROWSER").is_none(),
+            "DMN_REQUIRE_BROWSER is set but the browser test cannot run: chromium {chromium}, \
+             node {node}, web/tests/node_modules {modules} (apt-get install chromium; \
+             npm install --prefix web/tests)"
+        );
+        eprintln!(
+            "SKIPPED: chromium, node or playwright-core is missing; the browser demo was NOT tested"
+        );
+    }
+    found
+}
+
+fn build_bundle() {
+    let out = Command::new("bash")
+        .arg("web/build.sh")
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "web/build.sh failed:\n{text}");
+    if let Some(line) = text.lines().find(|l| l.starts_with("bundle:")) {
+        eprintln!("{line}");
+    }
+}
+
+/// Runs the driver; returns what it saw.
+fn drive(args: &[&str], out: &Path) -> Value {
+    let result = Command::new("timeout")
+        .arg("900")
+        .arg("node")
+        .arg("web/tests/browser.mjs")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        result.status.success(),
+        "browser run {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .expect("a result line");
+    eprintln!("browser {args:?}: {line}");
+    serde_json::from_str(line).unwrap()
+}
+
+fn losses(v: &Value) -> Vec<f64> {
+    v["losses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+        .collect()
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+#[test]
+fn the_browser_demo_trains_on_webgpu_answers_like_native_and_falls_back_to_cpu() {
+    if !browser_available() {
+        return;
+    }
+    build_bundle();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+
+    // Training from scratch on WebGPU: ≥ 20 steps, finite losses that fall.
+    let train = drive(&["train", "--steps", "20"], &out);
+    assert_eq!(train["backend"], "webgpu", "{train}");
+    let l = losses(&train);
+    assert!(l.len() >= 5 && l.iter().all(|x| x.is_finite()), "{l:?}");
+    let (first, last) = (mean(&l[..3]), mean(&l[l.len() - 3..]));
+    assert!(
+        last < first,
+        "the loss did not fall: first steps {first}, last steps {last}"
+    );
+    assert!(Path::new(train["screenshot"].as_str().unwrap()).is_file());
+
+    // The shipped checkpoint answers a fixed needle input as the native `dmn probe` does.
+    let (value, distance, seed) = ("11", "300", "7");
+    let web = drive(
+        &[
+            "demo",
+            "--value",
+            value,
+            "--distance",
+            distance,
+            "--seed",
+            seed,
+        ],
+        &out,
+    );
+    assert_eq!(web["backend"], "webgpu", "{web}");
+    let native = Command::new(env!("CARGO_BIN_EXE_dmn"))
+        .args(["probe", "--run", "web/assets/needle-tiny"])
+        .args(["--value", value, "--distance", distance, "--seed", seed])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        native.status.success(),
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
+    let native: Value = serde_json::from_slice(&native.stdout).unwrap();
+    assert_eq!(
+        web["answer"], native["answer"],
+        "browser {web} vs native {native}"
+    );
+
+    // Without WebGPU: the page says so and trains on the CPU backend.
+    let cpu = drive(&["train", "--no-webgpu", "--steps", "2"], &out);
+    assert_eq!(cpu["backend"], "cpu", "{cpu}");
+    assert!(
+        cpu["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("CPU backend"),
+        "the page should say why it runs on the CPU: {cpu}"
+    );
+    assert!(losses(&cpu).iter().all(|x| x.is_finite()));
+}

@@ -1,0 +1,89 @@
+//! [`Live`]: what the running tasks (training, the demo's answers) share with the window, and
+//! what the page records about it on `<body>`. The browser runs one thread: tasks and frames
+//! take turns, so a `RefCell` suffices.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use dmn_app::gui::history::{History, Point};
+
+use crate::backend::Backend;
+use crate::demo::Demo;
+use crate::page;
+
+/// The state shared by the window and the tasks.
+pub type Shared = Rc<RefCell<Live>>;
+
+/// What the demo answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The value hidden after KEY.
+    pub value: usize,
+    /// The distance asked about.
+    pub distance: usize,
+    /// The value the model recalled (`None`: it predicted a token that is not a value).
+    pub recalled: Option<usize>,
+}
+
+/// Everything the window draws besides its own widgets.
+#[derive(Default)]
+pub struct Live {
+    /// What the panels read.
+    pub history: History,
+    /// The device, once chosen.
+    pub backend: Option<Backend>,
+    /// One line of status.
+    pub status: String,
+    /// The last error, shown until the next success.
+    pub error: Option<String>,
+    /// Training is paused.
+    pub paused: bool,
+    /// A task is running whose result the window waits for (loading, answering).
+    pub busy: bool,
+    /// Bumped to stop the current training loop (a new run, or a switch to the demo).
+    pub generation: u64,
+    /// The demo's last answer.
+    pub answer: Option<Answer>,
+    /// The shipped model, once loaded.
+    pub demo: Option<Rc<Demo>>,
+}
+
+impl Live {
+    /// Shares a fresh state.
+    pub fn shared() -> Shared {
+        Rc::new(RefCell::new(Self::default()))
+    }
+
+    /// Uses `backend` from now on; says so on the page.
+    pub fn set_backend(&mut self, backend: Backend) {
+        page::record("backend", backend.name);
+        page::message(backend.note.as_deref().unwrap_or(""));
+        self.backend = Some(backend);
+    }
+
+    /// Records a finished training step.
+    pub fn record_step(&mut self, point: Point) {
+        page::record("step", &point.step.to_string());
+        page::record("loss", &point.loss.to_string());
+        self.history.points.push(point);
+        self.error = None;
+        page::record("error", "");
+    }
+
+    /// Shows an error in the window and on the page.
+    pub fn set_error(&mut self, text: String) {
+        page::fail(&text);
+        self.error = Some(text);
+        self.busy = false;
+    }
+
+    /// Records the demo's answer.
+    pub fn set_answer(&mut self, answer: Answer) {
+        let recalled = answer.recalled.map_or(-1, |v| v as i64);
+        page::record("answer", &recalled.to_string());
+        page::record("answer-value", &answer.value.to_string());
+        page::record("answer-distance", &answer.distance.to_string());
+        self.answer = Some(answer);
+        self.busy = false;
+    }
+}

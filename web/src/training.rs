@@ -1,0 +1,140 @@
+//! Training from scratch in the tab: the tiny preset on needle retrieval, one step per turn of
+//! the browser's event loop, with a memory trace of a fixed held-out sequence every two seconds.
+//! If WebGPU fails mid-run, training starts over on the CPU backend and the page says why.
+
+use burn::module::Module;
+use burn::tensor::Device;
+use dmn::DmnConfig;
+use dmn::probe::probe;
+use dmn::tasks::Task;
+use dmn::train::{OptimizerConfig, Trainer};
+use dmn_app::commands::step_seed;
+use dmn_app::gui::history::Point;
+use dmn_app::task_spec::{TaskKind, TaskSpec, needle};
+use eframe::egui;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::backend::Backend;
+use crate::live::Shared;
+use crate::page;
+
+/// Values a needle can hold (chance accuracy 1/16).
+pub const VALUES: usize = 16;
+/// Seed of the held-out sequence the panels trace (apart from every training seed).
+const HELD_OUT_SEED: u64 = 1_000_003;
+/// Milliseconds between memory traces.
+const TRACE_EVERY_MS: f64 = 2000.0;
+
+/// What a run in the tab trains on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Needle distance.
+    pub distance: usize,
+    /// Sequences per step.
+    pub batch: usize,
+    /// Seed of initialization and data.
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            distance: 64,
+            batch: 8,
+            seed: 0,
+        }
+    }
+}
+
+/// Trains until `live.generation` moves past `generation`.
+pub async fn run(live: Shared, ctx: egui::Context, settings: Settings, generation: u64) {
+    let Some(backend) = live.borrow().backend.clone() else {
+        return;
+    };
+    let first = train_on(&live, &ctx, settings, generation, &backend.device).await;
+    let result = match first {
+        Err(e) if backend.name == "webgpu" => {
+            let cpu = Backend::cpu(format!(
+                "WebGPU failed during training ({e}); training restarted from step 0"
+            ));
+            let device = cpu.device.clone();
+            live.borrow_mut().set_backend(cpu);
+            ctx.request_repaint();
+            train_on(&live, &ctx, settings, generation, &device).await
+        }
+        other => other,
+    };
+    if let Err(e) = result {
+        live.borrow_mut()
+            .set_error(format!("training stopped: {e}"));
+        ctx.request_repaint();
+    }
+}
+
+async fn train_on(
+    live: &Shared,
+    ctx: &egui::Context,
+    settings: Settings,
+    generation: u64,
+    device: &Device,
+) -> Result<(), String> {
+    let spec = TaskSpec {
+        kind: TaskKind::Needle,
+        length: settings.distance,
+        values: VALUES,
+        text: None,
+    };
+    let task = needle(&spec, settings.distance).map_err(|e| format!("{e:#}"))?;
+    let config = DmnConfig::tiny(task.vocab_size());
+    let train_device = device.clone().autodiff();
+    train_device.seed(settings.seed);
+    let model = config.init(&train_device).map_err(|e| e.to_string())?;
+    let mut trainer = Trainer::new(model, config, OptimizerConfig::new(), train_device);
+    let held_out = task.sample(&mut StdRng::seed_from_u64(HELD_OUT_SEED), 1);
+    {
+        let mut l = live.borrow_mut();
+        l.history = Default::default();
+        l.status = format!("training: needle at distance {}", settings.distance);
+    }
+    let (mut step, mut tokens, mut last_trace) = (0u64, 0u64, f64::NEG_INFINITY);
+    loop {
+        if live.borrow().generation != generation {
+            return Ok(());
+        }
+        if live.borrow().paused {
+            page::sleep(100).await;
+            continue;
+        }
+        let started = page::now_ms();
+        step += 1;
+        let mut rng = StdRng::seed_from_u64(step_seed(settings.seed, step));
+        let batch = task.sample(&mut rng, settings.batch);
+        let stats = trainer.step(&batch).read_async().await?;
+        if !stats.loss.is_finite() {
+            return Err(format!("the loss became {} at step {step}", stats.loss));
+        }
+        let seconds = ((page::now_ms() - started) / 1000.0).max(1e-6);
+        tokens += (batch.batch * batch.len) as u64;
+        live.borrow_mut().record_step(Point {
+            step,
+            loss: stats.loss,
+            accuracy: stats.accuracy,
+            tokens_per_s: (batch.batch * batch.len) as f64 / seconds,
+            length: batch.len,
+            tokens,
+        });
+        if page::now_ms() - last_trace > TRACE_EVERY_MS {
+            let plain = device.clone();
+            let traces = probe(&trainer.model.valid(), &held_out, &plain)
+                .read_async()
+                .await?
+                .traces;
+            live.borrow_mut().history.set_traces(step, traces);
+            last_trace = page::now_ms();
+        }
+        ctx.request_repaint();
+        // One turn of the event loop: the window draws between steps.
+        page::sleep(0).await;
+    }
+}

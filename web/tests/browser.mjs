@@ -1,0 +1,186 @@
+// Drives index.html in headless Chromium and prints one JSON object with what it saw.
+//
+//   node web/tests/browser.mjs train --out DIR [--no-webgpu] [--steps N]
+//   node web/tests/browser.mjs demo  --out DIR --value V --distance D --seed S [--evaluate]
+//
+// Serves the repository root on 127.0.0.1 (an ephemeral port), starts Debian's Chromium itself
+// (playwright's own launch adds flags that break WebGPU here) and connects over CDP. `train`
+// waits until N steps ran and reports the losses seen; `demo` waits for the shipped model's
+// answer. Both save a screenshot in DIR. Exits non-zero with a message on any failure.
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdtempSync, readFileSync, rmSync, statSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const root = resolve(new URL("../..", import.meta.url).pathname);
+const [mode, ...rest] = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = rest.indexOf(`--${name}`);
+  return i >= 0 ? rest[i + 1] : fallback;
+};
+const flag = (name) => rest.includes(`--${name}`);
+const out = resolve(arg("out", join(root, "target", "browser-test")));
+mkdirSync(out, { recursive: true });
+
+const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm",
+  ".json": "application/json", ".jsonl": "text/plain", ".bpk": "application/octet-stream" };
+
+function serve() {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    const file = join(root, path === "/" ? "index.html" : path);
+    try {
+      if (!file.startsWith(root) || !statSync(file).isFile()) throw new Error("not a file");
+      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
+      res.end(readFileSync(file));
+    } catch {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
+function startChromium(webgpu) {
+  const profile = mkdtempSync(join(tmpdir(), "dmn-chromium-"));
+  const args = ["--headless=new", "--no-sandbox", "--disable-gpu-sandbox",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--disable-quic", `--user-data-dir=${profile}`,
+    "--remote-debugging-port=0", "--window-size=1280,800"];
+  if (webgpu) args.push("--enable-unsafe-webgpu");
+  const proc = spawn(process.env.DMN_CHROMIUM ?? "/usr/bin/chromium", args,
+    { stdio: ["ignore", "ignore", "pipe"] });
+  const url = new Promise((ok, fail) => {
+    let text = "";
+    proc.stderr.on("data", (d) => {
+      text += d;
+      const m = text.match(/DevTools listening on (ws:\/\/\S+)/);
+      if (m) ok(m[1]);
+    });
+    proc.on("exit", (code) => fail(new Error(`chromium exited (${code}): ${text.slice(-500)}`)));
+  });
+  const stderr = [];
+  proc.stderr.on("data", (d) => stderr.push(String(d)));
+  return { proc, url, profile, stderr };
+}
+
+// Starts Chromium and connects; a start whose DevTools connection stalls (seen now and then on a
+// loaded two-core machine) is killed and retried.
+async function openBrowser(webgpu) {
+  for (let attempt = 1; ; attempt++) {
+    const browser = startChromium(webgpu);
+    try {
+      const cdp = await chromium.connectOverCDP(await browser.url, { timeout: 30000 });
+      return { browser, cdp };
+    } catch (e) {
+      await closeBrowser(browser);
+      if (attempt === 3) throw e;
+      console.error(`chromium start ${attempt} failed (${String(e).split("\n")[0]}); retrying`);
+    }
+  }
+}
+
+async function closeBrowser(browser) {
+  const exited = new Promise((ok) => browser.proc.once("exit", ok));
+  browser.proc.kill("SIGKILL");
+  await exited;
+  try {
+    rmSync(browser.profile, { recursive: true, force: true, maxRetries: 5 });
+  } catch {
+    // a profile left in the temporary directory is harmless
+  }
+}
+
+const body = (page, name) =>
+  page.evaluate((n) => document.body.getAttribute(`data-dmn-${n}`), name);
+
+async function main() {
+  const server = await serve();
+  const base = `http://127.0.0.1:${server.address().port}/`;
+  const webgpu = !flag("no-webgpu");
+  const { browser, cdp } = await openBrowser(webgpu);
+  const result = { mode, webgpu };
+  try {
+    const context = cdp.contexts()[0] ?? (await cdp.newContext());
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const logs = [];
+    page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => logs.push(`pageerror: ${e}`));
+    const fail = async (why) => {
+      await page.screenshot({ path: join(out, `${mode}-failed.png`) }).catch(() => {});
+      throw new Error(`${why}\nerror attribute: ${await body(page, "error")}\n` +
+        `page log:\n${logs.slice(-30).join("\n")}`);
+    };
+    const started = Date.now();
+    if (mode === "train") {
+      const want = Number(arg("steps", "20"));
+      await page.goto(base);
+      const losses = [];
+      let lastStep = 0;
+      const deadline = started + Number(arg("timeout", "600")) * 1000;
+      while (lastStep < want) {
+        if (Date.now() > deadline) await fail(`only ${lastStep} of ${want} steps ran in time`);
+        const error = await body(page, "error");
+        if (error) await fail(`the page reported an error: ${error}`);
+        const step = Number(await body(page, "step") ?? 0);
+        if (step > lastStep) {
+          lastStep = step;
+          losses.push(Number(await body(page, "loss")));
+          if (losses.length === 1) result.first_step_ms = Date.now() - started;
+        }
+        await page.waitForTimeout(50);
+      }
+      result.seconds = (Date.now() - started) / 1000;
+      result.steps = lastStep;
+      result.losses = losses;
+      result.steps_per_s = (losses.length - 1) / ((Date.now() - started - result.first_step_ms) / 1000);
+      result.message = await page.evaluate(() => document.getElementById("dmn-message").textContent);
+    } else if (mode === "demo") {
+      const evaluate = flag("evaluate") ? "&evaluate=1" : "";
+      const q = `mode=demo&value=${arg("value")}&distance=${arg("distance")}&seed=${arg("seed", "0")}${evaluate}`;
+      await page.goto(`${base}?${q}`);
+      const handle = await page
+        .waitForFunction(() => document.body.getAttribute("data-dmn-answer") ??
+          (document.body.getAttribute("data-dmn-error") || null), null,
+          { timeout: Number(arg("timeout", "300")) * 1000, polling: 100 })
+        .catch(() => null);
+      if (!handle) await fail("no answer in time");
+      const error = await body(page, "error");
+      if (error) await fail(`the page reported an error: ${error}`);
+      result.answer = Number(await body(page, "answer"));
+      if (evaluate) {
+        const done = await page
+          .waitForFunction(() => document.body.getAttribute("data-dmn-evaluation") ??
+            (document.body.getAttribute("data-dmn-error") || null), null,
+            { timeout: Number(arg("timeout", "900")) * 1000, polling: 500 })
+          .catch(() => null);
+        if (!done) await fail("no evaluation in time");
+        result.evaluation = await body(page, "evaluation");
+      }
+      result.seconds = (Date.now() - started) / 1000;
+      await page.waitForTimeout(500); // one more frame with the traces drawn
+    } else {
+      throw new Error(`unknown mode ${mode}: use train or demo`);
+    }
+    if (flag("verbose")) result.log = logs.concat(browser.stderr.join("").split("\n"));
+    result.backend = await body(page, "backend");
+    for (const t of ["module", "backend", "first-frame"]) {
+      result[`${t.replace("-", "_")}_ms`] = Number(await body(page, `${t}-ms`));
+    }
+    result.screenshot = join(out, `${mode}${webgpu ? "" : "-cpu"}.png`);
+    await page.screenshot({ path: result.screenshot });
+  } finally {
+    await cdp.close().catch(() => {});
+    await closeBrowser(browser);
+    server.close();
+  }
+  console.log(JSON.stringify(result));
+}
+
+main().catch((e) => {
+  console.error(String(e.stack ?? e));
+  process.exit(1);
+});
