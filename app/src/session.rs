@@ -257,7 +257,7 @@ impl Session {
         };
         let task = build_task(&spec, distance)?;
         let batch = task.sample(
-            &mut StdRng::seed_from_u64(step_seed(1_000_003, distance as u64)),
+            &mut StdRng::seed_from_u64(step_seed(crate::commands::EVAL_SEED, distance as u64)),
             samples,
         );
         let device = self.device.clone().without_autodiff();

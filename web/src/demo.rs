@@ -11,6 +11,7 @@ use dmn::probe::probe;
 use dmn::tasks::Task;
 use dmn::train::evaluate as evaluate_batch;
 use dmn_app::checkpoint::model_from_bytes;
+use dmn_app::commands::{EVAL_SEED, step_seed};
 use dmn_app::gui::history::History;
 use dmn_app::run_dir::RunConfig;
 use dmn_app::task_spec::needle;
@@ -96,7 +97,7 @@ pub const EVAL_DISTANCES: [usize; 3] = [100, 1000, 10_000];
 /// Sequences per distance (one batch each).
 pub const EVAL_SAMPLES: usize = 8;
 
-/// Accuracy of `demo` at [`EVAL_DISTANCES`] on held-out needles (the seed `dmn eval` uses),
+/// Accuracy of `demo` at [`EVAL_DISTANCES`] on held-out needles,
 /// recorded for the accuracy-against-distance panel as each distance finishes.
 pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
     live.borrow_mut().history.by_distance.clear();
@@ -105,7 +106,9 @@ pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
             Ok(t) => t,
             Err(e) => return live.borrow_mut().set_error(format!("{e:#}")),
         };
-        let batch = task.sample(&mut StdRng::seed_from_u64(1_000_003), EVAL_SAMPLES);
+        // The held-out data the desktop trainer's Evaluate draws at this distance.
+        let seed = step_seed(EVAL_SEED, distance as u64);
+        let batch = task.sample(&mut StdRng::seed_from_u64(seed), EVAL_SAMPLES);
         match evaluate_batch(&demo.model, &batch, &demo.device)
             .read_async()
             .await

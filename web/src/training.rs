@@ -8,7 +8,7 @@ use dmn::DmnConfig;
 use dmn::probe::probe;
 use dmn::tasks::Task;
 use dmn::train::{OptimizerConfig, Trainer};
-use dmn_app::commands::step_seed;
+use dmn_app::commands::{EVAL_SEED, step_seed};
 use dmn_app::gui::history::Point;
 use dmn_app::task_spec::{TaskKind, TaskSpec, needle};
 use eframe::egui;
@@ -21,8 +21,6 @@ use crate::page;
 
 /// Values a needle can hold (chance accuracy 1/16).
 pub const VALUES: usize = 16;
-/// Seed of the held-out sequence the panels trace (apart from every training seed).
-const HELD_OUT_SEED: u64 = 1_000_003;
 /// Milliseconds between memory traces.
 const TRACE_EVERY_MS: f64 = 2000.0;
 
@@ -91,7 +89,7 @@ async fn train_on(
     train_device.seed(settings.seed);
     let model = config.init(&train_device).map_err(|e| e.to_string())?;
     let mut trainer = Trainer::new(model, config, OptimizerConfig::new(), train_device);
-    let held_out = task.sample(&mut StdRng::seed_from_u64(HELD_OUT_SEED), 1);
+    let held_out = task.sample(&mut StdRng::seed_from_u64(EVAL_SEED), 1);
     {
         let mut l = live.borrow_mut();
         l.history = Default::default();
@@ -115,18 +113,18 @@ async fn train_on(
             return Err(format!("the loss became {} at step {step}", stats.loss));
         }
         let seconds = ((page::now_ms() - started) / 1000.0).max(1e-6);
-        tokens += (batch.batch * batch.len) as u64;
+        let step_tokens = batch.batch * batch.len;
+        tokens += step_tokens as u64;
         live.borrow_mut().record_step(Point {
             step,
             loss: stats.loss,
             accuracy: stats.accuracy,
-            tokens_per_s: (batch.batch * batch.len) as f64 / seconds,
+            tokens_per_s: step_tokens as f64 / seconds,
             length: batch.len,
             tokens,
         });
         if page::now_ms() - last_trace > TRACE_EVERY_MS {
-            let plain = device.clone();
-            let traces = probe(&trainer.model.valid(), &held_out, &plain)
+            let traces = probe(&trainer.model.valid(), &held_out, device)
                 .read_async()
                 .await?
                 .traces;

@@ -37,7 +37,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub text: Option<PathBuf>,
     /// Seed of the evaluation data (distinct from training data by construction).
-    #[arg(long, default_value_t = 1_000_003)]
+    #[arg(long, default_value_t = super::EVAL_SEED)]
     pub seed: u64,
     /// Device.
     #[arg(long, default_value = "cpu")]

@@ -66,6 +66,10 @@ pub fn load_run(path: &Path, device: &Device) -> Result<(RunConfig, Dmn)> {
     Ok((config, model))
 }
 
+/// Seed of held-out data (evaluations, traced sequences), apart from every training seed; the
+/// data at a distance or length `d` comes from `step_seed(EVAL_SEED, d)`.
+pub const EVAL_SEED: u64 = 1_000_003;
+
 /// Mixes the run seed with a step number into an independent stream seed.
 pub fn step_seed(seed: u64, step: u64) -> u64 {
     // SplitMix64 finalizer: distinct, well-spread seeds for neighbouring steps.
