@@ -1,5 +1,7 @@
 //! Checkpoints: `checkpoints/step-NNNNNNNN/` holds `model.bpk` (the Burn record, the same file
-//! the browser loads), `optimizer.bpk` and `state.json` (step, seed, data position). A checkpoint
+//! the browser loads), `optimizer.bpk`, `state.json` (step, seed, data position) and, for a
+//! learned transfer policy, its learner's files (PPO's critic, Q-learning's target network and
+//! schedule). A checkpoint
 //! is assembled in a temporary directory and renamed into place, so a crash never leaves a
 //! half-written one; only the newest `keep` are kept.
 
@@ -55,6 +57,7 @@ pub fn save(
     dir: &Path,
     model: &Dmn,
     optimizer: OptimizerRecord,
+    extra: &[(&str, Vec<u8>)],
     state: &TrainState,
     keep: usize,
 ) -> Result<PathBuf> {
@@ -76,6 +79,9 @@ pub fn save(
         .into_bytes()
         .context("cannot serialize the optimizer state")?;
     write_atomic(&tmp.join("optimizer.bpk"), &optim_bytes)?;
+    for (name, bytes) in extra {
+        write_atomic(&tmp.join(name), bytes)?;
+    }
     write_atomic(
         &tmp.join("state.json"),
         serde_json::to_string_pretty(state)?.as_bytes(),
@@ -130,6 +136,11 @@ pub fn model_from_bytes(bytes: Vec<u8>, source: &str, model: Dmn) -> Result<Dmn>
     model
         .try_load_record(record)
         .map_err(|e| anyhow::anyhow!("{source} does not fit this model's config ({e:?})"))
+}
+
+/// The bytes of a checkpoint's optional file `name`, or `None` when it has none.
+pub fn read_optional(checkpoint: &Path, name: &str) -> Option<Vec<u8>> {
+    fs::read(checkpoint.join(name)).ok()
 }
 
 /// Loads the optimizer record and training state of a checkpoint.

@@ -112,6 +112,14 @@ impl Session {
         self.trainer.model = checkpoint::load_model(checkpoint, self.trainer.model.clone())?;
         let optim = self.trainer.optimizer().clone().load_record(optim_record);
         self.trainer.set_optimizer(optim);
+        self.trainer
+            .restore_policy(|name| checkpoint::read_optional(checkpoint, name))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e}; delete this checkpoint to fall back to an earlier one",
+                    checkpoint.display()
+                )
+            })?;
         self.state = saved;
         self.run.truncate_metrics_after(self.state.step)?;
         Ok(())
@@ -232,6 +240,10 @@ impl Session {
             &self.run.checkpoints(),
             &self.trainer.model,
             self.trainer.optimizer().to_record(),
+            &self
+                .trainer
+                .policy_snapshot()
+                .map_err(|e| anyhow::anyhow!(e))?,
             &self.state,
             self.config.train.keep_checkpoints,
         )

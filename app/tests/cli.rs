@@ -122,10 +122,13 @@ fn train_writes_config_metrics_and_pruned_checkpoints() {
     );
 }
 
-#[test]
-fn resumed_run_logs_the_same_metrics_as_an_uninterrupted_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+/// Trains `a` for 6 steps and `b` for 3 then resumed to 6, both with `extra`; returns both
+/// metrics logs without the wall-clock and process figures, and `b`'s final checkpoint.
+fn interrupted_and_uninterrupted(
+    dir: &Path,
+    extra: &[&str],
+) -> (Vec<Value>, Vec<Value>, std::path::PathBuf) {
+    let (a, b) = (dir.join("a"), dir.join("b"));
     let common = [
         "--log-every",
         "1",
@@ -138,8 +141,8 @@ fn resumed_run_logs_the_same_metrics_as_an_uninterrupted_one() {
         "--curriculum-steps",
         "4",
     ];
-    train(&a, &[&["--steps", "6"][..], &common[..]].concat());
-    train(&b, &[&["--steps", "3"][..], &common[..]].concat());
+    train(&a, &[&["--steps", "6"][..], &common[..], extra].concat());
+    train(&b, &[&["--steps", "3"][..], &common[..], extra].concat());
     let out = ok(&[
         "train",
         "--resume",
@@ -157,13 +160,48 @@ fn resumed_run_logs_the_same_metrics_as_an_uninterrupted_one() {
         }
         v
     };
-    let (ma, mb) = (strip(metrics(&a)), strip(metrics(&b)));
+    (
+        strip(metrics(&a)),
+        strip(metrics(&b)),
+        b.join("checkpoints/step-00000006"),
+    )
+}
+
+#[test]
+fn resumed_run_logs_the_same_metrics_as_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ma, mb, _) = interrupted_and_uninterrupted(dir.path(), &[]);
     assert_eq!(ma.len(), 6);
     assert_eq!(ma, mb);
     assert_ne!(
         ma[0]["length"], ma[5]["length"],
         "the curriculum grew the length"
     );
+}
+
+#[test]
+fn a_resumed_ppo_run_continues_with_its_critic() {
+    // The critic and its optimizer are in the checkpoint, so the resumed run's PPO updates
+    // (values, advantages, value loss) are those of the uninterrupted run.
+    let dir = tempfile::tempdir().unwrap();
+    let (ma, mb, last) = interrupted_and_uninterrupted(dir.path(), &["--policy", "ppo"]);
+    assert!(last.join("critic.bpk").is_file() && last.join("critic-optimizer.bpk").is_file());
+    assert_eq!(ma.len(), 6);
+    assert!(ma[5]["value_loss"].as_f64().is_some(), "{}", ma[5]);
+    assert_eq!(ma, mb);
+}
+
+#[test]
+fn a_resumed_q_learning_run_continues_its_exploration_schedule() {
+    // ε follows the step count across a resume instead of starting again from 1 (the replay
+    // buffer is not saved, so later figures may differ).
+    let dir = tempfile::tempdir().unwrap();
+    let (ma, mb, last) = interrupted_and_uninterrupted(dir.path(), &["--policy", "dqn"]);
+    assert!(last.join("q-learning.json").is_file() && last.join("target.bpk").is_file());
+    let eps =
+        |m: &[Value]| -> Vec<f64> { m.iter().map(|l| l["epsilon"].as_f64().unwrap()).collect() };
+    assert_eq!(eps(&ma), eps(&mb));
+    assert!(eps(&mb)[3] < eps(&mb)[2], "{:?}", eps(&mb));
 }
 
 #[test]
@@ -642,7 +680,9 @@ fn ppo_transfer_policy_trains_and_logs_its_figures() {
             let v = m[key].as_f64().unwrap_or(f64::NAN);
             assert!(v.is_finite(), "{key} = {v} in {m}");
         }
-        assert!(m["transfers_per_update"].as_u64().unwrap() >= 1);
+        // Entries stored per transfer: the tiny preset moves m = 2 slots, some maybe discarded.
+        let stored = m["transfers_per_update"].as_f64().unwrap();
+        assert!((0.0..=2.0).contains(&stored), "{stored}");
         assert!(m["r_comp"].as_f64().unwrap() <= 0.0);
     }
 }

@@ -19,6 +19,9 @@ pub struct MemoryControllerConfig {
     pub d_model: usize,
     /// Working-memory read heads `H`.
     pub heads: usize,
+    /// Compression levels a learned transfer policy chooses among (0: no compression head).
+    #[config(default = 0)]
+    pub compression_levels: usize,
 }
 
 /// Importance, retrieval and output networks.
@@ -43,6 +46,8 @@ pub struct MemoryController {
     /// `3D → D → 1`: f_I over (slot, segment summary, long-term summary).
     importance_hidden: Linear,
     importance_out: Linear,
+    /// `D → C`: a learned policy's compression-level logits per slot, on f_I's hidden layer.
+    level_out: Option<Linear>,
     heads: usize,
 }
 
@@ -71,6 +76,8 @@ impl MemoryControllerConfig {
             output: LinearConfig::new(d, d).init(device),
             importance_hidden: LinearConfig::new(3 * d, d).init(device),
             importance_out: LinearConfig::new(d, 1).init(device),
+            level_out: (self.compression_levels > 0)
+                .then(|| LinearConfig::new(d, self.compression_levels).init(device)),
             heads: h,
         }
     }
@@ -148,6 +155,20 @@ impl MemoryController {
         h_mean: Tensor<2>,
         ltm_summary: Tensor<2>,
     ) -> Tensor<2> {
+        self.policy_logits(slots, h_mean, ltm_summary).0
+    }
+
+    /// `f_I` before the sigmoid, and the compression-level logits when the controller has a
+    /// compression head: both read the same hidden features of (slot, h, L).
+    ///
+    /// # Shapes
+    /// - slots: `[B, K, D]`, h_mean: `[B, D]`, ltm_summary: `[B, D]` → `[B, K]`, `[B, K, C]`
+    pub fn policy_logits(
+        &self,
+        slots: Tensor<3>,
+        h_mean: Tensor<2>,
+        ltm_summary: Tensor<2>,
+    ) -> (Tensor<2>, Option<Tensor<3>>) {
         let [b, k, d] = slots.dims();
         let context = Tensor::cat(
             vec![
@@ -158,8 +179,8 @@ impl MemoryController {
         )
         .expand([b, k, 2 * d]);
         let x = Tensor::cat(vec![slots, context], 2);
-        self.importance_out
-            .forward(gelu(self.importance_hidden.forward(x)))
-            .reshape([b, k])
+        let hidden = gelu(self.importance_hidden.forward(x));
+        let levels = self.level_out.as_ref().map(|l| l.forward(hidden.clone()));
+        (self.importance_out.forward(hidden).reshape([b, k]), levels)
     }
 }

@@ -159,7 +159,8 @@ impl LongTermMemory {
         }
     }
 
-    /// Packs the levels into one buffer; empty levels are zeros and invalid.
+    /// Packs the levels into one buffer; empty levels and discarded entries (width 0) are
+    /// invalid, and empty levels are zeros.
     pub fn pack(
         &self,
         state: &LongTermMemoryState,
@@ -176,14 +177,18 @@ impl LongTermMemory {
                 None => Tensor::zeros([batch, m, d_model], device),
             })
             .collect();
-        let valid: Vec<bool> = state
+        let valid = state
             .levels
             .iter()
-            .flat_map(|l| std::iter::repeat_n(l.is_some(), m))
+            .map(|l| match l {
+                Some(b) => b.width.clone().greater_elem(0.0),
+                None => Tensor::<2, Bool>::from_data(
+                    TensorData::new(vec![false; batch * m], [batch, m]),
+                    device,
+                ),
+            })
             .collect();
-        let valid = Tensor::<1, Bool>::from_data(TensorData::new(valid, [self.levels * m]), device)
-            .unsqueeze_dim::<2>(0)
-            .expand([batch, self.levels * m]);
+        let valid = Tensor::cat(valid, 1);
         PackedLevels {
             entries: Tensor::cat(entries, 1),
             valid,
@@ -202,26 +207,36 @@ impl LongTermMemory {
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
         let (_, idx) = crate::ops::top_k(importance.clone(), self.per_level, 1); // [B, m]
-        self.transfer_slots(state, slots, importance, idx, sample)
+        self.transfer_slots(state, slots, importance, idx, None, sample)
     }
 
-    /// Moves the chosen slots `idx` (`[B, m]`) into level 0 and ripples the carry upwards; their
-    /// importance still sets how wide each is compressed.
+    /// Moves the chosen slots `idx` (`[B, m]`) into level 0 and ripples the carry upwards.
+    ///
+    /// Each entry keeps the fraction `keep` (`[B, m]`) of the latent width, a learned policy's
+    /// compression level; an entry with `keep = 0` is discarded: it holds zeros, has importance
+    /// 0 (it is the first to go when blocks merge), width 0 (no bytes) and is never read.
+    /// Without `keep` the slots' importance sets how wide each is compressed.
     pub fn transfer_slots(
         &self,
         state: LongTermMemoryState,
         slots: Tensor<3>,
         importance: Tensor<2>,
         idx: Tensor<2, Int>,
+        keep: Option<Tensor<2>>,
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
         let [b, _, d] = slots.dims();
         let m = self.per_level;
-        let top_importance = importance.gather(1, idx.clone());
+        let mut top_importance = importance.gather(1, idx.clone());
         let chosen = slots.gather(1, idx.clone().unsqueeze_dim::<3>(2).expand([b, m, d]));
-        let compressed = self
-            .compressor
-            .forward(chosen, top_importance.clone(), sample);
+        let width = keep.clone().unwrap_or_else(|| top_importance.clone());
+        let mut compressed = self.compressor.forward(chosen, width, sample);
+        if let Some(keep) = keep {
+            let kept = keep.greater_elem(0.0).float(); // [B, m]
+            compressed.decoded = compressed.decoded * kept.clone().unsqueeze_dim::<3>(2);
+            compressed.width = compressed.width * kept.clone();
+            top_importance = top_importance * kept;
+        }
         let mut carry = LevelBlock {
             entries: compressed.decoded.clone(),
             importance: top_importance.clone(),
@@ -323,6 +338,50 @@ mod tests {
         assert_eq!(st.spans().iter().sum::<u64>(), 20);
         let packed = ltm.pack(&st, 1, 4, &device);
         assert_eq!(packed.entries.dims(), [1, 6, 4]);
+    }
+
+    #[test]
+    fn discarded_entries_cost_nothing_and_are_never_read() {
+        let device = Device::flex();
+        let ltm = LongTermMemory::new(4, 3, 2, 8, &device);
+        let slots = Tensor::<3>::random([2, 5, 4], Distribution::Normal(0.0, 1.0), &device);
+        let imp = Tensor::<2>::random([2, 5], Distribution::Uniform(0.1, 1.0), &device);
+        let idx =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 1, 2, 3], [2, 2]), &device);
+        // Row 0 keeps its first entry at a quarter width and discards the second; row 1 keeps
+        // both whole.
+        let keep = Tensor::<2>::from_data(
+            TensorData::new(vec![0.25f32, 0.0, 1.0, 1.0], [2, 2]),
+            &device,
+        );
+        let (st, _) = ltm.transfer_slots(ltm.init_state(), slots, imp, idx, Some(keep), false);
+        let valid = ltm.pack(&st, 2, 4, &device).valid;
+        let valid = valid.into_data().try_to_vec::<bool>().unwrap();
+        // Level 0 holds the block; levels 1 and 2 are empty.
+        assert_eq!(
+            valid,
+            [
+                [true, false, false, false, false, false],
+                [true, true, false, false, false, false]
+            ]
+            .concat()
+        );
+        let block = st.levels[0].as_ref().unwrap();
+        let w = block.width.clone().into_data().try_to_vec::<f32>().unwrap();
+        assert!(
+            (w[0] - 2.0).abs() < 0.3 && w[1] == 0.0 && (w[2] - 8.0).abs() < 0.3,
+            "{w:?}"
+        );
+        let imp = block
+            .importance
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(imp[1], 0.0);
+        // Bytes: (2 + 0 + 8 + 8) kept dimensions × 4 bytes, averaged over the 2 rows.
+        let bytes = st.compressed_bytes(&device).into_scalar::<f32>();
+        assert!((bytes - 36.0).abs() < 1.5, "{bytes}");
     }
 
     #[test]

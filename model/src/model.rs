@@ -11,7 +11,7 @@ use crate::controller::{MemoryController, MemoryControllerConfig};
 use crate::encoder::{BaseEncoder, EncoderState};
 use crate::long_term_memory::{LongTermMemory, LongTermMemoryState};
 use crate::ops::auto;
-use crate::policy::plackett_luce;
+use crate::policy::{compression_level, plackett_luce};
 use crate::trace::SegmentTrace;
 use crate::working_memory::{WorkingMemory, WorkingMemoryConfig, WorkingMemoryState};
 
@@ -54,7 +54,10 @@ pub struct TransferDecision {
     pub ltm_summary: Tensor<2>,
     /// Slots moved, in pick order, `[B, m]`.
     pub picks: Tensor<2, Int>,
-    /// log π(picks) when decided, `[B]`.
+    /// Compression level of each pick (an index into [`crate::policy::compression_level::LEVELS`];
+    /// 0 discards it), `[B, m]`.
+    pub levels: Tensor<2, Int>,
+    /// log π(picks, levels) when decided, `[B]`.
     pub log_prob: Tensor<1>,
     /// Fraction of the latent width the moved entries keep (mean over them), `[B]`.
     pub width_fraction: Tensor<1>,
@@ -68,6 +71,7 @@ impl TransferDecision {
             h_mean: self.h_mean.to_device(device),
             ltm_summary: self.ltm_summary.to_device(device),
             picks: self.picks.to_device(device),
+            levels: self.levels.to_device(device),
             log_prob: self.log_prob.to_device(device),
             width_fraction: self.width_fraction.to_device(device),
         }
@@ -194,7 +198,12 @@ impl DmnConfig {
             encoder: BaseEncoder::new(self, device),
             working_memory,
             long_term_memory,
-            controller: MemoryControllerConfig::new(d, self.wm_heads).init(device),
+            controller: MemoryControllerConfig::new(d, self.wm_heads)
+                .with_compression_levels(match self.transfer_policy {
+                    TransferPolicy::Ppo | TransferPolicy::Dqn => compression_level::LEVELS.len(),
+                    TransferPolicy::Importance | TransferPolicy::Lru => 0,
+                })
+                .init(device),
             lm_head: LinearConfig::new(d, self.vocab_size).init(device),
             class_head: (self.num_classes > 0)
                 .then(|| LinearConfig::new(d, self.num_classes).init(device)),
@@ -261,15 +270,24 @@ impl Dmn {
         }
     }
 
-    /// The transfer policy's scores (the importance head's logits) for recorded decision inputs.
-    pub fn transfer_logits(
+    /// A learned transfer policy's scores for recorded decision inputs: the importance head's
+    /// logits `[B, K]` (which slots move) and the compression head's `[B, K, C]` (how hard each
+    /// is compressed).
+    ///
+    /// # Panics
+    /// If the model's transfer policy is not learned (PPO or DQN), which is what gives it a
+    /// compression head.
+    pub fn policy_logits(
         &self,
         slots: Tensor<3>,
         h_mean: Tensor<2>,
         ltm_summary: Tensor<2>,
-    ) -> Tensor<2> {
-        self.controller
-            .importance_logits(slots, h_mean, ltm_summary)
+    ) -> (Tensor<2>, Tensor<3>) {
+        let (z, levels) = self.controller.policy_logits(slots, h_mean, ltm_summary);
+        (
+            z,
+            levels.expect("a learned transfer policy has a compression head"),
+        )
     }
 
     /// The same model exploring with probability `epsilon` per sequence when it takes
@@ -449,35 +467,40 @@ impl Dmn {
         ) {
             let [_, _, hd] = h.dims();
             let h_mean = h.mean_dim(1).reshape([b, hd]);
-            let logits = self.controller.importance_logits(
-                wst.slots.clone(),
-                h_mean.clone(),
-                summary.clone(),
-            );
+            let (logits, level_logits) =
+                self.controller
+                    .policy_logits(wst.slots.clone(), h_mean.clone(), summary.clone());
             let importance = sigmoid(logits.clone());
             let m = ltm.per_level();
             let slots = wst.slots.clone();
-            let (next, transfer) = match self.transfer_policy {
-                TransferPolicy::Importance => {
-                    ltm.transfer(lst, slots, importance.clone(), options.sample)
-                }
-                TransferPolicy::Lru => {
-                    let (_, least_used) = crate::ops::top_k(wst.usage.clone().neg(), m, 1);
-                    ltm.transfer_slots(lst, slots, importance.clone(), least_used, options.sample)
-                }
-                TransferPolicy::Ppo | TransferPolicy::Dqn => {
-                    // Explore while training (sampled or ε-greedy picks), exploit otherwise.
+            let (next, transfer) = match (self.transfer_policy, level_logits) {
+                (TransferPolicy::Ppo | TransferPolicy::Dqn, Some(level_logits)) => {
+                    // Explore while training (sampled or ε-greedy picks and levels), exploit
+                    // otherwise.
                     let z = logits.detach();
                     let picks = match (self.transfer_policy, options.sample) {
                         (TransferPolicy::Ppo, true) => plackett_luce::sample(z.clone(), m),
                         (_, true) => epsilon_greedy(z.clone(), m, self.exploration),
                         _ => crate::ops::top_k(z.clone(), m, 1).1,
                     };
+                    let level_logits =
+                        compression_level::of_picks(level_logits.detach(), picks.clone());
+                    let levels = match (self.transfer_policy, options.sample) {
+                        (TransferPolicy::Ppo, true) => {
+                            compression_level::sample(level_logits.clone())
+                        }
+                        (_, true) => compression_level::epsilon_greedy(
+                            level_logits.clone(),
+                            self.exploration,
+                        ),
+                        _ => compression_level::greedy(level_logits.clone()),
+                    };
                     let (moved, transfer) = ltm.transfer_slots(
                         lst,
                         slots.clone(),
                         importance.clone(),
                         picks.clone(),
+                        Some(compression_level::fractions(levels.clone())),
                         options.sample,
                     );
                     let latent = ltm.latent_width() as f64;
@@ -485,14 +508,28 @@ impl Dmn {
                         slots: slots.detach(),
                         h_mean: h_mean.detach(),
                         ltm_summary: summary.detach(),
-                        log_prob: plackett_luce::log_prob(z, picks.clone()),
+                        log_prob: plackett_luce::log_prob(z, picks.clone())
+                            + compression_level::log_prob(level_logits, levels.clone()),
                         picks,
+                        levels,
                         width_fraction: (transfer.compressed.width.clone().detach().mean_dim(1)
                             / latent)
                             .reshape([b]),
                     });
                     (moved, transfer)
                 }
+                (TransferPolicy::Lru, _) => {
+                    let (_, least_used) = crate::ops::top_k(wst.usage.clone().neg(), m, 1);
+                    ltm.transfer_slots(
+                        lst,
+                        slots,
+                        importance.clone(),
+                        least_used,
+                        None,
+                        options.sample,
+                    )
+                }
+                _ => ltm.transfer(lst, slots, importance.clone(), options.sample),
             };
             aux.kl = transfer.compressed.kl.clone();
             aux.reconstruction = transfer.compressed.reconstruction.clone();
@@ -715,6 +752,14 @@ mod tests {
             let d = out.decision.expect("a PPO transfer records its decision");
             let m = d.picks.dims()[1];
             assert_eq!(d.picks.dims(), [3, m]);
+            assert_eq!(d.levels.dims(), [3, m]);
+            let levels = d.levels.clone().into_data().convert::<i64>();
+            let levels = levels.try_to_vec::<i64>().unwrap();
+            assert!(
+                levels
+                    .iter()
+                    .all(|&l| (0..compression_level::LEVELS.len() as i64).contains(&l))
+            );
             let lp = d.log_prob.into_data().try_to_vec::<f32>().unwrap();
             assert!(lp.iter().all(|&x| x <= 0.0 && x.is_finite()), "{lp:?}");
             let w = d.width_fraction.into_data().try_to_vec::<f32>().unwrap();

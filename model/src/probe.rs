@@ -150,7 +150,7 @@ mod tests {
                     .narrow(0, 0, 1)
                     .narrow(1, q - start, 1)
                     .into_data()
-                    .to_vec()
+                    .try_to_vec()
                     .unwrap();
                 let best = (0..row.len())
                     .max_by(|&a, &b| row[a].total_cmp(&row[b]))

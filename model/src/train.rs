@@ -201,6 +201,22 @@ impl Trainer {
         self.model = self.model.clone().freeze_encoder();
     }
 
+    /// The transfer-policy learner's state as named files for a checkpoint (none for policies
+    /// that learn no RL state).
+    pub fn policy_snapshot(&self) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+        self.transfer_learner
+            .as_ref()
+            .map_or(Ok(Vec::new()), |l| l.snapshot())
+    }
+
+    /// Restores the transfer-policy learner from a checkpoint's files (after the model).
+    pub fn restore_policy(&mut self, read: impl Fn(&str) -> Option<Vec<u8>>) -> Result<(), String> {
+        match self.transfer_learner.as_mut() {
+            Some(l) => l.restore(read, &self.model),
+            None => Ok(()),
+        }
+    }
+
     /// The optimizer, for checkpoints.
     pub fn optimizer(&self) -> &ModuleOptimizer {
         &self.optimizer

@@ -1,5 +1,6 @@
 //! `dmn eval`: accuracy of a trained run at each requested distance (one JSON line each), or
-//! bits per character and perplexity on text.
+//! bits per character and perplexity on text, with the bytes its long-term memory holds at the
+//! end of a sequence.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -80,6 +81,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let started = Instant::now();
         let (mut loss, mut loss_terms, mut correct, mut scored, mut tokens) =
             (0.0f64, 0usize, 0.0f64, 0usize, 0usize);
+        let mut ltm_bytes = 0.0f64;
         let mut done = 0;
         let mut round = 0;
         while done < args.samples {
@@ -94,6 +96,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             loss_terms += out.loss_terms;
             correct += stats.accuracy as f64 * out.scored as f64;
             scored += out.scored;
+            ltm_bytes += stats.ltm_bytes as f64 * n as f64;
             tokens += batch.batch * batch.len;
             done += n;
             round += 1;
@@ -106,6 +109,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "samples": args.samples,
             "accuracy": correct / scored.max(1) as f64,
             "loss": mean_loss,
+            "ltm_bytes": ltm_bytes / done.max(1) as f64,
             "tokens_per_s": tokens as f64 / seconds.max(1e-9),
             "peak_rss_bytes": peak_rss_bytes(),
         });

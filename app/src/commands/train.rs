@@ -70,8 +70,9 @@ pub struct TrainArgs {
     pub log_every: u64,
     /// Which slots move to long-term memory: `importance` (the controller's importance head,
     /// learned through the task loss), `lru` (the least-used slots, a fixed heuristic), `ppo`
-    /// (slots sampled from the importance head, trained by PPO on task reward + λ compression)
-    /// or `dqn` (the head's scores as Q-values, ε-greedy, trained by Q-learning on that reward).
+    /// (slots sampled from the importance head and a compression level or discard for each from
+    /// the compression head, trained by PPO on task reward + λ compression) or `dqn` (the heads'
+    /// scores as Q-values, ε-greedy, trained by Q-learning on that reward).
     #[arg(long, value_parser = ["importance", "lru", "ppo", "dqn"])]
     pub policy: Option<String>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),

@@ -78,7 +78,7 @@ mod tests {
         v.into_data()
             .assert_approx_eq::<f32>(&sv.into_data(), Tolerance::absolute(0.0));
         assert_eq!(
-            i.into_data().convert::<i64>().to_vec::<i64>().unwrap(),
+            i.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(),
             vec![2, 0, 3, 0, 1, 2]
         );
         // Along the first axis of a 3-d tensor.
@@ -86,7 +86,7 @@ mod tests {
         let (v, i) = top_k(y, 1, 0);
         assert_eq!(v.dims(), [1, 4, 1]);
         assert_eq!(
-            i.into_data().convert::<i64>().to_vec::<i64>().unwrap(),
+            i.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(),
             vec![1, 1, 0, 0]
         );
     }

@@ -10,9 +10,13 @@
 //! - [`ppo`]: the clipped surrogate objective, value and entropy terms, minibatch epochs over an
 //!   actor-critic;
 //! - [`dqn`]: Q-learning with a replay buffer, a target network and ε-greedy exploration;
+//! - [`plackett_luce`]: which `m` of `K` slots move (ordered picks without replacement);
+//! - [`compression_level`]: how hard each moved slot is compressed, or whether it is discarded;
 //! - [`toy`]: a memory problem whose optimal decisions are known (keep the one segment holding
-//!   the needle when long-term memory has one free entry), on which both learners are tested.
+//!   the needle when long-term memory has one free entry), on which both learners are tested;
+//! - [`transfer`]: both learners applied to the model's transfer decisions.
 
+pub mod compression_level;
 pub mod dqn;
 pub mod gae;
 pub mod plackett_luce;

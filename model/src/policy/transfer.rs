@@ -2,25 +2,32 @@
 //! ([`crate::TransferPolicy::Dqn`]).
 //!
 //! An episode is one sequence of a training batch; its decisions are the transfers at the ends of
-//! its segments. Each decision earns `λ · r_comp` with `r_comp = −(fraction of the latent width
-//! the moved entries keep)`, and the last one also earns `r_task`, the sequence's accuracy on
-//! its scored positions. A small critic over (mean encoder state, long-term summary) gives the
-//! values for GAE; the policy is the importance head's Plackett–Luce distribution, re-evaluated
-//! on the detached inputs each decision was taken from.
+//! its segments: which `m` slots move, and the compression level of each (level 0 discards it).
+//! Each decision earns `λ · r_comp` with `r_comp = −(fraction of the latent width the moved
+//! entries keep)`, and the last one also earns `r_task`, the sequence's accuracy on its scored
+//! positions. A small critic over (mean encoder state, long-term summary) gives the values for
+//! GAE; the policy is the importance head's Plackett–Luce distribution times the compression
+//! head's per-slot categorical, re-evaluated on the detached inputs each decision was taken from.
 //!
-//! Q-learning reads the importance head's logits as per-slot Q-values: a decision's m picked
-//! slots are m actions sharing its reward, with targets `r + γ · mean of the m best target-network
-//! Q-values of the next decision` (0 after the last), replayed from a buffer of past decisions.
+//! Q-learning reads the importance head's logits as per-slot Q-values and the compression head's
+//! as per-(slot, level) Q-values: a decision's m picked slots and their m levels are actions
+//! sharing its reward, with targets `r + γ · mean of the m best target-network slot values of the
+//! next decision` (0 after the last), replayed from a buffer of past decisions.
+//!
+//! A learner's state goes into checkpoints ([`PolicyLearner::snapshot`]): PPO's critic and its
+//! optimizer, Q-learning's target network and schedule position. The replay buffer does not:
+//! after a resume it fills again from new decisions.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
 
 use super::dqn::{DqnConfig, Replay};
 use super::gae::gae;
-use super::plackett_luce;
 use super::ppo::{PpoConfig, clipped_surrogate};
 use super::{Mlp, MlpConfig};
+use super::{compression_level, plackett_luce};
 use crate::config::TransferPolicy;
 use crate::model::{Dmn, TransferDecision};
 
@@ -39,8 +46,8 @@ pub struct PolicyStats {
     pub approx_kl: f32,
     /// Critic loss.
     pub value_loss: f32,
-    /// Slots moved per decision.
-    pub transfers_per_update: usize,
+    /// Entries stored per decision (picks not discarded), averaged over the batch.
+    pub transfers_per_update: f32,
     /// Exploration ε of the step (Q-learning; 0 for PPO).
     pub epsilon: f32,
 }
@@ -96,6 +103,96 @@ impl PolicyLearner {
     }
 }
 
+impl PolicyLearner {
+    /// The learner's state as named files for a checkpoint: PPO's critic and its optimizer;
+    /// Q-learning's schedule position and target network.
+    pub fn snapshot(&self) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+        let bytes = |r: Result<Bytes, burn::store::RecordError>, what: &str| {
+            r.map(|b| b.to_vec())
+                .map_err(|e| format!("cannot serialize the {what} ({e:?})"))
+        };
+        match self {
+            Self::Ppo(l) => Ok(vec![
+                (
+                    "critic.bpk",
+                    bytes(l.critic.clone().into_record().into_bytes(), "critic")?,
+                ),
+                (
+                    "critic-optimizer.bpk",
+                    bytes(l.critic_optimizer.into_bytes(), "critic's optimizer")?,
+                ),
+            ]),
+            Self::Dqn(q) => {
+                let mut files = vec![(
+                    "q-learning.json",
+                    serde_json::to_vec(&serde_json::json!({
+                        "steps": q.steps,
+                        "updates": q.updates,
+                    }))
+                    .expect("two integers serialize"),
+                )];
+                if let Some(target) = &q.target {
+                    let record = target.clone().into_record().into_bytes();
+                    files.push(("target.bpk", bytes(record, "target network")?));
+                }
+                Ok(files)
+            }
+        }
+    }
+
+    /// Restores what [`Self::snapshot`] saved; `read(name)` gives a file's bytes, or `None` when
+    /// the checkpoint lacks it (written before the learner was saved: the learner then starts
+    /// afresh). `model` is the restored model, the template of Q-learning's target network.
+    pub fn restore(
+        &mut self,
+        read: impl Fn(&str) -> Option<Vec<u8>>,
+        model: &Dmn,
+    ) -> Result<(), String> {
+        let corrupt = |name: &str, e: &dyn core::fmt::Debug| format!("{name} is corrupt ({e:?})");
+        match self {
+            Self::Ppo(l) => {
+                if let Some(b) = read("critic.bpk") {
+                    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(b))
+                        .map_err(|e| corrupt("critic.bpk", &e))?;
+                    l.critic = l
+                        .critic
+                        .clone()
+                        .try_load_record(record)
+                        .map_err(|e| corrupt("critic.bpk", &e))?;
+                }
+                if let Some(b) = read("critic-optimizer.bpk") {
+                    let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(b))
+                        .map_err(|e| corrupt("critic-optimizer.bpk", &e))?;
+                    l.critic_optimizer = l.critic_optimizer.clone().load_record(record);
+                }
+            }
+            Self::Dqn(q) => {
+                if let Some(b) = read("q-learning.json") {
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&b).map_err(|e| corrupt("q-learning.json", &e))?;
+                    let count = |k: &str| {
+                        v[k].as_u64()
+                            .map(|n| n as usize)
+                            .ok_or_else(|| format!("q-learning.json has no count \"{k}\""))
+                    };
+                    q.steps = count("steps")?;
+                    q.updates = count("updates")?;
+                }
+                if let Some(b) = read("target.bpk") {
+                    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(b))
+                        .map_err(|e| corrupt("target.bpk", &e))?;
+                    let target = model
+                        .clone()
+                        .try_load_record(record)
+                        .map_err(|e| corrupt("target.bpk", &e))?;
+                    q.target = Some(target);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Rewards per decision (decision-major, `[J][B]`) and their parts: `λ r_comp` at every
 /// decision, plus `r_task` at the last.
 fn rewards(
@@ -115,11 +212,15 @@ fn rewards(
                 .collect()
         })
         .collect();
+    let stored: f32 = decisions
+        .iter()
+        .map(|d| host(d.levels.clone().greater_elem(0).float().sum().reshape([1]))[0])
+        .sum();
     let stats = PolicyStats {
         episode_reward: rewards.iter().flatten().sum::<f32>() / b as f32,
         r_task: r_task.iter().sum::<f32>() / b as f32,
         r_comp: comp.iter().flatten().sum::<f32>() / (j * b) as f32,
-        transfers_per_update: decisions[0].picks.dims()[1],
+        transfers_per_update: stored / (j * b) as f32,
         ..PolicyStats::default()
     };
     (rewards, stats)
@@ -206,14 +307,19 @@ impl TransferLearner {
         let h_mean = Tensor::cat(decisions.iter().map(|d| d.h_mean.clone()).collect(), 0);
         let summary = Tensor::cat(decisions.iter().map(|d| d.ltm_summary.clone()).collect(), 0);
         let picks = Tensor::cat(decisions.iter().map(|d| d.picks.clone()).collect(), 0);
+        let levels = Tensor::cat(decisions.iter().map(|d| d.levels.clone()).collect(), 0);
 
         let mut model = model;
         for _ in 0..self.config.epochs {
-            let z = model.transfer_logits(slots.clone(), h_mean.clone(), summary.clone());
-            let new = plackett_luce::log_prob(z.clone(), picks.clone());
+            let (z, level_logits) =
+                model.policy_logits(slots.clone(), h_mean.clone(), summary.clone());
+            let level_logits = compression_level::of_picks(level_logits, picks.clone());
+            let new = plackett_luce::log_prob(z.clone(), picks.clone())
+                + compression_level::log_prob(level_logits.clone(), levels.clone());
             let ratio = (new.clone() - old_t.clone()).exp();
             let policy = -clipped_surrogate(ratio, adv.clone(), self.config.clip).mean();
-            let entropy = plackett_luce::first_pick_entropy(z).mean();
+            let entropy = plackett_luce::first_pick_entropy(z).mean()
+                + compression_level::entropy(level_logits).mean();
             let loss = policy - entropy.clone() * self.config.entropy_coef;
             stats.entropy = entropy.into_scalar::<f32>();
             stats.approx_kl = (old_t.clone() - new.detach()).mean().into_scalar::<f32>();
@@ -309,20 +415,26 @@ impl QTransferLearner {
             let m = d.picks.dims()[1];
             let y = match &item.next {
                 Some(n) => {
-                    let q_next = target
-                        .transfer_logits(n.slots.clone(), n.h_mean.clone(), n.ltm_summary.clone())
-                        .detach();
+                    let (q_next, _) = target.policy_logits(
+                        n.slots.clone(),
+                        n.h_mean.clone(),
+                        n.ltm_summary.clone(),
+                    );
+                    let q_next = q_next.detach();
                     let best = crate::ops::top_k(q_next, m, 1).0.mean_dim(1).reshape([b]);
                     item.reward.clone() + best * self.config.gamma
                 }
                 None => item.reward.clone(),
             };
-            let q = model
-                .transfer_logits(d.slots.clone(), d.h_mean.clone(), d.ltm_summary.clone())
-                .gather(1, d.picks.clone());
-            let loss = (q - y.unsqueeze_dim::<2>(1).expand([b, m]))
-                .powi_scalar(2)
-                .mean();
+            let (q, q_levels) =
+                model.policy_logits(d.slots.clone(), d.h_mean.clone(), d.ltm_summary.clone());
+            let q = q.gather(1, d.picks.clone());
+            let q_level = compression_level::chosen(
+                compression_level::of_picks(q_levels, d.picks.clone()),
+                d.levels.clone(),
+            );
+            let y = y.unsqueeze_dim::<2>(1).expand([b, m]);
+            let loss = (q - y.clone()).powi_scalar(2).mean() + (q_level - y).powi_scalar(2).mean();
             losses.push(loss.clone().into_scalar::<f32>());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(self.config.lr, model, grads);
@@ -336,7 +448,6 @@ impl QTransferLearner {
     }
 }
 
-/// The critic's parameters are not part of checkpoints: after a resume it is learned again.
 impl core::fmt::Debug for TransferLearner {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TransferLearner")
