@@ -206,12 +206,14 @@ impl Session {
                 line["episode_reward"] = json!(p.episode_reward);
                 line["r_task"] = json!(p.r_task);
                 line["r_comp"] = json!(p.r_comp);
-                line["policy_entropy"] = json!(p.entropy);
-                line["approx_kl"] = json!(p.approx_kl);
                 line["value_loss"] = json!(p.value_loss);
                 line["transfers_per_update"] = json!(p.transfers_per_update);
+                // Entropy and KL describe PPO's stochastic policy; Q-learning explores by ε.
                 if self.config.model.transfer_policy == dmn::TransferPolicy::Dqn {
                     line["epsilon"] = json!(p.epsilon);
+                } else {
+                    line["policy_entropy"] = json!(p.entropy);
+                    line["approx_kl"] = json!(p.approx_kl);
                 }
             }
             line

@@ -178,6 +178,12 @@ pub fn needle(spec: &TaskSpec, distance: usize) -> Result<Needle> {
     Ok(Needle::new(distance, spec.values, 16, 8)?)
 }
 
+/// The copy task of a run with a region of `region` tokens (what `build_task` builds for copy
+/// runs).
+pub fn copy(spec: &TaskSpec, region: usize) -> Result<SelectiveCopy> {
+    Ok(SelectiveCopy::new(region, 8.min(region), spec.values)?)
+}
+
 /// Builds the task at a given length.
 pub fn build_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
     if length == 0 {
@@ -186,7 +192,7 @@ pub fn build_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
     let values = spec.values;
     Ok(match spec.kind {
         TaskKind::Needle => Box::new(needle(spec, length)?),
-        TaskKind::Copy => Box::new(SelectiveCopy::new(length, 8.min(length), values)?),
+        TaskKind::Copy => Box::new(copy(spec, length)?),
         TaskKind::Mqar => Box::new(MultiQueryRecall::new(8, length.max(24), 64, 0.1)?),
         TaskKind::Induction => Box::new(InductionHeads::new((length / 2).max(2), values)?),
         TaskKind::Listops => Box::new(ListOps::new(length.max(2), 10, 10)?),

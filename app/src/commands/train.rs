@@ -68,13 +68,17 @@ pub struct TrainArgs {
     /// Steps between metrics lines.
     #[arg(long, default_value_t = 10)]
     pub log_every: u64,
-    /// Which slots move to long-term memory: `importance` (the controller's importance head,
-    /// learned through the task loss), `lru` (the least-used slots, a fixed heuristic), `ppo`
+    /// Which slots move to long-term memory: `importance` or its synonym `supervised` (the
+    /// controller's importance head, learned through the task loss, no RL), `lru` (the least-used slots, a fixed heuristic), `ppo`
     /// (slots sampled from the importance head and a compression level or discard for each from
     /// the compression head, trained by PPO on task reward + λ compression) or `dqn` (the heads'
     /// scores as Q-values, ε-greedy, trained by Q-learning on that reward).
-    #[arg(long, value_parser = ["importance", "lru", "ppo", "dqn"])]
+    #[arg(long, value_parser = ["importance", "supervised", "lru", "ppo", "dqn"])]
     pub policy: Option<String>,
+    /// λ of the learned policies' reward `r_task + λ · r_comp` (default: the model config's,
+    /// 0.1): how much a kept latent dimension costs against task accuracy.
+    #[arg(long)]
+    pub policy_cost: Option<f64>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
     /// `memory` (end to end), `policy` (encoder frozen). Needs --phase-steps.
     #[arg(
@@ -126,6 +130,7 @@ impl TrainArgs {
             phases: Vec::new(),
             phase_steps: Vec::new(),
             policy: None,
+            policy_cost: None,
         }
     }
 
@@ -191,6 +196,13 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         Some("ppo") => model.with_transfer_policy(TransferPolicy::Ppo),
         Some("dqn") => model.with_transfer_policy(TransferPolicy::Dqn),
         Some(_) => model.with_transfer_policy(TransferPolicy::Importance),
+        None => model,
+    };
+    let model = match args.policy_cost {
+        Some(cost) if !(cost.is_finite() && cost >= 0.0) => {
+            bail!("--policy-cost is {cost}; give a finite λ ≥ 0, e.g. 0.1")
+        }
+        Some(cost) => model.with_policy_cost(cost),
         None => model,
     };
     if model.vocab_size < task.vocab_size() {

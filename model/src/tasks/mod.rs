@@ -33,6 +33,15 @@ pub const SEP: u32 = 3;
 /// First id free for task data.
 pub const FIRST_DATA: u32 = 4;
 
+/// The value number (from 0) that `token` stands for in a task with `values` data values, or
+/// `None` for a token that is not one (a marker, noise).
+pub fn value_of(token: u32, values: usize) -> Option<usize> {
+    token
+        .checked_sub(FIRST_DATA)
+        .map(|v| v as usize)
+        .filter(|&v| v < values)
+}
+
 /// Why a task could not be built or sampled.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TaskError {

@@ -92,10 +92,7 @@ impl Needle {
 
     /// The value number a predicted token stands for (`None` for a token that is not a value).
     pub fn value_of(&self, token: u32) -> Option<usize> {
-        token
-            .checked_sub(FIRST_DATA)
-            .map(|v| v as usize)
-            .filter(|&v| v < self.values)
+        super::value_of(token, self.values)
     }
 
     /// Row `b`: noise, then KEY and the value at a random position, QUERY `distance` later.

@@ -42,6 +42,60 @@ impl SelectiveCopy {
     }
 }
 
+impl SelectiveCopy {
+    /// One sequence holding the chosen `values` (numbered from 0), in order, at random positions
+    /// of the region: the input a user asks a trained model to copy. Any number of values from
+    /// 1 to the region's length may be given; the queries follow them one for one.
+    pub fn with_values(&self, values: &[usize], rng: &mut StdRng) -> Result<Batch, TaskError> {
+        check(
+            (1..=self.region).contains(&values.len()),
+            "values",
+            values.len(),
+            format!("1 to {} values (the region's length)", self.region),
+        )?;
+        if let Some(&bad) = values.iter().find(|&&v| v >= self.values) {
+            check(
+                false,
+                "value",
+                bad,
+                format!("below {} (the number of values)", self.values),
+            )?;
+        }
+        let task = Self {
+            count: values.len(),
+            ..self.clone()
+        };
+        let mut out = Batch::zeros(1, task.seq_len());
+        task.fill_row(&mut out, 0, Some(values), rng);
+        Ok(out)
+    }
+
+    /// The value number a predicted token stands for (`None` for a token that is not a value).
+    pub fn value_of(&self, token: u32) -> Option<usize> {
+        super::value_of(token, self.values)
+    }
+
+    /// Row `b`: the data tokens (`values`, or random ones) among blanks, then the queries.
+    fn fill_row(&self, out: &mut Batch, b: usize, values: Option<&[usize]>, rng: &mut StdRng) {
+        let len = self.seq_len();
+        let row = b * len;
+        let mut positions = sample(rng, self.region, self.count).into_vec();
+        positions.sort_unstable();
+        for (i, &p) in positions.iter().enumerate() {
+            let v = FIRST_DATA
+                + match values {
+                    Some(values) => values[i] as u32,
+                    None => rng.random_range(0..self.values as u32),
+                };
+            out.inputs[row + p] = v;
+            let q = row + self.region + i;
+            out.inputs[q] = QUERY;
+            out.targets[q] = v;
+            out.mask[q] = 1.0;
+        }
+    }
+}
+
 impl Task for SelectiveCopy {
     fn name(&self) -> &'static str {
         "copy"
@@ -56,20 +110,9 @@ impl Task for SelectiveCopy {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        let len = self.seq_len();
-        let mut out = Batch::zeros(batch, len);
+        let mut out = Batch::zeros(batch, self.seq_len());
         for b in 0..batch {
-            let row = b * len;
-            let mut positions = sample(rng, self.region, self.count).into_vec();
-            positions.sort_unstable();
-            for (i, &p) in positions.iter().enumerate() {
-                let v = FIRST_DATA + rng.random_range(0..self.values as u32);
-                out.inputs[row + p] = v;
-                let q = row + self.region + i;
-                out.inputs[q] = QUERY;
-                out.targets[q] = v;
-                out.mask[q] = 1.0;
-            }
+            self.fill_row(&mut out, b, None, rng);
         }
         out
     }
@@ -97,5 +140,30 @@ mod tests {
             assert_eq!(data, targets);
         }
         assert!(SelectiveCopy::new(3, 4, 10).is_err());
+    }
+
+    #[test]
+    fn with_values_places_the_chosen_values_in_order() {
+        let task = SelectiveCopy::new(40, 8, 10).unwrap();
+        let b = task
+            .with_values(&[3, 1, 4], &mut StdRng::seed_from_u64(2))
+            .unwrap();
+        assert_eq!(b.len, 43);
+        let data: Vec<u32> = b.row(0)[..40]
+            .iter()
+            .copied()
+            .filter(|&t| t != PAD)
+            .collect();
+        assert_eq!(data, vec![FIRST_DATA + 3, FIRST_DATA + 1, FIRST_DATA + 4]);
+        assert_eq!(b.scored(0), vec![40, 41, 42]);
+        assert_eq!(task.value_of(FIRST_DATA + 4), Some(4));
+        assert_eq!(task.value_of(QUERY), None);
+        let mut rng = StdRng::seed_from_u64(2);
+        assert!(matches!(
+            task.with_values(&[3, 10], &mut rng),
+            Err(TaskError::Parameter { name: "value", .. })
+        ));
+        assert!(task.with_values(&[], &mut rng).is_err());
+        assert!(task.with_values(&[0; 41], &mut rng).is_err());
     }
 }
