@@ -10,6 +10,24 @@ pub enum EncoderKind {
     Ssm,
     /// Causal transformer blocks with kernelized (linear) attention: O(L) time and memory.
     LinearAttention,
+    /// LSTM layers (a baseline of the evaluation).
+    Lstm,
+    /// GRU layers (a baseline of the evaluation).
+    Gru,
+    /// Causal softmax-attention Transformer blocks over a sliding window of `attn_window`
+    /// tokens (a baseline of the evaluation).
+    Transformer,
+}
+
+impl EncoderKind {
+    /// Every kind: the proposal's two encoders, then the baselines.
+    pub const ALL: [Self; 5] = [
+        Self::Ssm,
+        Self::LinearAttention,
+        Self::Lstm,
+        Self::Gru,
+        Self::Transformer,
+    ];
 }
 
 /// Which working-memory slots move to long-term memory at a segment's end (§2.1.3).
@@ -83,9 +101,12 @@ pub struct DmnConfig {
     /// Kernel width of the causal depthwise convolution in front of the scan.
     #[config(default = 4)]
     pub d_conv: usize,
-    /// Heads of the linear-attention encoder; must divide `d_model`.
+    /// Heads of the attention encoders; must divide `d_model`.
     #[config(default = 4)]
     pub attn_heads: usize,
+    /// Tokens each query of the sliding-window Transformer sees, itself included.
+    #[config(default = 128)]
+    pub attn_window: usize,
     /// Time chunk of the reference scan and of linear attention. The chunked reference
     /// materializes a `chunk × chunk` decay matrix per channel and state, so its cost grows as
     /// `L · chunk`; on a CPU, chunks of 4–8 are fastest (measured: the `small` preset trains
@@ -307,6 +328,12 @@ impl DmnConfig {
             "attn_heads",
             self.attn_heads,
             format!("at least 1 and a divisor of d_model ({})", self.d_model),
+        )?;
+        check(
+            (1..=65536).contains(&self.attn_window),
+            "attn_window",
+            self.attn_window,
+            "in 1..=65536",
         )?;
         check(
             self.scan_chunk >= 1 && self.scan_chunk <= 4096,

@@ -657,9 +657,9 @@ mod tests {
     }
 
     #[test]
-    fn shapes_of_a_segment_for_both_encoders() {
+    fn shapes_of_a_segment_for_every_encoder() {
         let device = Device::flex();
-        for kind in [EncoderKind::Ssm, EncoderKind::LinearAttention] {
+        for kind in EncoderKind::ALL {
             let config = DmnConfig::tiny(20).with_encoder(kind).with_num_classes(3);
             let model = config.init(&device).unwrap();
             let state = model.init_state(2, &device);
@@ -862,10 +862,7 @@ mod gradient_tests {
 
     #[test]
     fn gradients_reach_every_parameter_and_are_finite() {
-        for kind in [
-            crate::config::EncoderKind::Ssm,
-            crate::config::EncoderKind::LinearAttention,
-        ] {
+        for kind in crate::config::EncoderKind::ALL {
             let device = Device::flex().autodiff();
             let task = Needle::new(42, 8, 8, 4).unwrap(); // 48 tokens: two segments of 24
             let config = DmnConfig::tiny(task.vocab_size())

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dmn::{DmnConfig, TransferPolicy};
+use dmn::{DmnConfig, EncoderKind, TransferPolicy};
 
 use super::devices;
 use crate::checkpoint;
@@ -75,6 +75,16 @@ pub struct TrainArgs {
     /// scores as Q-values, ε-greedy, trained by Q-learning on that reward).
     #[arg(long, value_parser = ["importance", "supervised", "lru", "ppo", "dqn"])]
     pub policy: Option<String>,
+    /// Base encoder: `ssm` (selective SSM, the default), `linear-attention`, or one of the
+    /// evaluation's baselines `lstm`, `gru`, `transformer` (softmax attention over a sliding
+    /// window of `attn_window` tokens).
+    #[arg(long, value_parser = ["ssm", "linear-attention", "lstm", "gru", "transformer"])]
+    pub encoder: Option<String>,
+    /// Which memories the model has: `full` (working and long-term, the default), `working`
+    /// (no long-term memory) or `none` (the encoder alone: with `--encoder ssm`, the
+    /// Mamba-only baseline).
+    #[arg(long, value_parser = ["full", "working", "none"])]
+    pub memory: Option<String>,
     /// λ of the learned policies' reward `r_task + λ · r_comp` (default: the model config's,
     /// 0.1): how much a kept latent dimension costs against task accuracy.
     #[arg(long)]
@@ -131,6 +141,8 @@ impl TrainArgs {
             phase_steps: Vec::new(),
             policy: None,
             policy_cost: None,
+            encoder: None,
+            memory: None,
         }
     }
 
@@ -196,6 +208,26 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         Some("ppo") => model.with_transfer_policy(TransferPolicy::Ppo),
         Some("dqn") => model.with_transfer_policy(TransferPolicy::Dqn),
         Some(_) => model.with_transfer_policy(TransferPolicy::Importance),
+        None => model,
+    };
+    let model = match args.encoder.as_deref() {
+        Some("linear-attention") => model.with_encoder(EncoderKind::LinearAttention),
+        Some("lstm") => model.with_encoder(EncoderKind::Lstm),
+        Some("gru") => model.with_encoder(EncoderKind::Gru),
+        Some("transformer") => model.with_encoder(EncoderKind::Transformer),
+        Some(_) => model.with_encoder(EncoderKind::Ssm),
+        None => model,
+    };
+    let model = match args.memory.as_deref() {
+        Some("none") => model
+            .with_use_working_memory(false)
+            .with_use_long_term_memory(false),
+        Some("working") => model
+            .with_use_working_memory(true)
+            .with_use_long_term_memory(false),
+        Some(_) => model
+            .with_use_working_memory(true)
+            .with_use_long_term_memory(true),
         None => model,
     };
     let model = match args.policy_cost {

@@ -1,13 +1,18 @@
 //! The base sequence encoder `H = BaseEncoder(X)` (§2.1.1): a stack of selective-SSM blocks or of
-//! linear-attention blocks, with its state carried across segments.
+//! linear-attention blocks, with its state carried across segments — or, for the evaluation's
+//! baselines, of LSTM, GRU or sliding-window Transformer blocks.
 
 mod linear_attention;
+mod recurrent;
 mod selective_ssm;
+mod sliding_window;
 
 pub use linear_attention::{
     LinearAttentionBlock, LinearAttentionBlockConfig, LinearAttentionState,
 };
+pub use recurrent::{RecurrentBlock, RecurrentBlockConfig, RecurrentCell, RecurrentState};
 pub use selective_ssm::{SelectiveSsmBlock, SelectiveSsmBlockConfig, SsmState};
+pub use sliding_window::{SlidingWindowBlock, SlidingWindowBlockConfig, SlidingWindowState};
 
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig};
@@ -22,6 +27,10 @@ pub enum EncoderBlock {
     Ssm(SelectiveSsmBlock),
     /// Linear-attention transformer.
     LinearAttention(LinearAttentionBlock),
+    /// LSTM or GRU.
+    Recurrent(RecurrentBlock),
+    /// Sliding-window softmax-attention transformer.
+    SlidingWindow(SlidingWindowBlock),
 }
 
 /// The state of one block.
@@ -31,6 +40,10 @@ pub enum BlockState {
     Ssm(SsmState),
     /// See [`LinearAttentionState`].
     LinearAttention(LinearAttentionState),
+    /// See [`RecurrentState`].
+    Recurrent(RecurrentState),
+    /// See [`SlidingWindowState`].
+    SlidingWindow(SlidingWindowState),
 }
 
 /// The encoder's state: one entry per block.
@@ -49,6 +62,8 @@ impl EncoderState {
             .map(|s| match s {
                 BlockState::Ssm(s) => BlockState::Ssm(s.detach()),
                 BlockState::LinearAttention(s) => BlockState::LinearAttention(s.detach()),
+                BlockState::Recurrent(s) => BlockState::Recurrent(s.detach()),
+                BlockState::SlidingWindow(s) => BlockState::SlidingWindow(s.detach()),
             })
             .collect();
         Self { blocks }
@@ -87,6 +102,20 @@ impl BaseEncoder {
                     )
                     .init(device),
                 ),
+                EncoderKind::Lstm => EncoderBlock::Recurrent(
+                    RecurrentBlockConfig::new(config.d_model, RecurrentCell::Lstm).init(device),
+                ),
+                EncoderKind::Gru => EncoderBlock::Recurrent(
+                    RecurrentBlockConfig::new(config.d_model, RecurrentCell::Gru).init(device),
+                ),
+                EncoderKind::Transformer => EncoderBlock::SlidingWindow(
+                    SlidingWindowBlockConfig::new(
+                        config.d_model,
+                        config.attn_heads,
+                        config.attn_window,
+                    )
+                    .init(device),
+                ),
             })
             .collect();
         Self {
@@ -104,6 +133,10 @@ impl BaseEncoder {
                 EncoderBlock::Ssm(b) => BlockState::Ssm(b.init_state(batch, device)),
                 EncoderBlock::LinearAttention(b) => {
                     BlockState::LinearAttention(b.init_state(batch, device))
+                }
+                EncoderBlock::Recurrent(b) => BlockState::Recurrent(b.init_state(batch, device)),
+                EncoderBlock::SlidingWindow(b) => {
+                    BlockState::SlidingWindow(b.init_state(batch, device))
                 }
             })
             .collect();
@@ -130,6 +163,16 @@ impl BaseEncoder {
                     let (y, s) = b.forward(x, s);
                     x = y;
                     BlockState::LinearAttention(s)
+                }
+                (EncoderBlock::Recurrent(b), BlockState::Recurrent(s)) => {
+                    let (y, s) = b.forward(x, s);
+                    x = y;
+                    BlockState::Recurrent(s)
+                }
+                (EncoderBlock::SlidingWindow(b), BlockState::SlidingWindow(s)) => {
+                    let (y, s) = b.forward(x, s);
+                    x = y;
+                    BlockState::SlidingWindow(s)
                 }
                 _ => panic!("encoder state does not match the encoder kind"),
             };
