@@ -88,6 +88,44 @@ fn mean(xs: &[f64]) -> f64 {
     xs.iter().sum::<f64>() / xs.len() as f64
 }
 
+/// Asks the shipped run `run` (in `web/assets/`) the same input in the browser and natively
+/// (`dmn probe`); asserts the answers agree and returns them, comma-separated.
+fn ask_both(out: &Path, run: &str, asked: &[&str], distance: &str, seed: &str) -> String {
+    let task = run.trim_end_matches("-tiny");
+    let page = [
+        &["demo", "--task", task][..],
+        asked,
+        &["--distance", distance, "--seed", seed],
+    ]
+    .concat();
+    let web = drive(&page, out);
+    assert_eq!(web["backend"], "webgpu", "{web}");
+    let native = Command::new(env!("CARGO_BIN_EXE_dmn"))
+        .args(["probe", "--run", &format!("web/assets/{run}")])
+        .args(asked)
+        .args(["--distance", distance, "--seed", seed])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        native.status.success(),
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
+    let native: Value = serde_json::from_slice(&native.stdout).unwrap();
+    let expected = match &native["answers"] {
+        Value::Array(a) => a
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => native["answer"].to_string(),
+    };
+    let answer = web["answer"].as_str().unwrap_or_default().to_string();
+    assert_eq!(answer, expected, "browser {web} vs native {native}");
+    answer
+}
+
 #[test]
 fn the_browser_demo_trains_on_webgpu_answers_like_native_and_falls_back_to_cpu() {
     if !browser_available() {
@@ -108,37 +146,17 @@ fn the_browser_demo_trains_on_webgpu_answers_like_native_and_falls_back_to_cpu()
     );
     assert!(Path::new(train["screenshot"].as_str().unwrap()).is_file());
 
-    // The shipped checkpoint answers a fixed needle input as the native `dmn probe` does.
-    let (value, distance, seed) = ("11", "300", "7");
-    let web = drive(
-        &[
-            "demo",
-            "--value",
-            value,
-            "--distance",
-            distance,
-            "--seed",
-            seed,
-        ],
+    // The shipped checkpoints answer fixed needle and copy inputs as the native `dmn probe` does.
+    let needle = ask_both(&out, "needle-tiny", &["--value", "11"], "300", "7");
+    assert_eq!(needle.split(',').count(), 1, "{needle}");
+    let copied = ask_both(
         &out,
+        "copy-tiny",
+        &["--values", "3,1,4,1,5,9,2,6"],
+        "64",
+        "7",
     );
-    assert_eq!(web["backend"], "webgpu", "{web}");
-    let native = Command::new(env!("CARGO_BIN_EXE_dmn"))
-        .args(["probe", "--run", "web/assets/needle-tiny"])
-        .args(["--value", value, "--distance", distance, "--seed", seed])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(
-        native.status.success(),
-        "{}",
-        String::from_utf8_lossy(&native.stderr)
-    );
-    let native: Value = serde_json::from_slice(&native.stdout).unwrap();
-    assert_eq!(
-        web["answer"], native["answer"],
-        "browser {web} vs native {native}"
-    );
+    assert_eq!(copied.split(',').count(), 8, "{copied}");
 
     // Without WebGPU: the page says so and trains on the CPU backend.
     let cpu = drive(&["train", "--no-webgpu", "--steps", "2"], &out);

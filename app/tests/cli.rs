@@ -228,6 +228,10 @@ fn eval_and_stream_print_json_lines() {
         let acc = l["accuracy"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc));
         assert!(l["tokens_per_s"].as_f64().unwrap() > 0.0);
+        // The tiny preset's count, from its config: tens of thousands of FLOPs per token.
+        let flops = l["flops_per_token"].as_f64().unwrap();
+        assert!((1e4..1e6).contains(&flops), "{flops}");
+        assert!(l["ltm_bytes"].as_f64().unwrap() >= 0.0);
     }
     let out = ok(&["stream", "--run", run.to_str().unwrap(), "--length", "3000"]);
     let lines: Vec<Value> = out
@@ -280,6 +284,66 @@ fn probe_asks_the_shipped_model_and_it_recalls_far_above_chance() {
     assert!(err.contains("value") && err.contains("below 16"), "{err}");
     let err = fails(&["probe", "--run", SHIPPED, "--value", "1", "--distance", "0"]);
     assert!(err.contains("--distance"), "{err}");
+}
+
+/// The copy run shipped with the browser demo.
+const SHIPPED_COPY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/assets/copy-tiny");
+
+#[test]
+fn probe_asks_the_shipped_copy_model_and_it_copies_far_above_chance() {
+    let values = "3,1,4,1,5,9,2,6";
+    let mut right = 0;
+    for seed in 0..4 {
+        let seed = seed.to_string();
+        let out = ok(&[
+            "probe",
+            "--run",
+            SHIPPED_COPY,
+            "--values",
+            values,
+            "--distance",
+            "64",
+            "--seed",
+            &seed,
+        ]);
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        let answers: Vec<i64> = v["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_i64().unwrap())
+            .collect();
+        assert_eq!(answers.len(), 8, "{v}");
+        let correct = answers
+            .iter()
+            .zip([3, 1, 4, 1, 5, 9, 2, 6])
+            .filter(|&(&a, b)| a == b)
+            .count();
+        assert_eq!(v["correct"], correct, "{v}");
+        right += correct;
+    }
+    // Chance is 1 in 16 per value; the shipped model copies about 7 in 10 at this length.
+    assert!(right >= 16, "copied {right} of 32");
+    let err = fails(&[
+        "probe",
+        "--run",
+        SHIPPED_COPY,
+        "--value",
+        "3",
+        "--distance",
+        "64",
+    ]);
+    assert!(err.contains("--values"), "{err}");
+    let err = fails(&[
+        "probe",
+        "--run",
+        SHIPPED_COPY,
+        "--values",
+        "3,99",
+        "--distance",
+        "64",
+    ]);
+    assert!(err.contains("below 16"), "{err}");
 }
 
 #[test]

@@ -39,6 +39,7 @@ pub mod compression;
 pub mod config;
 pub mod controller;
 pub mod encoder;
+pub mod flops;
 pub mod long_term_memory;
 pub mod loss;
 pub mod model;

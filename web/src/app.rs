@@ -6,7 +6,7 @@ use eframe::egui;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::backend::Backend;
-use crate::demo::{self, Question};
+use crate::demo::{self, DemoTask, Question};
 use crate::live::{Live, Shared};
 use crate::page::{self, Params};
 use crate::training::{self, Settings};
@@ -27,6 +27,8 @@ pub struct WebApp {
     mode: Mode,
     settings: Settings,
     question: Question,
+    /// The copy values as typed.
+    values_text: String,
     /// What to start once the first frame is on screen (the first training step compiles every
     /// kernel, which blocks the page for seconds on a software adapter).
     start: Option<Mode>,
@@ -44,16 +46,30 @@ impl WebApp {
             seed: params.seed.unwrap_or(0),
             ..Settings::default()
         };
+        let values = params
+            .values
+            .unwrap_or_else(|| vec![3, 1, 4, 1, 5, 9, 2, 6]);
         let question = Question {
+            task: params.task,
             value: params.value.unwrap_or(5),
-            distance: params.distance.unwrap_or(200),
+            distance: params.distance.unwrap_or(match params.task {
+                DemoTask::Needle => 200,
+                DemoTask::Copy => 128,
+            }),
             seed: params.seed.unwrap_or(0),
+            values,
         };
         let app = Self {
             live: Live::shared(),
             panels: panels::all(),
             mode: if params.demo { Mode::Demo } else { Mode::Train },
             settings,
+            values_text: question
+                .values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             question,
             start: Some(if params.demo { Mode::Demo } else { Mode::Train }),
             evaluate_on_load: params.evaluate,
@@ -72,15 +88,15 @@ impl WebApp {
         let before = self.mode;
         ui.radio_value(&mut self.mode, Mode::Train, "Train from scratch")
             .on_hover_text("A tiny model learns needle retrieval here, in this tab.");
-        ui.radio_value(&mut self.mode, Mode::Demo, "Ask the pretrained model")
+        ui.radio_value(&mut self.mode, Mode::Demo, "Ask a pretrained model")
             .on_hover_text(
-                "A tiny needle model trained by `dmn train` (web/assets/needle-tiny): hide a \
-                 value, choose how far back, and see whether it recalls it.",
+                "Tiny models trained by `dmn train` (web/assets/): hide a value and see whether \
+                 it is recalled, or type values and see whether they are copied.",
             );
         if self.mode != before {
             match self.mode {
                 Mode::Train => start_training(&self.live, &ctx, self.settings),
-                Mode::Demo => open_demo(&self.live, &ctx, None, false),
+                Mode::Demo => open_demo(&self.live, &ctx, self.question.task, None, false),
             }
         }
         ui.separator();
@@ -115,17 +131,60 @@ impl WebApp {
     }
 
     fn demo_controls(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
-        let values = self
-            .live
-            .borrow()
-            .demo
+        let task = self.question.task;
+        ui.horizontal(|ui| {
+            for t in DemoTask::ALL {
+                ui.selectable_value(&mut self.question.task, t, t.name());
+            }
+        });
+        if self.question.task != task {
+            self.question.distance = match self.question.task {
+                DemoTask::Needle => 200,
+                DemoTask::Copy => 128,
+            };
+            open_demo(&self.live, ctx, self.question.task, None, false);
+        }
+        let task = self.question.task;
+        let (busy, loaded) = {
+            let l = self.live.borrow();
+            (l.busy, l.demo(task))
+        };
+        let values = loaded
             .as_ref()
             .map_or(training::VALUES, |d| d.config.train.task.values);
+        let mut typed = Ok(());
         egui::Grid::new("question").show(ui, |ui| {
-            ui.label("hidden value");
-            ui.add(egui::Slider::new(&mut self.question.value, 0..=values - 1));
+            match task {
+                DemoTask::Needle => {
+                    ui.label("hidden value");
+                    ui.add(egui::Slider::new(&mut self.question.value, 0..=values - 1));
+                }
+                DemoTask::Copy => {
+                    ui.label("values to copy");
+                    ui.add(egui::TextEdit::singleline(&mut self.values_text).desired_width(140.0))
+                        .on_hover_text(format!(
+                            "Whole numbers from 0 to {}, in order.",
+                            values - 1
+                        ));
+                    typed = page::parse_values(&self.values_text).and_then(|v| {
+                        match v.iter().find(|&&x| x >= values) {
+                            Some(bad) => {
+                                Err(format!("{bad} is not below {values}, the number of values"))
+                            }
+                            None if v.is_empty() => Err("type at least one value".into()),
+                            None => {
+                                self.question.values = v;
+                                Ok(())
+                            }
+                        }
+                    });
+                }
+            }
             ui.end_row();
-            ui.label("distance");
+            ui.label(match task {
+                DemoTask::Needle => "distance",
+                DemoTask::Copy => "region length",
+            });
             ui.add(
                 egui::DragValue::new(&mut self.question.distance)
                     .range(1..=100_000)
@@ -136,11 +195,13 @@ impl WebApp {
             ui.add(egui::DragValue::new(&mut self.question.seed));
             ui.end_row();
         });
-        let (busy, loaded) = {
-            let l = self.live.borrow();
-            (l.busy, l.demo.clone())
-        };
-        let ask = ui.add_enabled(!busy && loaded.is_some(), egui::Button::new("Ask"));
+        if let Err(e) = &typed {
+            ui.colored_label(egui::Color32::from_rgb(230, 80, 80), e);
+        }
+        let ask = ui.add_enabled(
+            !busy && loaded.is_some() && typed.is_ok(),
+            egui::Button::new("Ask"),
+        );
         if ask.clicked()
             && let Some(demo) = loaded.clone()
         {
@@ -149,19 +210,19 @@ impl WebApp {
                 self.live.clone(),
                 ctx.clone(),
                 demo,
-                self.question,
+                self.question.clone(),
             ));
         }
         let evaluate = ui
             .add_enabled(!busy && loaded.is_some(), egui::Button::new("Evaluate"))
             .on_hover_text(format!(
-                "Accuracy at distances {:?}, {} held-out needles each, for the accuracy \
+                "Accuracy at distances {:?}, {} held-out sequences each, for the accuracy \
                  against distance panel.",
-                demo::EVAL_DISTANCES,
+                task.eval_distances(),
                 demo::EVAL_SAMPLES
             ));
         if evaluate.clicked()
-            && let Some(demo) = self.live.borrow().demo.clone()
+            && let Some(demo) = loaded
         {
             self.live.borrow_mut().busy = true;
             spawn_local(demo::evaluate(self.live.clone(), ctx.clone(), demo));
@@ -173,17 +234,25 @@ impl WebApp {
             });
         }
         if let Some(a) = &self.live.borrow().answer {
-            let text = match a.recalled {
-                Some(v) if v == a.value => format!("recalled {v}: right"),
-                Some(v) => format!("recalled {v}: wrong (hidden {})", a.value),
-                None => "recalled no value".to_string(),
+            let shown = |v: &Option<usize>| v.map_or("–".to_string(), |v| v.to_string());
+            let text = match (a.asked.as_slice(), a.recalled.as_slice()) {
+                ([asked], [Some(v)]) if v == asked => format!("recalled {v}: right"),
+                ([asked], [Some(v)]) => format!("recalled {v}: wrong (hidden {asked})"),
+                ([_], _) => "recalled no value".to_string(),
+                _ => format!(
+                    "copied {}: {} of {} right",
+                    a.recalled.iter().map(shown).collect::<Vec<_>>().join(" "),
+                    a.correct(),
+                    a.asked.len()
+                ),
             };
             ui.strong(text);
             ui.weak(format!("distance {}", a.distance));
         }
         ui.weak(
             "The panels show what the memory did on this input, segment by segment: which \
-             slots took the value, when it moved to long-term memory, where the query looked.",
+             slots took the values, when they moved to long-term memory, where the queries \
+             looked.",
         );
     }
 
@@ -237,29 +306,36 @@ fn start_training(live: &Shared, ctx: &egui::Context, settings: Settings) {
     ));
 }
 
-/// Stops training, loads the shipped model (once) and its curves, asks `question` if given,
-/// then evaluates if asked to.
-fn open_demo(live: &Shared, ctx: &egui::Context, question: Option<Question>, evaluate: bool) {
+/// Stops training, loads the shipped model of `task` (once) and its curves, asks `question` if
+/// given, then evaluates if asked to.
+fn open_demo(
+    live: &Shared,
+    ctx: &egui::Context,
+    task: DemoTask,
+    question: Option<Question>,
+    evaluate: bool,
+) {
     {
         let mut l = live.borrow_mut();
         l.generation += 1;
         l.busy = true;
         l.history = Default::default();
-        l.status = "loading the pretrained model…".into();
+        l.answer = None;
+        l.status = format!("loading the pretrained {} model…", task.name());
     }
     let (live, ctx) = (live.clone(), ctx.clone());
     spawn_local(async move {
-        let loaded = live.borrow().demo.clone();
+        let loaded = live.borrow().demo(task);
         let demo = match loaded {
             Some(d) => d,
             None => {
                 let Some(device) = live.borrow().backend.as_ref().map(|b| b.device.clone()) else {
                     return;
                 };
-                match demo::load(device).await {
+                match demo::load(task, device).await {
                     Ok(d) => {
                         let d = std::rc::Rc::new(d);
-                        live.borrow_mut().demo = Some(d.clone());
+                        live.borrow_mut().demos.push(d.clone());
                         d
                     }
                     Err(e) => {
@@ -271,13 +347,13 @@ fn open_demo(live: &Shared, ctx: &egui::Context, question: Option<Question>, eva
                 }
             }
         };
-        match demo::curves().await {
+        match demo::curves(task).await {
             Ok(h) => live.borrow_mut().history.points = h.points,
             Err(e) => live.borrow_mut().status = format!("no training curves: {e}"),
         }
         {
             let mut l = live.borrow_mut();
-            l.status = "pretrained needle model loaded".into();
+            l.status = format!("pretrained {} model loaded", task.name());
             l.busy = false;
         }
         page::record("demo", "loaded");
@@ -312,14 +388,14 @@ impl eframe::App for WebApp {
         });
         if let Some(mode) = self.start.take() {
             let (live, ctx) = (self.live.clone(), ui.ctx().clone());
-            let (settings, question) = (self.settings, self.question);
+            let (settings, question) = (self.settings, self.question.clone());
             let evaluate = self.evaluate_on_load;
             spawn_local(async move {
                 // Let this frame reach the screen first.
                 page::sleep(50).await;
                 match mode {
                     Mode::Train => start_training(&live, &ctx, settings),
-                    Mode::Demo => open_demo(&live, &ctx, Some(question), evaluate),
+                    Mode::Demo => open_demo(&live, &ctx, question.task, Some(question), evaluate),
                 }
             });
         }

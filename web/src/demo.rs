@@ -1,33 +1,82 @@
-//! The pretrained demo: the needle model shipped in `web/assets/needle-tiny/` — a run directory
-//! written by `dmn train`, read here over HTTP with the same decoders as natively — answers
-//! inputs the user edits. `dmn probe --run web/assets/needle-tiny` answers the same inputs
-//! natively.
+//! The pretrained demo: two runs shipped in `web/assets/` — `needle-tiny` (recall the value
+//! hidden after KEY) and `copy-tiny` (copy the values scattered in a region, in order), run
+//! directories written by `dmn train` and read here over HTTP with the same decoders as
+//! natively — answer inputs the user edits. `dmn probe --run web/assets/…` answers the same
+//! inputs natively.
 
 use std::rc::Rc;
 
 use burn::tensor::Device;
 use dmn::Dmn;
 use dmn::probe::probe;
-use dmn::tasks::Task;
 use dmn::train::evaluate as evaluate_batch;
 use dmn_app::checkpoint::model_from_bytes;
 use dmn_app::commands::{EVAL_SEED, step_seed};
 use dmn_app::gui::history::History;
 use dmn_app::run_dir::RunConfig;
-use dmn_app::task_spec::needle;
+use dmn_app::task_spec::{build_task, copy, needle};
 use eframe::egui;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::live::{Answer, Shared};
 
-/// The shipped run, relative to the page.
-pub const RUN: &str = "web/assets/needle-tiny";
-/// Its checkpoint's model file, relative to [`RUN`].
-pub const MODEL: &str = "checkpoints/step-00000600/model.bpk";
+/// Which shipped run answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoTask {
+    /// Needle retrieval: one value, recalled `distance` tokens later.
+    Needle,
+    /// Selective copying: several values scattered in a region of `distance` tokens, copied
+    /// in order.
+    Copy,
+}
 
-/// The shipped model, loaded.
+impl DemoTask {
+    /// Both, in the order the window lists them.
+    pub const ALL: [Self; 2] = [Self::Needle, Self::Copy];
+
+    /// The shipped run directory, relative to the page.
+    pub fn run(self) -> &'static str {
+        match self {
+            Self::Needle => "web/assets/needle-tiny",
+            Self::Copy => "web/assets/copy-tiny",
+        }
+    }
+
+    /// Its checkpoint's model file, relative to [`Self::run`].
+    pub fn model(self) -> &'static str {
+        match self {
+            Self::Needle => "checkpoints/step-00000600/model.bpk",
+            Self::Copy => "checkpoints/step-00005000/model.bpk",
+        }
+    }
+
+    /// The name used in URLs (`?task=copy`) and in `dmn train --task`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Needle => "needle",
+            Self::Copy => "copy",
+        }
+    }
+
+    /// The task named `name` (as in URLs), if it is one of the demo's.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Distances (needle) or region lengths (copy) the demo's evaluation covers.
+    pub fn eval_distances(self) -> [usize; 3] {
+        match self {
+            Self::Needle => [100, 1000, 10_000],
+            Self::Copy => [64, 128, 512],
+        }
+    }
+}
+
+/// A shipped model, loaded.
 pub struct Demo {
+    /// Which one.
+    pub task: DemoTask,
     /// Its run config (the task's number of values, the model).
     pub config: RunConfig,
     /// The model, on the demo's device.
@@ -36,73 +85,74 @@ pub struct Demo {
     pub device: Device,
 }
 
-/// One question: which value, how far back, which noise.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One question: which values, how far back, which noise.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Question {
-    /// The value hidden after KEY (from 0).
+    /// The run asked.
+    pub task: DemoTask,
+    /// Needle: the value hidden after KEY (from 0).
     pub value: usize,
-    /// Tokens from the value to the QUERY.
+    /// Copy: the values to copy, in order (from 0).
+    pub values: Vec<usize>,
+    /// Needle: tokens from the value to the QUERY. Copy: the region's length.
     pub distance: usize,
-    /// Seed of the noise and of the needle's position.
+    /// Seed of the noise and of the needle's position, or of the copied values' positions.
     pub seed: u64,
 }
 
-/// Fetches and loads the shipped run on `device`.
-pub async fn load(device: Device) -> Result<Demo, String> {
-    let config_url = format!("{RUN}/config.json");
+/// Fetches and loads the shipped run of `task` on `device`.
+pub async fn load(task: DemoTask, device: Device) -> Result<Demo, String> {
+    let run = task.run();
+    let config_url = format!("{run}/config.json");
     let text = crate::page::fetch_text(&config_url).await?;
     let config = RunConfig::from_json(&text, &config_url).map_err(|e| format!("{e:#}"))?;
-    let model_url = format!("{RUN}/{MODEL}");
+    let model_url = format!("{run}/{}", task.model());
     let bytes = crate::page::fetch_bytes(&model_url).await?;
     let model = config.model.init(&device).map_err(|e| e.to_string())?;
     let model = model_from_bytes(bytes, &model_url, model).map_err(|e| format!("{e:#}"))?;
     Ok(Demo {
+        task,
         config,
         model,
         device,
     })
 }
 
-/// The training curves of the shipped run (its `metrics.jsonl`), for the curves panel.
-pub async fn curves() -> Result<History, String> {
-    let url = format!("{RUN}/metrics.jsonl");
+/// The training curves of the shipped run of `task` (its `metrics.jsonl`), for the curves panel.
+pub async fn curves(task: DemoTask) -> Result<History, String> {
+    let url = format!("{}/metrics.jsonl", task.run());
     let text = crate::page::fetch_text(&url).await?;
     History::parse_metrics(&text, &url).map_err(|e| format!("{e:#}"))
 }
 
 /// Asks `demo` the question and records the answer and the memory traces in `live`.
 pub async fn ask(live: Shared, ctx: egui::Context, demo: Rc<Demo>, question: Question) {
-    let result = answer(&demo, question).await;
+    let result = answer(&demo, &question).await;
     let mut l = live.borrow_mut();
     match result {
-        Ok((recalled, traces)) => {
+        Ok((answer, traces)) => {
             l.history.set_traces(0, traces);
             l.status = format!(
-                "asked: value {} at distance {}",
-                question.value, question.distance
+                "asked {} at distance {}",
+                question.task.name(),
+                question.distance
             );
-            l.set_answer(Answer {
-                value: question.value,
-                distance: question.distance,
-                recalled,
-            });
+            l.set_answer(answer);
         }
         Err(e) => l.set_error(e),
     }
     ctx.request_repaint();
 }
 
-/// Distances the demo's evaluation covers, and sequences per distance.
-pub const EVAL_DISTANCES: [usize; 3] = [100, 1000, 10_000];
-/// Sequences per distance (one batch each).
+/// Sequences per distance the demo's evaluation draws (one batch each).
 pub const EVAL_SAMPLES: usize = 8;
 
-/// Accuracy of `demo` at [`EVAL_DISTANCES`] on held-out needles,
-/// recorded for the accuracy-against-distance panel as each distance finishes.
+/// Accuracy of `demo` at its task's evaluation distances on held-out sequences, recorded for
+/// the accuracy-against-distance panel as each distance finishes.
 pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
     live.borrow_mut().history.by_distance.clear();
-    for distance in EVAL_DISTANCES {
-        let task = match needle(&demo.config.train.task, distance) {
+    for distance in demo.task.eval_distances() {
+        let task = match build_task(&demo.config.train.task, distance) {
             Ok(t) => t,
             Err(e) => return live.borrow_mut().set_error(format!("{e:#}")),
         };
@@ -139,20 +189,36 @@ pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
     live.borrow_mut().busy = false;
 }
 
-async fn answer(
-    demo: &Demo,
-    q: Question,
-) -> Result<(Option<usize>, Vec<dmn::MemoryTrace>), String> {
+async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::MemoryTrace>), String> {
     if q.distance == 0 {
         return Err("the distance must be at least 1".into());
     }
-    let task = needle(&demo.config.train.task, q.distance).map_err(|e| format!("{e:#}"))?;
-    let batch = task
-        .with_value(q.value, &mut StdRng::seed_from_u64(q.seed))
-        .map_err(|e| e.to_string())?;
+    let spec = &demo.config.train.task;
+    let mut rng = StdRng::seed_from_u64(q.seed);
+    let (asked, batch, value_of): (Vec<usize>, _, Box<dyn Fn(u32) -> Option<usize>>) = match q.task
+    {
+        DemoTask::Needle => {
+            let task = needle(spec, q.distance).map_err(|e| format!("{e:#}"))?;
+            let batch = task
+                .with_value(q.value, &mut rng)
+                .map_err(|e| e.to_string())?;
+            (vec![q.value], batch, Box::new(move |t| task.value_of(t)))
+        }
+        DemoTask::Copy => {
+            let task = copy(spec, q.distance).map_err(|e| format!("{e:#}"))?;
+            let batch = task
+                .with_values(&q.values, &mut rng)
+                .map_err(|e| e.to_string())?;
+            (q.values.clone(), batch, Box::new(move |t| task.value_of(t)))
+        }
+    };
     let result = probe(&demo.model, &batch, &demo.device)
         .read_async()
         .await?;
-    let token = result.answers.first().copied().unwrap_or(0);
-    Ok((task.value_of(token), result.traces))
+    let answer = Answer {
+        asked,
+        distance: q.distance,
+        recalled: result.answers.iter().map(|&t| value_of(t)).collect(),
+    };
+    Ok((answer, result.traces))
 }

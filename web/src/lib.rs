@@ -3,7 +3,8 @@
 //!
 //! The page (`index.html`) loads this module, which starts eframe's web runner on the canvas
 //! `#dmn-canvas`. Two modes: train a tiny model from scratch, live ([`training`]), or ask the
-//! pretrained needle model shipped in `web/assets/` about an input the user edits ([`demo`]).
+//! pretrained needle or copy model shipped in `web/assets/` about an input the user edits
+//! ([`demo`]).
 //! Every readback is asynchronous (a blocking one panics in the browser). The page records its
 //! state on `<body>` for tests and scripts ([`page`]).
 

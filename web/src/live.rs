@@ -17,12 +17,28 @@ pub type Shared = Rc<RefCell<Live>>;
 /// What the demo answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
-    /// The value hidden after KEY.
-    pub value: usize,
-    /// The distance asked about.
+    /// The values asked for: the needle's one value, or the values to copy in order.
+    pub asked: Vec<usize>,
+    /// The distance (needle) or region length (copy) asked about.
     pub distance: usize,
-    /// The value the model recalled (`None`: it predicted a token that is not a value).
-    pub recalled: Option<usize>,
+    /// The value answered at each query (`None`: a token that is not a value).
+    pub recalled: Vec<Option<usize>>,
+}
+
+impl Answer {
+    /// Queries answered right.
+    pub fn correct(&self) -> usize {
+        self.asked
+            .iter()
+            .zip(&self.recalled)
+            .filter(|&(a, r)| Some(*a) == *r)
+            .count()
+    }
+}
+
+/// Values as the page records them: comma-separated, -1 for "no value".
+fn joined(values: impl Iterator<Item = i64>) -> String {
+    values.map(|v| v.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// Everything the window draws besides its own widgets.
@@ -44,8 +60,8 @@ pub struct Live {
     pub generation: u64,
     /// The demo's last answer.
     pub answer: Option<Answer>,
-    /// The shipped model, once loaded.
-    pub demo: Option<Rc<Demo>>,
+    /// The shipped models loaded so far.
+    pub demos: Vec<Rc<Demo>>,
 }
 
 impl Live {
@@ -77,11 +93,19 @@ impl Live {
         self.busy = false;
     }
 
+    /// The shipped model of `task`, if loaded.
+    pub fn demo(&self, task: crate::demo::DemoTask) -> Option<Rc<Demo>> {
+        self.demos.iter().find(|d| d.task == task).cloned()
+    }
+
     /// Records the demo's answer.
     pub fn set_answer(&mut self, answer: Answer) {
-        let recalled = answer.recalled.map_or(-1, |v| v as i64);
-        page::record("answer", &recalled.to_string());
-        page::record("answer-value", &answer.value.to_string());
+        let recalled = answer.recalled.iter().map(|r| r.map_or(-1, |v| v as i64));
+        page::record("answer", &joined(recalled));
+        page::record(
+            "answer-value",
+            &joined(answer.asked.iter().map(|&v| v as i64)),
+        );
         page::record("answer-distance", &answer.distance.to_string());
         self.answer = Some(answer);
         self.busy = false;

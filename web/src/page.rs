@@ -5,15 +5,22 @@
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::demo::DemoTask;
+
 /// What the page's URL asks for: `?mode=demo&value=5&distance=300&seed=0` asks the shipped
-/// model at once (`&evaluate=1` then evaluates it at several distances); `?mode=train&distance=64`
-/// trains from scratch (the default).
+/// needle model at once, `?mode=demo&task=copy&values=3,1,4&distance=100` the copy model
+/// (`&evaluate=1` then evaluates it at several distances); `?mode=train&distance=64` trains from
+/// scratch (the default).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Start in the pretrained demo instead of training.
     pub demo: bool,
+    /// Which shipped model the demo asks (`task=needle|copy`; needle by default).
+    pub task: DemoTask,
     /// Needle value to hide (demo) — numbered from 0.
     pub value: Option<usize>,
+    /// Values to copy (demo, copy task), comma-separated.
+    pub values: Option<Vec<usize>>,
     /// Distance from the value to the query.
     pub distance: Option<usize>,
     /// Seed of the noise (demo) or of the run (training).
@@ -32,12 +39,28 @@ impl Params {
         let get = |k: &str| params.as_ref().and_then(|p| p.get(k));
         Self {
             demo: get("mode").as_deref() == Some("demo"),
+            task: get("task")
+                .and_then(|t| DemoTask::from_name(&t))
+                .unwrap_or(DemoTask::Needle),
             value: get("value").and_then(|v| v.parse().ok()),
+            values: get("values").and_then(|v| parse_values(&v).ok()),
             distance: get("distance").and_then(|v| v.parse().ok()),
             seed: get("seed").and_then(|v| v.parse().ok()),
             evaluate: get("evaluate").as_deref() == Some("1"),
         }
     }
+}
+
+/// Values typed as a list, e.g. `3, 1, 4` or `3 1 4`.
+pub fn parse_values(text: &str) -> Result<Vec<usize>, String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<usize>().map_err(|_| {
+                format!("`{t}` is not a value; type whole numbers from 0, e.g. 3, 1, 4")
+            })
+        })
+        .collect()
 }
 
 fn document() -> Option<web_sys::Document> {

@@ -2,6 +2,7 @@
 //
 //   node web/tests/browser.mjs train --out DIR [--no-webgpu] [--steps N]
 //   node web/tests/browser.mjs demo  --out DIR --value V --distance D --seed S [--evaluate]
+//   node web/tests/browser.mjs demo  --out DIR --task copy --values A,B,C --distance D --seed S
 //
 // Serves the repository root on 127.0.0.1 (an ephemeral port), starts Debian's Chromium itself
 // (playwright's own launch adds flags that break WebGPU here) and connects over CDP. `train`
@@ -140,7 +141,9 @@ async function main() {
       result.message = await page.evaluate(() => document.getElementById("dmn-message").textContent);
     } else if (mode === "demo") {
       const evaluate = flag("evaluate") ? "&evaluate=1" : "";
-      const q = `mode=demo&value=${arg("value")}&distance=${arg("distance")}&seed=${arg("seed", "0")}${evaluate}`;
+      const task = arg("task", "needle");
+      const asked = task === "copy" ? `values=${arg("values")}` : `value=${arg("value")}`;
+      const q = `mode=demo&task=${task}&${asked}&distance=${arg("distance")}&seed=${arg("seed", "0")}${evaluate}`;
       await page.goto(`${base}?${q}`);
       const handle = await page
         .waitForFunction(() => document.body.getAttribute("data-dmn-answer") ??
@@ -150,7 +153,8 @@ async function main() {
       if (!handle) await fail("no answer in time");
       const error = await body(page, "error");
       if (error) await fail(`the page reported an error: ${error}`);
-      result.answer = Number(await body(page, "answer"));
+      // Comma-separated values, one per query; -1 where the answer is not a value.
+      result.answer = await body(page, "answer");
       if (evaluate) {
         const done = await page
           .waitForFunction(() => document.body.getAttribute("data-dmn-evaluation") ??
@@ -170,7 +174,8 @@ async function main() {
     for (const t of ["module", "backend", "first-frame"]) {
       result[`${t.replace("-", "_")}_ms`] = Number(await body(page, `${t}-ms`));
     }
-    result.screenshot = join(out, `${mode}${webgpu ? "" : "-cpu"}.png`);
+    const task = mode === "demo" ? `-${arg("task", "needle")}` : "";
+    result.screenshot = join(out, `${mode}${task}${webgpu ? "" : "-cpu"}.png`);
     await page.screenshot({ path: result.screenshot });
   } finally {
     await cdp.close().catch(() => {});

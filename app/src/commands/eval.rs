@@ -1,6 +1,6 @@
 //! `dmn eval`: accuracy of a trained run at each requested distance (one JSON line each), or
 //! bits per character and perplexity on text, with the bytes its long-term memory holds at the
-//! end of a sequence.
+//! end of a sequence and the model's forward FLOPs per token (counted from its config).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -110,6 +110,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "accuracy": correct / scored.max(1) as f64,
             "loss": mean_loss,
             "ltm_bytes": ltm_bytes / done.max(1) as f64,
+            "flops_per_token": dmn::flops::per_token(&config.model).total(),
             "tokens_per_s": tokens as f64 / seconds.max(1e-9),
             "peak_rss_bytes": peak_rss_bytes(),
         });
