@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 #[cfg(feature = "wgpu")]
 use crate::commands::bench;
-use crate::commands::{eval, probe, stream, train};
+use crate::commands::{eval, probe, report, stream, train};
 
 /// DMN — a Dynamic Memory Network for ultra-long sequences.
 #[derive(Debug, Parser)]
@@ -24,8 +24,11 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a trained run at several distances (or bits per character on text).
     Eval(eval::EvalArgs),
-    /// Ask a trained needle run for the value it recalls on one input you choose.
+    /// Ask a trained needle or copy run what it answers on one input you choose.
     Probe(probe::ProbeArgs),
+    /// Train and evaluate every method of a suite alike; write results.md, results.json and
+    /// plots.
+    Report(report::ReportArgs),
     /// Stream one very long sequence through a trained run, reporting time and peak memory.
     Stream(stream::StreamArgs),
     /// Benchmark the WGSL kernels against their Burn-op references on the same device.
@@ -73,6 +76,7 @@ pub fn main() -> ExitCode {
         Some(Command::Train(args)) => train::run(args).map(|_| ()),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Probe(args)) => probe::run(args),
+        Some(Command::Report(args)) => report::run(args),
         Some(Command::Stream(args)) => stream::run(args),
         #[cfg(feature = "wgpu")]
         Some(Command::Bench(command)) => bench::run(command),

@@ -1,5 +1,5 @@
 //! The DMN trainer: the desktop window (`dmn gui`) and the headless command line
-//! (`dmn train / eval / stream / bench`). On wasm32 the library keeps what the browser demo
+//! (`dmn train / eval / probe / stream / report / bench`). On wasm32 the library keeps what the browser demo
 //! (`dmn-web`) shares with the desktop: the panels, run configs and checkpoint decoding.
 
 pub mod checkpoint;
@@ -8,6 +8,8 @@ pub mod cli;
 pub mod commands;
 pub mod gui;
 pub mod memory_usage;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod plots;
 pub mod progress;
 pub mod run_dir;
 pub mod session;

@@ -1,7 +1,7 @@
 //! The browser demo for real: the wasm bundle (`web/build.sh`) in headless Chromium on WebGPU
 //! (its software adapter, SwiftShader), driven by `web/tests/browser.mjs`. Skips loudly when
 //! Chromium or the test's node modules are missing, and fails instead when
-//! `DMN_REQUIRE_BROWSER` is set (as CI sets it). The three runs share one browser build, so they
+//! `DMN_REQUIRE_BROWSER` is set (as CI sets it). The runs share one browser build, so they
 //! live in one test and run one after another.
 
 use std::path::{Path, PathBuf};
@@ -135,8 +135,8 @@ fn the_browser_demo_trains_on_webgpu_answers_like_native_and_falls_back_to_cpu()
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
 
     // Training from scratch on WebGPU: ≥ 20 steps, finite losses that fall.
-    let train = drive(&["train", "--steps", "20"], &out);
-    assert_eq!(train["backend"], "webgpu", "{train}");
+    let train = drive(&["train", "--steps", "20", "--lose-device"], &out);
+    assert_eq!(train["trained_on"], "webgpu", "{train}");
     let l = losses(&train);
     assert!(l.len() >= 5 && l.iter().all(|x| x.is_finite()), "{l:?}");
     let (first, last) = (mean(&l[..3]), mean(&l[l.len() - 3..]));
@@ -145,6 +145,21 @@ fn the_browser_demo_trains_on_webgpu_answers_like_native_and_falls_back_to_cpu()
         "the loss did not fall: first steps {first}, last steps {last}"
     );
     assert!(Path::new(train["screenshot"].as_str().unwrap()).is_file());
+    // Then the device is lost (destroyed under the page): the page says so and training starts
+    // over on the CPU backend.
+    assert!(train["devices_destroyed"].as_u64().unwrap() >= 1, "{train}");
+    assert_eq!(train["after_loss"]["backend"], "cpu", "{train}");
+    assert!(
+        train["after_loss"]["loss"].as_f64().unwrap().is_finite(),
+        "{train}"
+    );
+    assert!(
+        train["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("WebGPU failed during training"),
+        "the page should say the device failed: {train}"
+    );
 
     // The shipped checkpoints answer fixed needle and copy inputs as the native `dmn probe` does.
     let needle = ask_both(&out, "needle-tiny", &["--value", "11"], "300", "7");

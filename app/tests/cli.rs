@@ -814,3 +814,63 @@ fn every_baseline_learns_a_short_needle() {
         assert!(last >= 0.9, "{encoder}: accuracy {last} after 500 steps");
     }
 }
+
+#[test]
+fn report_micro_writes_tables_json_and_a_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    ok(&["report", "--suite", "micro", "--out", out.to_str().unwrap()]);
+    let methods = [
+        "DMN",
+        "Mamba only",
+        "LSTM",
+        "GRU",
+        "Transformer (window 128)",
+    ];
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("| method | 8 | 32 | 128 |"), "{md}");
+    for m in methods {
+        assert!(md.contains(&format!("| {m} |")), "{m} missing from\n{md}");
+    }
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["suite"], "micro");
+    assert!(!json["commit"].as_str().unwrap().is_empty());
+    let rows = json["methods"].as_array().unwrap();
+    assert_eq!(rows.len(), methods.len());
+    for row in rows {
+        let results = row["results"].as_array().unwrap();
+        assert_eq!(results.len(), 3, "{row}");
+        assert!(
+            results
+                .iter()
+                .all(|r| (0.0..=1.0).contains(&r["accuracy"].as_f64().unwrap()))
+        );
+        assert!(row["flops_per_token"].as_f64().unwrap() > 0.0);
+        assert!(row["config"]["model"]["d_model"].as_u64().is_some());
+    }
+    // The sliding-window Transformer sees 128 tokens: a needle 128 back is out of its reach,
+    // so it answers at chance (1/16) there.
+    let transformer = &rows[4]["results"][2];
+    assert_eq!(transformer["distance"], 128);
+    assert!(
+        transformer["accuracy"].as_f64().unwrap() <= 0.25,
+        "{transformer}"
+    );
+    let png = image::open(out.join("accuracy.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (900, 560));
+    // A second report reuses the finished runs instead of training again.
+    ok(&["report", "--suite", "micro", "--out", out.to_str().unwrap()]);
+    let again: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert!(again["methods"][0]["train_seconds"].is_null());
+    let accuracies = |v: &Value| -> Vec<Value> {
+        v["methods"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["accuracy"].clone())
+            .collect()
+    };
+    assert_eq!(accuracies(&again), accuracies(&json));
+}

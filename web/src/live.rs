@@ -58,6 +58,9 @@ pub struct Live {
     pub busy: bool,
     /// Bumped to stop the current training loop (a new run, or a switch to the demo).
     pub generation: u64,
+    /// Training runs started in this page, restarts after a lost device included
+    /// (`data-dmn-run`).
+    pub runs: u64,
     /// The demo's last answer.
     pub answer: Option<Answer>,
     /// The shipped models loaded so far.

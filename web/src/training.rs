@@ -94,6 +94,8 @@ async fn train_on(
         let mut l = live.borrow_mut();
         l.history = Default::default();
         l.status = format!("training: needle at distance {}", settings.distance);
+        l.runs += 1;
+        page::record("run", &l.runs.to_string());
     }
     let (mut step, mut tokens, mut last_trace) = (0u64, 0u64, f64::NEG_INFINITY);
     loop {

@@ -1,6 +1,6 @@
 // Drives index.html in headless Chromium and prints one JSON object with what it saw.
 //
-//   node web/tests/browser.mjs train --out DIR [--no-webgpu] [--steps N]
+//   node web/tests/browser.mjs train --out DIR [--no-webgpu] [--steps N] [--lose-device]
 //   node web/tests/browser.mjs demo  --out DIR --value V --distance D --seed S [--evaluate]
 //   node web/tests/browser.mjs demo  --out DIR --task copy --values A,B,C --distance D --seed S
 //
@@ -8,6 +8,8 @@
 // (playwright's own launch adds flags that break WebGPU here) and connects over CDP. `train`
 // waits until N steps ran and reports the losses seen; `demo` waits for the shipped model's
 // answer. Both save a screenshot in DIR. Exits non-zero with a message on any failure.
+// `--lose-device` then destroys the page's WebGPU devices (captured as the page requests them)
+// and waits for training to go on without them.
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, readFileSync, rmSync, statSync, mkdirSync } from "node:fs";
@@ -115,6 +117,17 @@ async function main() {
       throw new Error(`${why}\nerror attribute: ${await body(page, "error")}\n` +
         `page log:\n${logs.slice(-30).join("\n")}`);
     };
+    // Keep every WebGPU device the page requests, so the test can take them away.
+    await page.addInitScript(() => {
+      window.__dmnGpuDevices = [];
+      if (!window.GPUAdapter) return;
+      const request = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (...args) {
+        const device = await request.apply(this, args);
+        window.__dmnGpuDevices.push(device);
+        return device;
+      };
+    });
     const started = Date.now();
     if (mode === "train") {
       const want = Number(arg("steps", "20"));
@@ -139,6 +152,30 @@ async function main() {
       result.losses = losses;
       result.steps_per_s = (losses.length - 1) / ((Date.now() - started - result.first_step_ms) / 1000);
       result.message = await page.evaluate(() => document.getElementById("dmn-message").textContent);
+      result.trained_on = await body(page, "backend");
+      if (flag("lose-device")) {
+        // A lost device: training must say so and go on, on the CPU backend, from step 1.
+        const run = Number(await body(page, "run"));
+        result.devices_destroyed = await page.evaluate(() => {
+          window.__dmnGpuDevices.forEach((d) => d.destroy());
+          return window.__dmnGpuDevices.length;
+        });
+        const deadline = Date.now() + Number(arg("timeout", "600")) * 1000;
+        for (;;) {
+          if (Date.now() > deadline) await fail("training did not go on after the device was lost");
+          const error = await body(page, "error");
+          if (error) await fail(`the page reported an error after the device was lost: ${error}`);
+          // The restarted run (data-dmn-run moves on) has taken two steps.
+          const backend = await body(page, "backend");
+          const step = Number(await body(page, "step") ?? 0);
+          if (Number(await body(page, "run")) > run && step >= 2) {
+            result.after_loss = { backend, step, loss: Number(await body(page, "loss")) };
+            break;
+          }
+          await page.waitForTimeout(100);
+        }
+        result.message = await page.evaluate(() => document.getElementById("dmn-message").textContent);
+      }
     } else if (mode === "demo") {
       const evaluate = flag("evaluate") ? "&evaluate=1" : "";
       const task = arg("task", "needle");

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use dmn::train::evaluate;
+use dmn::train::evaluate as evaluate_batch;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -45,8 +45,18 @@ pub struct EvalArgs {
     pub device: String,
 }
 
-/// Runs `dmn eval`.
+/// Runs `dmn eval`: one JSON line per distance, printed as each finishes.
 pub fn run(args: EvalArgs) -> Result<()> {
+    evaluate(&args, |line| println!("{line}")).map(|_| ())
+}
+
+/// Evaluates as `dmn eval` does, handing each distance's result to `each` as it finishes, and
+/// returns them all.
+pub fn evaluate(
+    args: &EvalArgs,
+    mut each: impl FnMut(&serde_json::Value),
+) -> Result<Vec<serde_json::Value>> {
+    let mut lines = Vec::new();
     if args.samples == 0 || args.batch_size == 0 {
         bail!("--samples and --batch-size must be at least 1");
     }
@@ -90,7 +100,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 &mut StdRng::seed_from_u64(step_seed(args.seed ^ distance, round)),
                 n,
             );
-            let out = evaluate(&model, &batch, &device);
+            let out = evaluate_batch(&model, &batch, &device);
             let stats = out.read();
             loss += stats.loss as f64 * out.loss_terms as f64;
             loss_terms += out.loss_terms;
@@ -118,7 +128,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
             line["bits_per_char"] = json!(mean_loss / std::f64::consts::LN_2);
             line["perplexity"] = json!(mean_loss.exp());
         }
-        println!("{line}");
+        each(&line);
+        lines.push(line);
     }
-    Ok(())
+    Ok(lines)
 }

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod eval;
 pub mod probe;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod report;
 pub mod stream;
 pub mod train;
 
