@@ -34,7 +34,8 @@ impl EncoderKind {
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum TransferPolicy {
     /// The slots the controller's importance head scores highest; the head learns through the
-    /// task loss (the supervised policy).
+    /// task loss, by the width each moved slot keeps and a straight-through estimate of the
+    /// selection (the supervised policy, no RL).
     Importance,
     /// The least-used slots (lowest usage), the ones allocation would overwrite next: a fixed
     /// heuristic baseline.

@@ -215,7 +215,8 @@ impl LongTermMemory {
     /// Each entry keeps the fraction `keep` (`[B, m]`) of the latent width, a learned policy's
     /// compression level; an entry with `keep = 0` is discarded: it holds zeros, has importance
     /// 0 (it is the first to go when blocks merge), width 0 (no bytes) and is never read.
-    /// Without `keep` the slots' importance sets how wide each is compressed.
+    /// Without `keep` the slots' importance sets how wide each is compressed, and a
+    /// straight-through estimate of the selection carries the task loss back to it.
     pub fn transfer_slots(
         &self,
         state: LongTermMemoryState,
@@ -231,6 +232,13 @@ impl LongTermMemory {
         let chosen = slots.gather(1, idx.clone().unsqueeze_dim::<3>(2).expand([b, m, d]));
         let width = keep.clone().unwrap_or_else(|| top_importance.clone());
         let mut compressed = self.compressor.forward(chosen, width, sample);
+        if keep.is_none() {
+            // Straight-through estimate of the selection: forward the entries as they are (the
+            // factor is exactly 1), backward each entry's gradient · entry reaches its slot's
+            // importance, so the importance head also learns from whether a moved slot helped.
+            let st = top_importance.clone() - top_importance.clone().detach() + 1.0;
+            compressed.decoded = compressed.decoded * st.unsqueeze_dim::<3>(2);
+        }
         if let Some(keep) = keep {
             let kept = keep.greater_elem(0.0).float(); // [B, m]
             compressed.decoded = compressed.decoded * kept.clone().unsqueeze_dim::<3>(2);
