@@ -89,17 +89,26 @@ fn mean(xs: &[f64]) -> f64 {
 }
 
 /// Asks the shipped run `run` (in `web/assets/`) the same input in the browser and natively
-/// (`dmn probe`); asserts the answers agree and returns them, comma-separated.
-fn ask_both(out: &Path, run: &str, asked: &[&str], distance: &str, seed: &str) -> String {
+/// (`dmn probe`); asserts the answers agree and returns the page's result and the answers,
+/// comma-separated. `extra` goes to the page's driver.
+fn ask_both(
+    out: &Path,
+    run: &str,
+    asked: &[&str],
+    distance: &str,
+    seed: &str,
+    extra: &[&str],
+) -> (Value, String) {
     let task = run.trim_end_matches("-tiny");
     let page = [
         &["demo", "--task", task][..],
         asked,
         &["--distance", distance, "--seed", seed],
+        extra,
     ]
     .concat();
     let web = drive(&page, out);
-    assert_eq!(web["backend"], "webgpu", "{web}");
+    assert_eq!(web["answered_on"], "webgpu", "{web}");
     let native = Command::new(env!("CARGO_BIN_EXE_dmn"))
         .args(["probe", "--run", &format!("web/assets/{run}")])
         .args(asked)
@@ -123,7 +132,7 @@ fn ask_both(out: &Path, run: &str, asked: &[&str], distance: &str, seed: &str) -
     };
     let answer = web["answer"].as_str().unwrap_or_default().to_string();
     assert_eq!(answer, expected, "browser {web} vs native {native}");
-    answer
+    (web, answer)
 }
 
 #[test]
@@ -162,14 +171,38 @@ fn the_browser_demo_trains_on_webgpu_answers_like_native_and_falls_back_to_cpu()
     );
 
     // The shipped checkpoints answer fixed needle and copy inputs as the native `dmn probe` does.
-    let needle = ask_both(&out, "needle-tiny", &["--value", "11"], "300", "7");
+    // The needle page then loses its device and is asked again: it says so and answers on the
+    // CPU backend, as natively.
+    let (web, needle) = ask_both(
+        &out,
+        "needle-tiny",
+        &["--value", "11"],
+        "300",
+        "7",
+        &["--lose-device"],
+    );
     assert_eq!(needle.split(',').count(), 1, "{needle}");
-    let copied = ask_both(
+    assert!(web["devices_destroyed"].as_u64().unwrap() >= 1, "{web}");
+    assert_eq!(web["after_loss"]["backend"], "cpu", "{web}");
+    assert_eq!(
+        web["after_loss"]["answer"].as_str(),
+        Some(needle.as_str()),
+        "{web}"
+    );
+    assert!(
+        web["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("WebGPU failed"),
+        "{web}"
+    );
+    let (_, copied) = ask_both(
         &out,
         "copy-tiny",
         &["--values", "3,1,4,1,5,9,2,6"],
         "64",
         "7",
+        &[],
     );
     assert_eq!(copied.split(',').count(), 8, "{copied}");
 

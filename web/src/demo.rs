@@ -127,7 +127,16 @@ pub async fn curves(task: DemoTask) -> Result<History, String> {
 
 /// Asks `demo` the question and records the answer and the memory traces in `live`.
 pub async fn ask(live: Shared, ctx: egui::Context, demo: Rc<Demo>, question: Question) {
-    let result = answer(&demo, &question).await;
+    let mut result = answer(&demo, &question).await;
+    if let Err(e) = &result
+        && on_webgpu(&live)
+    {
+        // The device failed: ask again on the CPU backend.
+        result = match fall_back_to_cpu(&live, question.task, e).await {
+            Ok(cpu) => answer(&cpu, &question).await,
+            Err(e) => Err(e),
+        };
+    }
     let mut l = live.borrow_mut();
     match result {
         Ok((answer, traces)) => {
@@ -171,9 +180,18 @@ pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
                 l.status = format!("evaluated at distance {distance}");
             }
             Err(e) => {
+                let why = if on_webgpu(&live) {
+                    match fall_back_to_cpu(&live, demo.task, &e).await {
+                        Ok(_) => "; the demo now runs on the CPU backend: press Evaluate again",
+                        Err(_) => "",
+                    }
+                } else {
+                    ""
+                };
+                ctx.request_repaint();
                 return live
                     .borrow_mut()
-                    .set_error(format!("evaluation failed: {e}"));
+                    .set_error(format!("evaluation failed: {e}{why}"));
             }
         }
         ctx.request_repaint();
@@ -187,6 +205,29 @@ pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
         .collect();
     crate::page::record("evaluation", &summary.join(","));
     live.borrow_mut().busy = false;
+}
+
+/// Whether the demo runs on WebGPU.
+fn on_webgpu(live: &Shared) -> bool {
+    live.borrow()
+        .backend
+        .as_ref()
+        .is_some_and(|b| b.name == "webgpu")
+}
+
+/// After a WebGPU failure (`why`): switches to the CPU backend, saying so on the page, forgets
+/// the models loaded on the failed device and loads `task`'s again on the CPU.
+async fn fall_back_to_cpu(live: &Shared, task: DemoTask, why: &str) -> Result<Rc<Demo>, String> {
+    let cpu = crate::backend::Backend::cpu(format!("WebGPU failed ({why})"));
+    let device = cpu.device.clone();
+    {
+        let mut l = live.borrow_mut();
+        l.set_backend(cpu);
+        l.demos.clear();
+    }
+    let demo = Rc::new(load(task, device).await?);
+    live.borrow_mut().demos.push(demo.clone());
+    Ok(demo)
 }
 
 async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::MemoryTrace>), String> {

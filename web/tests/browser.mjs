@@ -2,6 +2,7 @@
 //
 //   node web/tests/browser.mjs train --out DIR [--no-webgpu] [--steps N] [--lose-device]
 //   node web/tests/browser.mjs demo  --out DIR --value V --distance D --seed S [--evaluate]
+//                                    [--lose-device]
 //   node web/tests/browser.mjs demo  --out DIR --task copy --values A,B,C --distance D --seed S
 //
 // Serves the repository root on 127.0.0.1 (an ephemeral port), starts Debian's Chromium itself
@@ -192,6 +193,27 @@ async function main() {
       if (error) await fail(`the page reported an error: ${error}`);
       // Comma-separated values, one per query; -1 where the answer is not a value.
       result.answer = await body(page, "answer");
+      result.answered_on = await body(page, "backend");
+      if (flag("lose-device")) {
+        // A lost device, then Ask again (the button at the left, drawn on the canvas): the page
+        // must say so and answer on the CPU backend.
+        await page.evaluate(() => document.body.removeAttribute("data-dmn-answer"));
+        result.devices_destroyed = await page.evaluate(() => {
+          window.__dmnGpuDevices.forEach((d) => d.destroy());
+          return window.__dmnGpuDevices.length;
+        });
+        await page.mouse.click(27, 184);
+        const again = await page
+          .waitForFunction(() => document.body.getAttribute("data-dmn-answer") ??
+            (document.body.getAttribute("data-dmn-error") || null), null,
+            { timeout: Number(arg("timeout", "300")) * 1000, polling: 100 })
+          .catch(() => null);
+        if (!again) await fail("no answer after the device was lost");
+        const error = await body(page, "error");
+        if (error) await fail(`the page reported an error after the device was lost: ${error}`);
+        result.after_loss = { backend: await body(page, "backend"), answer: await body(page, "answer") };
+        result.message = await page.evaluate(() => document.getElementById("dmn-message").textContent);
+      }
       if (evaluate) {
         const done = await page
           .waitForFunction(() => document.body.getAttribute("data-dmn-evaluation") ??
