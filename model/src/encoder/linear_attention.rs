@@ -60,6 +60,36 @@ fn feature_map(x: Tensor<4>) -> Tensor<4> {
     elu(x, 1.0) + 1.0
 }
 
+/// The pre-norm q, k, v of `x` `[B, L, D]`, split into `heads`: three `[B, H, L, D/H]`.
+/// Shared by both attention blocks.
+pub(super) fn heads_qkv(
+    norm: &LayerNorm,
+    qkv: &Linear,
+    x: Tensor<3>,
+    heads: usize,
+) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+    let [b, l, d] = x.dims();
+    let qkv = qkv.forward(norm.forward(x));
+    let split = |i: usize| {
+        qkv.clone()
+            .narrow(2, i * d, d)
+            .reshape([b, l, heads, d / heads])
+            .swap_dims(1, 2)
+    };
+    (split(0), split(1), split(2))
+}
+
+/// `x + out(att)`, then the MLP with its residual: the second half of both attention blocks.
+pub(super) fn out_and_mlp(
+    out: &Linear,
+    (norm, mlp_in, mlp_out): (&LayerNorm, &Linear, &Linear),
+    x: Tensor<3>,
+    att: Tensor<3>,
+) -> Tensor<3> {
+    let x = x + out.forward(att);
+    x.clone() + mlp_out.forward(gelu(mlp_in.forward(norm.forward(x))))
+}
+
 impl LinearAttentionBlockConfig {
     /// Initializes a block.
     pub fn init(&self, device: &Device) -> LinearAttentionBlock {
@@ -95,16 +125,10 @@ impl LinearAttentionBlock {
         state: LinearAttentionState,
     ) -> (Tensor<3>, LinearAttentionState) {
         let [b, l, d] = x.dims();
-        let (h, dh) = (self.heads, d / self.heads);
+        let h = self.heads;
         let device = x.device();
-        let qkv = self.qkv.forward(self.norm_attn.forward(x.clone()));
-        let split = |i: usize| {
-            qkv.clone()
-                .narrow(2, i * d, d)
-                .reshape([b, l, h, dh])
-                .swap_dims(1, 2)
-        }; // [B, H, L, dh]
-        let (q, k, v) = (feature_map(split(0)), feature_map(split(1)), split(2));
+        let (q, k, v) = heads_qkv(&self.norm_attn, &self.qkv, x.clone(), h);
+        let (q, k) = (feature_map(q), feature_map(k));
 
         let (mut s, mut z) = (state.s, state.z);
         let mut outs = Vec::with_capacity(l.div_ceil(self.chunk));
@@ -131,11 +155,8 @@ impl LinearAttentionBlock {
             start += t;
         }
         let att = Tensor::cat(outs, 2).swap_dims(1, 2).reshape([b, l, d]);
-        let x = x + self.out.forward(att);
-        let y = x.clone()
-            + self
-                .mlp_out
-                .forward(gelu(self.mlp_in.forward(self.norm_mlp.forward(x))));
+        let mlp = (&self.norm_mlp, &self.mlp_in, &self.mlp_out);
+        let y = out_and_mlp(&self.out, mlp, x, att);
         (y, LinearAttentionState { s, z })
     }
 }

@@ -7,7 +7,9 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
+
+use super::linear_attention::{heads_qkv, out_and_mlp};
 use burn::tensor::{Bool, Device, Int, Tensor};
 
 /// Configuration of one [`SlidingWindowBlock`].
@@ -104,14 +106,7 @@ impl SlidingWindowBlock {
         let [b, l, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
         let device = x.device();
-        let qkv = self.qkv.forward(self.norm_attn.forward(x.clone()));
-        let split = |i: usize| {
-            qkv.clone()
-                .narrow(2, i * d, d)
-                .reshape([b, l, h, dh])
-                .swap_dims(1, 2)
-        }; // [B, H, L, dh]
-        let (q, k, v) = (split(0), split(1), split(2));
+        let (q, k, v) = heads_qkv(&self.norm_attn, &self.qkv, x.clone(), h); // [B, H, L, dh]
         let c = self.cache_len();
         let keys = Tensor::cat(vec![state.k, k], 2); // [B, H, C + L, dh]
         let values = Tensor::cat(vec![state.v, v], 2);
@@ -142,11 +137,8 @@ impl SlidingWindowBlock {
             .matmul(values.clone())
             .swap_dims(1, 2)
             .reshape([b, l, d]);
-        let x = x + self.out.forward(att);
-        let y = x.clone()
-            + self
-                .mlp_out
-                .forward(gelu(self.mlp_in.forward(self.norm_mlp.forward(x))));
+        let mlp = (&self.norm_mlp, &self.mlp_in, &self.mlp_out);
+        let y = out_and_mlp(&self.out, mlp, x, att);
         let next = SlidingWindowState {
             k: keys.narrow(2, l, c),
             v: values.narrow(2, l, c),
