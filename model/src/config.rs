@@ -49,6 +49,18 @@ pub enum TransferPolicy {
     Dqn,
 }
 
+/// How a working-memory slot is compressed on its way into long-term memory (§2.2.2).
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum CompressionKind {
+    /// A learned VAE: `d → Z` latent of which importance sets the kept width, `Z → d` decoder.
+    Vae,
+    /// A fixed average over `Z` groups of adjacent channels, spread back over each group; the
+    /// kept width follows importance as for the VAE (an ablation: compression without learning).
+    MeanPool,
+    /// The slot stored as it is, all `d` channels (an ablation: no compression).
+    Uncompressed,
+}
+
 /// Weights of the auxiliary losses added to the task loss.
 #[derive(Config, Debug, PartialEq)]
 pub struct LossWeights {
@@ -148,6 +160,13 @@ pub struct DmnConfig {
     /// VAE latent width `Z`; the used width follows importance (§2.2.2).
     #[config(default = 16)]
     pub latent_dim: usize,
+    /// How slots are compressed for long-term memory.
+    #[config(default = "CompressionKind::Vae")]
+    pub compression: CompressionKind,
+    /// Log-spaced levels merging like a binary counter (§2.1.3). Off: one flat store of the same
+    /// `M · m` entries keeping the most important ones (the "flat LTM" ablation).
+    #[config(default = true)]
+    pub ltm_hierarchical: bool,
     /// Tokens per segment: the unit of streaming and of truncated back-propagation.
     #[config(default = 128)]
     pub segment_len: usize,

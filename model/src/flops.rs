@@ -10,7 +10,7 @@
 //! linear-attention block in its recurrent form, the sliding-window Transformer with a full
 //! window.
 
-use crate::config::{DmnConfig, EncoderKind, TransferPolicy};
+use crate::config::{CompressionKind, DmnConfig, EncoderKind, TransferPolicy};
 use crate::policy::compression_level;
 
 /// Forward FLOPs per token, by part.
@@ -98,13 +98,19 @@ pub fn per_token(config: &DmnConfig) -> Flops {
         macs.controller += d * d + d * d;
         macs.long_term_memory += 2.0 * entries * d;
         // Per segment: the importance head on every slot (3D → D → 1), the compression head of
-        // a learned policy (D → levels), and the VAE on the m moved slots (D → 2Z, Z → D).
+        // a learned policy (D → levels), and the compression of the m moved slots: the VAE
+        // (D → 2Z, Z → D), a mean-pool (each channel added once, and spread back once), or none.
         let k = c.wm_slots as f64;
         let levels = match c.transfer_policy {
             TransferPolicy::Ppo | TransferPolicy::Dqn => compression_level::LEVELS.len() as f64,
             TransferPolicy::Importance | TransferPolicy::Lru => 0.0,
         };
-        let per_segment = k * (3.0 * d * d + d + d * levels) + m * (d * 2.0 * z + z * d);
+        let compress = match c.compression {
+            CompressionKind::Vae => d * 2.0 * z + z * d,
+            CompressionKind::MeanPool => 2.0 * d,
+            CompressionKind::Uncompressed => 0.0,
+        };
+        let per_segment = k * (3.0 * d * d + d + d * levels) + m * compress;
         macs.long_term_memory += per_segment / seg;
     }
     if controller_output {

@@ -42,6 +42,7 @@ pub mod encoder;
 pub mod flops;
 pub mod long_term_memory;
 pub mod loss;
+pub mod memory_stats;
 pub mod model;
 pub mod ops;
 pub mod policy;
@@ -51,7 +52,9 @@ pub mod trace;
 pub mod train;
 pub mod working_memory;
 
-pub use config::{ConfigError, DmnConfig, EncoderKind, LossWeights, TransferPolicy};
+pub use config::{
+    CompressionKind, ConfigError, DmnConfig, EncoderKind, LossWeights, TransferPolicy,
+};
 pub use model::{Dmn, DmnState, ForwardOptions, SegmentOutput};
 pub use trace::MemoryTrace;
 

@@ -9,6 +9,11 @@
 //! after `T` segments at most `⌊log₂ T⌋ + 1` blocks are occupied. The top level absorbs every
 //! further carry, so memory stays bounded by `M · m` entries for any length.
 //!
+//! The flat ablation ([`LongTermMemory::with_hierarchy`]) keeps the same `M` blocks of `m`
+//! entries as one store: a transfer fills the first empty block, and once all are full the
+//! store keeps the `M · m` most important of its entries and the newcomers, whatever their age.
+//! Its blocks have no meaning as levels, so retrieval adds no level bias.
+//!
 //! Which levels are occupied is the same for every batch row (transfers happen at the same
 //! segment ends), so it is bookkept on the host without reading anything back from the device.
 
@@ -16,6 +21,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::compression::{Compressed, Compressor, CompressorConfig};
+use crate::config::CompressionKind;
 
 /// One occupied level: `m` entries with their importance and kept latent width.
 #[derive(Debug, Clone)]
@@ -117,6 +123,8 @@ pub struct LongTermMemory {
     pub level_bias: Param<Tensor<1>>,
     levels: usize,
     per_level: usize,
+    /// Off: one flat store (see the module documentation).
+    hierarchical: bool,
 }
 
 impl LongTermMemory {
@@ -133,6 +141,32 @@ impl LongTermMemory {
             level_bias: Param::from_tensor(Tensor::zeros([levels], device)),
             levels,
             per_level,
+            hierarchical: true,
+        }
+    }
+
+    /// The same memory compressing with `kind`.
+    pub fn with_compression(mut self, kind: CompressionKind) -> Self {
+        let device = self.level_bias.val().device();
+        let [d, _] = self.compressor.encoder_dims();
+        self.compressor = CompressorConfig::new(d, self.compressor.configured_latent())
+            .with_kind(kind)
+            .init(&device);
+        self
+    }
+
+    /// The same memory as log-spaced levels (`true`, the default) or one flat store.
+    pub fn with_hierarchy(mut self, hierarchical: bool) -> Self {
+        self.hierarchical = hierarchical;
+        self
+    }
+
+    /// The retrieval bias per level, `[M]`: learned for levels, zero for a flat store.
+    pub fn bias(&self) -> Tensor<1> {
+        if self.hierarchical {
+            self.level_bias.val()
+        } else {
+            self.level_bias.val().zeros_like()
         }
     }
 
@@ -245,7 +279,7 @@ impl LongTermMemory {
             compressed.width = compressed.width * kept.clone();
             top_importance = top_importance * kept;
         }
-        let mut carry = LevelBlock {
+        let carry = LevelBlock {
             entries: compressed.decoded.clone(),
             importance: top_importance.clone(),
             width: compressed.width.clone(),
@@ -253,21 +287,11 @@ impl LongTermMemory {
         };
 
         let mut levels = state.levels;
-        let mut landed = 0;
-        for (i, level) in levels.iter_mut().enumerate() {
-            landed = i;
-            match level.take() {
-                None => {
-                    *level = Some(carry);
-                    break;
-                }
-                Some(existing) if i + 1 == self.levels => {
-                    *level = Some(merge(existing, carry, m));
-                    break;
-                }
-                Some(existing) => carry = merge(existing, carry, m),
-            }
-        }
+        let landed = if self.hierarchical {
+            store_levels(&mut levels, carry, m)
+        } else {
+            store_flat(&mut levels, carry, m, state.segments + 1)
+        };
         let state = LongTermMemoryState {
             levels,
             segments: state.segments + 1,
@@ -282,6 +306,65 @@ impl LongTermMemory {
             },
         )
     }
+}
+
+/// Puts `carry` in level 0 and ripples the carry upwards as in a binary counter; the top level
+/// absorbs what reaches it. Returns the level the carry settled in.
+fn store_levels(levels: &mut [Option<LevelBlock>], mut carry: LevelBlock, m: usize) -> usize {
+    let top = levels.len() - 1;
+    for (i, level) in levels.iter_mut().enumerate() {
+        match level.take() {
+            None => {
+                *level = Some(carry);
+                return i;
+            }
+            Some(existing) if i == top => {
+                *level = Some(merge(existing, carry, m));
+                return i;
+            }
+            Some(existing) => carry = merge(existing, carry, m),
+        }
+    }
+    top
+}
+
+/// Puts `carry` in the first empty block of a flat store, or, when every block is full, keeps
+/// the `M · m` most important of all entries and the carry's, refilling the blocks in order of
+/// importance. Every block then reports the span of the whole store, `segments`. Returns the
+/// block the carry went to (the last one for a full store).
+fn store_flat(
+    blocks: &mut [Option<LevelBlock>],
+    carry: LevelBlock,
+    m: usize,
+    segments: u64,
+) -> usize {
+    if let Some(free) = blocks.iter().position(Option::is_none) {
+        blocks[free] = Some(carry);
+        return free;
+    }
+    let mut all: Vec<LevelBlock> = blocks.iter_mut().filter_map(Option::take).collect();
+    all.push(carry);
+    let [batch, _, d] = all[0].entries.dims();
+    let keep = blocks.len() * m;
+    let cat = |f: fn(&LevelBlock) -> Tensor<2>| Tensor::cat(all.iter().map(f).collect(), 1);
+    let importance = cat(|b| b.importance.clone());
+    let width = cat(|b| b.width.clone());
+    let entries = Tensor::cat(all.iter().map(|b| b.entries.clone()).collect(), 1);
+    let (importance, idx) = crate::ops::top_k(importance, keep, 1);
+    let entries = entries.gather(
+        1,
+        idx.clone().unsqueeze_dim::<3>(2).expand([batch, keep, d]),
+    );
+    let width = width.gather(1, idx);
+    for (i, block) in blocks.iter_mut().enumerate() {
+        *block = Some(LevelBlock {
+            entries: entries.clone().narrow(1, i * m, m),
+            importance: importance.clone().narrow(1, i * m, m),
+            width: width.clone().narrow(1, i * m, m),
+            span: segments,
+        });
+    }
+    blocks.len() - 1
 }
 
 /// Keeps the `m` most important of two blocks' `2m` entries; spans add.
@@ -346,6 +429,81 @@ mod tests {
         assert_eq!(st.spans().iter().sum::<u64>(), 20);
         let packed = ltm.pack(&st, 1, 4, &device);
         assert_eq!(packed.entries.dims(), [1, 6, 4]);
+    }
+
+    #[test]
+    fn a_flat_store_keeps_the_most_important_entries_of_any_age() {
+        let device = Device::flex();
+        let ltm = LongTermMemory::new(1, 3, 2, 1, &device)
+            .with_compression(CompressionKind::Uncompressed)
+            .with_hierarchy(false);
+        // One slot value per segment; its importance is the value itself except that segment 1's
+        // slots are the most important of all, so they must survive every later transfer.
+        let mut st = ltm.init_state();
+        for t in 1..=9u32 {
+            let imp = if t == 1 { 0.99 } else { t as f32 / 20.0 };
+            let slots = Tensor::<3>::from_data(
+                TensorData::new(vec![t as f32, t as f32 + 0.5], [1, 2, 1]),
+                &device,
+            );
+            let imp = Tensor::<2>::from_data(TensorData::new(vec![imp, imp], [1, 2]), &device);
+            st = ltm.transfer(st, slots, imp, false).0;
+            // Blocks fill one per segment, then each reports the span of the whole store.
+            let expected: Vec<u64> = (0..3)
+                .map(|i| {
+                    if t <= 3 {
+                        u64::from(i < t)
+                    } else {
+                        u64::from(t)
+                    }
+                })
+                .collect();
+            assert_eq!(st.spans(), expected, "t={t}");
+        }
+        let kept = ltm
+            .pack(&st, 1, 1, &device)
+            .entries
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let mut kept = kept;
+        kept.sort_by(f32::total_cmp);
+        // Segment 1 and the two most recent (most important) segments, 8 and 9.
+        assert_eq!(kept, vec![1.0, 1.5, 8.0, 8.5, 9.0, 9.5]);
+        // A flat store has no levels to prefer.
+        assert_eq!(
+            ltm.bias().into_data().try_to_vec::<f32>().unwrap(),
+            vec![0.0; 3]
+        );
+    }
+
+    #[test]
+    fn levels_follow_the_binary_counter_where_a_flat_store_fills_every_block() {
+        let device = Device::flex();
+        let run = |hierarchical: bool| {
+            let ltm = LongTermMemory::new(1, 2, 1, 1, &device)
+                .with_compression(CompressionKind::Uncompressed)
+                .with_hierarchy(hierarchical);
+            let mut st = ltm.init_state();
+            for (t, imp) in [(1.0f32, 0.9f32), (2.0, 0.1), (3.0, 0.2), (4.0, 0.3)] {
+                let slots = Tensor::<3>::from_data(TensorData::new(vec![t], [1, 1, 1]), &device);
+                let imp = Tensor::<2>::from_data(TensorData::new(vec![imp], [1, 1]), &device);
+                st = ltm.transfer(st, slots, imp, false).0;
+            }
+            let mut v = ltm
+                .pack(&st, 1, 1, &device)
+                .entries
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            v.sort_by(f32::total_cmp);
+            v
+        };
+        // After 4 segments the two levels hold one block, in the top level: the most important
+        // of segments 1–4; level 0 is empty (zeros). The flat store fills both blocks with the
+        // two most important entries of all.
+        assert_eq!(run(false), vec![1.0, 4.0]);
+        assert_eq!(run(true), vec![0.0, 1.0]);
     }
 
     #[test]

@@ -192,6 +192,8 @@ impl DmnConfig {
                 self.latent_dim,
                 device,
             )
+            .with_compression(self.compression)
+            .with_hierarchy(self.ltm_hierarchical)
         });
         Ok(Dmn {
             embedding: EmbeddingConfig::new(self.vocab_size, d).init(device),
@@ -432,7 +434,7 @@ impl Dmn {
                 self.kernels,
                 self.controller.ltm_query(h.clone()),
                 packed.entries.clone(),
-                ltm.level_bias.val(),
+                ltm.bias(),
                 packed.valid.clone(),
             );
             if let Some(tr) = trace.as_mut() {

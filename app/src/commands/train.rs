@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dmn::{DmnConfig, EncoderKind, TransferPolicy};
+use dmn::{CompressionKind, DmnConfig, EncoderKind, TransferPolicy};
 
 use super::devices;
 use crate::checkpoint;
@@ -85,6 +85,17 @@ pub struct TrainArgs {
     /// Mamba-only baseline).
     #[arg(long, value_parser = ["full", "working", "none"])]
     pub memory: Option<String>,
+    /// How slots are compressed for long-term memory: `vae` (the default), or the ablations
+    /// `mean-pool` (a fixed average over channel groups) and `none` (stored whole).
+    #[arg(long, value_parser = ["vae", "mean-pool", "none"])]
+    pub compression: Option<String>,
+    /// Long-term memory layout: `hierarchical` (log-spaced levels, the default) or `flat` (one
+    /// store of the same capacity keeping the most important entries; an ablation).
+    #[arg(long, value_parser = ["hierarchical", "flat"])]
+    pub ltm: Option<String>,
+    /// Working-memory slots (default: the preset's).
+    #[arg(long)]
+    pub wm_slots: Option<usize>,
     /// λ of the learned policies' reward `r_task + λ · r_comp` (default: the model config's,
     /// 0.1): how much a kept latent dimension costs against task accuracy.
     #[arg(long)]
@@ -143,6 +154,9 @@ impl TrainArgs {
             policy_cost: None,
             encoder: None,
             memory: None,
+            compression: None,
+            ltm: None,
+            wm_slots: None,
         }
     }
 
@@ -228,6 +242,20 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         Some(_) => model
             .with_use_working_memory(true)
             .with_use_long_term_memory(true),
+        None => model,
+    };
+    let model = match args.compression.as_deref() {
+        Some("mean-pool") => model.with_compression(CompressionKind::MeanPool),
+        Some("none") => model.with_compression(CompressionKind::Uncompressed),
+        Some(_) => model.with_compression(CompressionKind::Vae),
+        None => model,
+    };
+    let model = match args.ltm.as_deref() {
+        Some(layout) => model.with_ltm_hierarchical(layout == "hierarchical"),
+        None => model,
+    };
+    let model = match args.wm_slots {
+        Some(slots) => model.with_wm_slots(slots),
         None => model,
     };
     let model = match args.policy_cost {
