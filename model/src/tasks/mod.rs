@@ -6,17 +6,23 @@
 
 mod batch;
 mod induction;
+mod key_sentences;
 mod listops;
 mod mqar;
+mod multi_doc_qa;
 mod needle;
+mod overlap;
 mod selective_copy;
 mod text;
 
 pub use batch::Batch;
 pub use induction::InductionHeads;
+pub use key_sentences::KeySentences;
 pub use listops::{ListOps, ListOpsOperator};
 pub use mqar::MultiQueryRecall;
+pub use multi_doc_qa::MultiDocQa;
 pub use needle::Needle;
+pub use overlap::{rouge_l, unigram_f1};
 pub use selective_copy::SelectiveCopy;
 pub use text::CharText;
 

@@ -98,6 +98,35 @@ impl CharText {
     pub fn size(&self) -> usize {
         self.bytes.len()
     }
+
+    /// Splits off the last 5 % of the text (at least one sample's worth) for evaluation, so
+    /// bits per character are measured on text the model never trained on. Returns
+    /// `(training part, held-out part)`; a text too short for both is an error.
+    pub fn split_held_out(&self) -> Result<(Self, Self), TaskError> {
+        let need = self.len + 1;
+        let held = (self.bytes.len() / 20).max(need);
+        if self.bytes.len() < held + need {
+            return Err(text_error(
+                &self.source,
+                format!(
+                    "has {} bytes, too few for a training part and a held-out part of {} each; \
+                     use a longer text or a shorter length",
+                    self.bytes.len(),
+                    need
+                ),
+            ));
+        }
+        let cut = self.bytes.len() - held;
+        let part = |bytes: &[u8], what: &str| Self {
+            bytes: bytes.to_vec(),
+            len: self.len,
+            source: format!("{} ({what})", self.source),
+        };
+        Ok((
+            part(&self.bytes[..cut], "training part"),
+            part(&self.bytes[cut..], "held-out last 5 %"),
+        ))
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -168,6 +197,24 @@ mod tests {
                 assert_eq!(batch.targets[b * 10 + t], batch.inputs[b * 10 + t + 1]);
             }
         }
+    }
+
+    #[test]
+    fn the_held_out_part_is_the_last_twentieth_and_never_sampled_in_training() {
+        let bytes: Vec<u8> = (0..400u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let text = CharText::from_bytes("mem", bytes.clone(), 8).unwrap();
+        let (train, held) = text.split_held_out().unwrap();
+        assert_eq!(held.size(), 20);
+        assert_eq!(train.size(), 380);
+        assert_eq!(held.bytes, bytes[380..]);
+        let batch = train.sample(&mut StdRng::seed_from_u64(3), 64);
+        // Every training window lies in the first 380 bytes: the last input is at most byte 378.
+        assert!(train.bytes.ends_with(&bytes[370..380]));
+        assert_eq!(batch.inputs.len(), 64 * 8);
+        // Too short for two samples of 9 bytes.
+        let short = CharText::from_bytes("s.txt", bytes[..17].to_vec(), 8).unwrap();
+        let e = short.split_held_out().unwrap_err().to_string();
+        assert!(e.contains("s.txt") && e.contains("held-out"), "{e}");
     }
 
     #[test]
