@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use dmn::tasks::{
-    CharText, InductionHeads, ListOps, MultiQueryRecall, Needle, SelectiveCopy, Task,
+    CharText, InductionHeads, KeySentences, ListOps, MultiDocQa, MultiQueryRecall, Needle,
+    SelectiveCopy, Task,
 };
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,12 @@ pub enum TaskKind {
     Listops,
     /// Character-level text from `--text`; length = tokens per sample.
     Text,
+    /// Multi-document QA: facts spread over 4 generated documents, 4 questions at the end;
+    /// length = sequence length.
+    Qa,
+    /// Key-sentence extraction (a summarization surrogate): reproduce the 2 marked sentences of
+    /// a document, scored by F1 and ROUGE-L; length = sequence length.
+    Summary,
 }
 
 impl TaskKind {
@@ -37,6 +44,8 @@ impl TaskKind {
             Self::Induction => "induction",
             Self::Listops => "listops",
             Self::Text => "text",
+            Self::Qa => "qa",
+            Self::Summary => "summary",
         }
     }
 
@@ -49,6 +58,8 @@ impl TaskKind {
             Self::Induction => 64,
             Self::Listops => 128,
             Self::Text => 256,
+            Self::Qa => 128,
+            Self::Summary => 128,
         }
     }
 }
@@ -184,8 +195,48 @@ pub fn copy(spec: &TaskSpec, region: usize) -> Result<SelectiveCopy> {
     Ok(SelectiveCopy::new(region, 8.min(region), spec.values)?)
 }
 
-/// Builds the task at a given length.
+/// The multi-document QA task of a run at `length` (4 documents of 2 facts about 8 attributes,
+/// 4 questions; shorter lengths are raised to the 44 tokens it needs).
+pub fn qa(spec: &TaskSpec, length: usize) -> Result<MultiDocQa> {
+    let (docs, facts, questions) = (4, 2, 4);
+    let least = 3 * questions + docs * (2 + 3 * facts);
+    Ok(MultiDocQa::new(
+        docs,
+        facts,
+        questions,
+        length.max(least),
+        spec.values,
+        8,
+        16,
+    )?)
+}
+
+/// The key-sentence task at `length` (2 key sentences of 3–6 words from 24; shorter lengths
+/// are raised to the 30 tokens it needs).
+pub fn summary(length: usize) -> Result<KeySentences> {
+    let (k, min, max) = (2, 3, 6);
+    Ok(KeySentences::new(
+        length.max(k * (2 * (max + 1) + 1)),
+        k,
+        24,
+        min,
+        max,
+    )?)
+}
+
+/// Builds the task at a given length, as training samples it; text comes from all but the
+/// held-out last 5 % of the corpus.
 pub fn build_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
+    build(spec, length, false)
+}
+
+/// Builds the task at a given length for evaluation: the same as [`build_task`] except that
+/// text comes from the held-out last 5 % of the corpus.
+pub fn build_eval_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
+    build(spec, length, true)
+}
+
+fn build(spec: &TaskSpec, length: usize, held_out: bool) -> Result<Box<dyn Task>> {
     if length == 0 {
         bail!("the task length must be at least 1");
     }
@@ -196,11 +247,14 @@ pub fn build_task(spec: &TaskSpec, length: usize) -> Result<Box<dyn Task>> {
         TaskKind::Mqar => Box::new(MultiQueryRecall::new(8, length.max(24), 64, 0.1)?),
         TaskKind::Induction => Box::new(InductionHeads::new((length / 2).max(2), values)?),
         TaskKind::Listops => Box::new(ListOps::new(length.max(2), 10, 10)?),
+        TaskKind::Qa => Box::new(qa(spec, length)?),
+        TaskKind::Summary => Box::new(summary(length)?),
         TaskKind::Text => {
             let Some(path) = &spec.text else {
                 bail!("--task text needs --text PATH (a UTF-8 file or a folder of them)");
             };
-            Box::new(text_task(path, length)?)
+            let (train, held) = text_task(path, length)?.split_held_out()?;
+            Box::new(if held_out { held } else { train })
         }
     })
 }

@@ -9,7 +9,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::DmnConfig;
 use crate::loss::{correct_predictions, segment_loss};
@@ -45,6 +45,9 @@ pub struct StepTensors {
     pub scored: usize,
     /// Memory statistics of the last segment.
     pub stats: MemoryStats,
+    /// Evaluation only: the predicted token (argmax) at every position of each segment holding
+    /// a scored position, as `(start, [B, len])`; read them with [`StepTensors::predictions`].
+    pub predicted: Vec<(usize, Tensor<2, Int>)>,
 }
 
 /// Host-side figures of a step.
@@ -91,6 +94,29 @@ impl StepTensors {
             read_entropy: v[5],
             ltm_fill: self.stats.ltm_fill.clone(),
         }
+    }
+
+    /// The predicted token at each scored position of each row of `batch`, in order (blocking;
+    /// native only). Empty rows for a training step, which keeps no predictions.
+    pub fn predictions(&self, batch: &Batch) -> Vec<Vec<u32>> {
+        let mut rows = vec![Vec::new(); batch.batch];
+        for (start, tokens) in &self.predicted {
+            let [b, len] = tokens.dims();
+            let v = tokens
+                .clone()
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap_or_default();
+            for (r, row) in rows.iter_mut().enumerate().take(b) {
+                for t in 0..len {
+                    if batch.mask[r * batch.len + start + t] > 0.0 {
+                        row.push(v.get(r * len + t).copied().unwrap_or(0).max(0) as u32);
+                    }
+                }
+            }
+        }
+        rows
     }
 
     /// Reads the figures back (blocking; native only).
@@ -379,6 +405,7 @@ impl Trainer {
             correct,
             scored,
             stats: stats.expect("a batch has at least one token"),
+            predicted: Vec::new(),
         }
     }
 
@@ -400,12 +427,15 @@ pub fn evaluate(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
     let (mut loss_sum, mut correct) = (zero(), zero());
     let (mut loss_terms, mut scored) = (0, 0);
     let mut stats = None;
+    let mut predicted = Vec::new();
     let mut start = 0;
     while start < batch.len {
         let len = seg.min(batch.len - start);
         let (inputs, targets, mask) = batch.segment(start, len, device);
         let (out, next) = model.forward_segment(state, inputs, ForwardOptions::default());
         if batch.has_targets(start, len) {
+            let [b, l, _] = out.logits.dims();
+            predicted.push((start, out.logits.clone().argmax(2).reshape([b, l])));
             loss_sum = loss_sum
                 + crate::loss::masked_cross_entropy(
                     out.logits.clone(),
@@ -426,6 +456,7 @@ pub fn evaluate(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
         correct,
         scored,
         stats: stats.expect("a batch has at least one token"),
+        predicted,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `dmn eval`: accuracy of a trained run at each requested distance (one JSON line each), or
-//! bits per character and perplexity on text, with the bytes its long-term memory holds at the
+//! bits per character and perplexity on text, F1 and ROUGE-L of the predicted summary on the
+//! key-sentence task, with the bytes its long-term memory holds at the
 //! end of a sequence and the model's forward FLOPs per token (counted from its config).
 
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use dmn::tasks::unigram_f1;
 use dmn::train::evaluate as evaluate_batch;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -14,7 +16,7 @@ use serde_json::json;
 
 use super::{device, load_run, step_seed};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
-use crate::task_spec::{TaskKind, TaskSpec, build_task};
+use crate::task_spec::{TaskKind, TaskSpec, build_eval_task};
 
 /// Arguments of `dmn eval`.
 #[derive(Debug, Clone, Args)]
@@ -78,7 +80,7 @@ pub fn evaluate(
             values: config.train.task.values,
             text: args.text.clone().or(config.train.task.text.clone()),
         };
-        let task = build_task(&spec, spec.length)?;
+        let task = build_eval_task(&spec, spec.length)?;
         if task.vocab_size() > config.model.vocab_size {
             bail!(
                 "the {} task needs {} token ids but the run's model has {}",
@@ -92,6 +94,7 @@ pub fn evaluate(
         let (mut loss, mut loss_terms, mut correct, mut scored, mut tokens) =
             (0.0f64, 0usize, 0.0f64, 0usize, 0usize);
         let mut ltm_bytes = 0.0f64;
+        let (mut f1, mut rouge_l) = (0.0f64, 0.0f64);
         let mut done = 0;
         let mut round = 0;
         while done < args.samples {
@@ -107,6 +110,17 @@ pub fn evaluate(
             correct += stats.accuracy as f64 * out.scored as f64;
             scored += out.scored;
             ltm_bytes += stats.ltm_bytes as f64 * n as f64;
+            if kind == TaskKind::Summary {
+                for (r, predicted) in out.predictions(&batch).iter().enumerate() {
+                    let reference: Vec<u32> = batch
+                        .scored(r)
+                        .into_iter()
+                        .map(|t| batch.targets[r * batch.len + t])
+                        .collect();
+                    f1 += unigram_f1(predicted, &reference);
+                    rouge_l += dmn::tasks::rouge_l(predicted, &reference);
+                }
+            }
             tokens += batch.batch * batch.len;
             done += n;
             round += 1;
@@ -124,6 +138,10 @@ pub fn evaluate(
             "tokens_per_s": tokens as f64 / seconds.max(1e-9),
             "peak_rss_bytes": peak_rss_bytes(),
         });
+        if kind == TaskKind::Summary {
+            line["f1"] = json!(f1 / done.max(1) as f64);
+            line["rouge_l"] = json!(rouge_l / done.max(1) as f64);
+        }
         if kind == TaskKind::Text {
             line["bits_per_char"] = json!(mean_loss / std::f64::consts::LN_2);
             line["perplexity"] = json!(mean_loss.exp());
