@@ -269,7 +269,7 @@ impl Session {
             length: distance,
             ..self.config.train.task.clone()
         };
-        let task = build_task(&spec, distance)?;
+        let task = crate::task_spec::build_eval_task(&spec, distance)?;
         let batch = task.sample(
             &mut StdRng::seed_from_u64(step_seed(crate::commands::EVAL_SEED, distance as u64)),
             samples,

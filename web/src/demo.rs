@@ -14,7 +14,7 @@ use dmn_app::checkpoint::model_from_bytes;
 use dmn_app::commands::{EVAL_SEED, step_seed};
 use dmn_app::gui::history::History;
 use dmn_app::run_dir::RunConfig;
-use dmn_app::task_spec::{build_task, copy, needle};
+use dmn_app::task_spec::{build_eval_task, copy, needle};
 use eframe::egui;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -161,7 +161,7 @@ pub const EVAL_SAMPLES: usize = 8;
 pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
     live.borrow_mut().history.by_distance.clear();
     for distance in demo.task.eval_distances() {
-        let task = match build_task(&demo.config.train.task, distance) {
+        let task = match build_eval_task(&demo.config.train.task, distance) {
             Ok(t) => t,
             Err(e) => return live.borrow_mut().set_error(format!("{e:#}")),
         };
