@@ -37,6 +37,7 @@
 
 pub mod compression;
 pub mod config;
+pub mod continual;
 pub mod controller;
 pub mod encoder;
 pub mod flops;

@@ -87,7 +87,7 @@ const READ_THRESHOLD: f32 = 0.01;
 
 /// Memory-behaviour metrics over a run of traces (one sequence, segment after segment).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MemoryStats {
+pub struct MemoryBehaviour {
     /// Memory updates observed.
     pub updates: usize,
     /// Fraction of the slots written per update (write frequency).
@@ -106,72 +106,81 @@ pub struct MemoryStats {
     /// Mean fraction of the slots a head leaves unread (below 1 % of its read weight): read
     /// sparsity.
     pub read_sparsity: f64,
+    /// The Kaplan–Meier survival curve of slot contents, `(age in updates, fraction surviving)`.
+    pub survival: Vec<(u32, f64)>,
 }
 
-impl MemoryStats {
-    /// The metrics of `traces` (all with one memory shape); `None` without any update.
-    pub fn of(all: &[MemoryTrace]) -> Option<Self> {
-        let first = all.first()?;
+impl MemoryBehaviour {
+    /// The metrics of one sequence's `traces` (all with one memory shape); `None` without any
+    /// update.
+    pub fn of(traces: &[MemoryTrace]) -> Option<Self> {
+        Self::of_sequences(&[traces])
+    }
+
+    /// The metrics pooled over several sequences, each a run of traces from an empty memory:
+    /// counts add up over sequences, and lifetimes end with their sequence (censored there).
+    pub fn of_sequences(sequences: &[&[MemoryTrace]]) -> Option<Self> {
+        let first = sequences.iter().find_map(|s| s.first())?;
         let (k, h) = (first.slots, first.heads);
-        let traces: Vec<&MemoryTrace> = all
-            .iter()
-            .filter(|t| t.slots == k && t.heads == h)
-            .collect();
-        let updates: usize = traces.iter().map(|t| t.updates).sum();
+        let (mut updates, mut writes, mut overwrites, mut used) = (0usize, 0usize, 0usize, 0usize);
+        let (mut entropy, mut unread, mut reads) = (0.0f64, 0.0f64, 0usize);
+        let mut samples = Vec::new();
+        for traces in sequences {
+            let mut ever = vec![false; k];
+            for t in traces.iter().filter(|t| t.slots == k && t.heads == h) {
+                updates += t.updates;
+                for u in 0..t.updates {
+                    for (slot, _) in written(t, u).iter().enumerate().filter(|(_, w)| **w) {
+                        writes += 1;
+                        overwrites += usize::from(ever[slot]);
+                        ever[slot] = true;
+                    }
+                    for head in 0..h {
+                        let Some(row) = t
+                            .read_weights
+                            .get((u * h + head) * k..(u * h + head + 1) * k)
+                        else {
+                            continue;
+                        };
+                        let total: f32 = row.iter().sum();
+                        if total <= 0.0 {
+                            continue;
+                        }
+                        entropy -= row
+                            .iter()
+                            .map(|&w| f64::from(w / total))
+                            .filter(|&p| p > 0.0)
+                            .map(|p| p * p.log2())
+                            .sum::<f64>();
+                        unread += row.iter().filter(|&&w| w < READ_THRESHOLD * total).count()
+                            as f64
+                            / k as f64;
+                        reads += 1;
+                    }
+                }
+            }
+            used += ever.iter().filter(|&&e| e).count();
+            samples.extend(lifetimes(traces));
+        }
         if updates == 0 || k == 0 || h == 0 {
             return None;
         }
-        let (mut writes, mut overwrites) = (0usize, 0usize);
-        let mut ever = vec![false; k];
-        let (mut entropy, mut unread, mut reads) = (0.0f64, 0.0f64, 0usize);
-        for t in &traces {
-            for u in 0..t.updates {
-                for (slot, _) in written(t, u).iter().enumerate().filter(|(_, w)| **w) {
-                    writes += 1;
-                    overwrites += usize::from(ever[slot]);
-                    ever[slot] = true;
-                }
-                for head in 0..h {
-                    let Some(row) = t
-                        .read_weights
-                        .get((u * h + head) * k..(u * h + head + 1) * k)
-                    else {
-                        continue;
-                    };
-                    let total: f32 = row.iter().sum();
-                    if total <= 0.0 {
-                        continue;
-                    }
-                    entropy -= row
-                        .iter()
-                        .map(|&w| f64::from(w / total))
-                        .filter(|&p| p > 0.0)
-                        .map(|p| p * p.log2())
-                        .sum::<f64>();
-                    unread += row.iter().filter(|&&w| w < READ_THRESHOLD * total).count() as f64
-                        / k as f64;
-                    reads += 1;
-                }
-            }
-        }
-        let samples = lifetimes(all);
         let ended: Vec<f64> = samples
             .iter()
             .filter(|s| s.1)
             .map(|s| f64::from(s.0))
             .collect();
+        let survival = kaplan_meier(&samples);
         Some(Self {
             updates,
             write_frequency: writes as f64 / (updates * k) as f64,
-            slots_used: ever.iter().filter(|&&e| e).count() as f64 / k as f64,
+            slots_used: used as f64 / (sequences.len() * k) as f64,
             slot_reuse: overwrites as f64 / writes.max(1) as f64,
             mean_lifetime: ended.iter().sum::<f64>() / ended.len().max(1) as f64,
-            median_survival: kaplan_meier(&samples)
-                .into_iter()
-                .find(|&(_, s)| s <= 0.5)
-                .map(|(t, _)| t),
+            median_survival: survival.iter().find(|&&(_, s)| s <= 0.5).map(|&(t, _)| t),
             read_entropy_bits: entropy / reads.max(1) as f64,
             read_sparsity: unread / reads.max(1) as f64,
+            survival,
         })
     }
 }
@@ -239,7 +248,7 @@ mod tests {
             ],
             ..MemoryTrace::default()
         };
-        let s = MemoryStats::of(&[trace]).unwrap();
+        let s = MemoryBehaviour::of(std::slice::from_ref(&trace)).unwrap();
         assert_eq!(s.updates, 3);
         assert!((s.write_frequency - 3.0 / 12.0).abs() < 1e-12);
         assert!((s.slots_used - 0.5).abs() < 1e-12);
@@ -251,6 +260,11 @@ mod tests {
         // Entropies 0, 2 and 1 bits; unread fractions 3/4, 0 and 1/2.
         assert!((s.read_entropy_bits - 1.0).abs() < 1e-6);
         assert!((s.read_sparsity - 1.25 / 3.0).abs() < 1e-12);
-        assert_eq!(MemoryStats::of(&[]), None);
+        assert_eq!(s.survival, vec![(0, 1.0), (2, 0.5)]);
+        assert_eq!(MemoryBehaviour::of(&[]), None);
+        // Two sequences pool their counts; slots used is per sequence.
+        let two = MemoryBehaviour::of_sequences(&[&[trace.clone()], &[trace]]).unwrap();
+        assert_eq!(two.updates, 6);
+        assert!((two.slot_reuse - 1.0 / 3.0).abs() < 1e-12 && (two.slots_used - 0.5).abs() < 1e-12);
     }
 }
