@@ -21,48 +21,57 @@ fn register_font() {
     });
 }
 
-/// Accuracy against distance (log scale), one line per method of a report's `methods`. The x
-/// axis is log10(distance), labelled in tokens.
-pub fn accuracy_against_distance(path: &Path, methods: &[Value]) -> Result<()> {
+/// One line of a plot: its legend and points.
+pub type Series = (String, Vec<(f64, f64)>);
+
+/// Axes and labels of a line plot.
+struct Axes<'a> {
+    title: &'a str,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    /// Points' x are log10 of the value; labels show the value.
+    log_x: bool,
+    y: std::ops::Range<f64>,
+}
+
+fn draw_error(path: &Path, e: &dyn std::fmt::Display) -> anyhow::Error {
+    anyhow!("cannot draw {}: {e}", path.display())
+}
+
+/// A line plot of `series` (900 × 560 px), with a dot at each point unless `steps`.
+fn lines(path: &Path, axes: &Axes, series: &[Series], dots: bool) -> Result<()> {
     register_font();
-    let series: Vec<(String, Vec<(f64, f64)>)> = methods
-        .iter()
-        .map(|m| {
-            let points = m["results"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| Some((r["distance"].as_f64()?.log10(), r["accuracy"].as_f64()?)))
-                .collect();
-            (m["method"].as_str().unwrap_or("?").to_string(), points)
-        })
-        .collect();
-    let distances = series.iter().flat_map(|(_, p)| p.iter().map(|&(d, _)| d));
-    let (lo, hi) = distances.fold((f64::INFINITY, 0.0f64), |(lo, hi), d| {
-        (lo.min(d), hi.max(d))
+    let xs = series.iter().flat_map(|(_, p)| p.iter().map(|&(x, _)| x));
+    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
     });
     if !lo.is_finite() {
-        return Err(anyhow!("no evaluation results to plot"));
+        return Err(anyhow!("no results to plot in {}", path.display()));
     }
-    let err = |e: &dyn std::fmt::Display| anyhow!("cannot draw {}: {e}", path.display());
+    let pad = ((hi - lo) * 0.03).max(0.1);
+    let err = |e: &dyn std::fmt::Display| draw_error(path, e);
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Needle retrieval: accuracy against distance",
-            ("sans-serif", 24),
-        )
+        .caption(axes.title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
-        .build_cartesian_2d(lo - 0.1..hi + 0.1, 0.0..1.05)
+        .build_cartesian_2d(lo - pad..hi + pad, axes.y.clone())
         .map_err(|e| err(&e))?;
+    let log_x = axes.log_x;
     chart
         .configure_mesh()
-        .x_desc("distance (tokens, log scale)")
+        .x_desc(axes.x_desc)
         .x_labels(8)
-        .x_label_formatter(&|x| format!("{:.0}", 10f64.powf(*x)))
-        .y_desc("accuracy")
+        .x_label_formatter(&|x| {
+            if log_x {
+                format!("{:.0}", 10f64.powf(*x))
+            } else {
+                format!("{x:.0}")
+            }
+        })
+        .y_desc(axes.y_desc)
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(|e| err(&e))?;
@@ -78,9 +87,153 @@ pub fn accuracy_against_distance(path: &Path, methods: &[Value]) -> Result<()> {
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
+        if dots {
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(|e| err(&e))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// `(distance, accuracy)` of each result line of a report row.
+fn accuracy_points(row: &Value) -> Vec<(f64, f64)> {
+    row["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r["distance"].as_f64()?, r["accuracy"].as_f64()?)))
+        .collect()
+}
+
+fn name(row: &Value) -> String {
+    row["method"].as_str().unwrap_or("?").to_string()
+}
+
+/// Accuracy against distance (log scale), one line per method of a report's `methods`.
+pub fn accuracy_against_distance(path: &Path, methods: &[Value]) -> Result<()> {
+    let series: Vec<Series> = methods
+        .iter()
+        .map(|m| {
+            let points = accuracy_points(m);
+            (
+                name(m),
+                points.into_iter().map(|(d, a)| (d.log10(), a)).collect(),
+            )
+        })
+        .collect();
+    let axes = Axes {
+        title: "Needle retrieval: accuracy against distance",
+        x_desc: "distance (tokens, log scale)",
+        y_desc: "accuracy",
+        log_x: true,
+        y: 0.0..1.05,
+    };
+    lines(path, &axes, &series, true)
+}
+
+/// Kaplan–Meier survival of working-memory contents against their age in tokens, one step
+/// curve per method (`(name, [(age, surviving)])`).
+pub fn survival(path: &Path, curves: &[Series]) -> Result<()> {
+    // A step function: hold each value until the next event.
+    let series: Vec<Series> = curves
+        .iter()
+        .map(|(name, curve)| {
+            let mut points = Vec::new();
+            for (i, &(t, s)) in curve.iter().enumerate() {
+                if i > 0 {
+                    points.push((t, curve[i - 1].1));
+                }
+                points.push((t, s));
+            }
+            (name.clone(), points)
+        })
+        .collect();
+    let axes = Axes {
+        title: "Slot survival: contents not yet overwritten",
+        x_desc: "age (tokens)",
+        y_desc: "surviving fraction",
+        log_x: false,
+        y: 0.0..1.05,
+    };
+    lines(path, &axes, &series, false)
+}
+
+/// Forgetting curves: accuracy on the first task after each training phase, one line per
+/// method (`(name, [(phase, accuracy)])`).
+pub fn forgetting(path: &Path, curves: &[Series], first_task: &str) -> Result<()> {
+    let title = format!("Continual learning: accuracy on `{first_task}` after each phase");
+    let axes = Axes {
+        title: &title,
+        x_desc: "tasks trained so far",
+        y_desc: "accuracy",
+        log_x: false,
+        y: 0.0..1.05,
+    };
+    lines(path, &axes, curves, true)
+}
+
+/// Grouped bars: for each of `groups` (x axis) one bar per series (legend), heights in 0..=1.
+pub fn bars(
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    groups: &[String],
+    series: &[(String, Vec<f64>)],
+) -> Result<()> {
+    register_font();
+    if groups.is_empty() || series.is_empty() {
+        return Err(anyhow!("no results to plot in {}", path.display()));
+    }
+    let err = |e: &dyn std::fmt::Display| draw_error(path, e);
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let n = groups.len();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(56)
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..1.05)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n + 1)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                groups[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| err(&e))?;
+    let width = 0.8 / series.len() as f64;
+    for (j, (label, heights)) in series.iter().enumerate() {
+        let color = Palette99::pick(j).to_rgba();
         chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
-            .map_err(|e| err(&e))?;
+            .draw_series(heights.iter().enumerate().map(|(i, &h)| {
+                let x0 = i as f64 - 0.4 + j as f64 * width;
+                Rectangle::new(
+                    [(x0, 0.0), (x0 + width * 0.9, h.clamp(0.0, 1.05))],
+                    color.filled(),
+                )
+            }))
+            .map_err(|e| err(&e))?
+            .label(label.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
     chart
         .configure_series_labels()

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn dmn(args: &[&str]) -> Output {
     Command::cargo_bin("dmn")
@@ -819,7 +819,17 @@ fn every_baseline_learns_a_short_needle() {
 fn report_micro_writes_tables_json_and_a_plot() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
-    ok(&["report", "--suite", "micro", "--out", out.to_str().unwrap()]);
+    let text = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let report = [
+        "report",
+        "--suite",
+        "micro",
+        "--out",
+        out.to_str().unwrap(),
+        "--text",
+        text,
+    ];
+    ok(&report);
     let methods = [
         "DMN",
         "Mamba only",
@@ -857,10 +867,58 @@ fn report_micro_writes_tables_json_and_a_plot() {
         transformer["accuracy"].as_f64().unwrap() <= 0.25,
         "{transformer}"
     );
-    let png = image::open(out.join("accuracy.png")).unwrap();
-    assert_eq!((png.width(), png.height()), (900, 560));
+    for png in ["accuracy", "ablations", "survival", "forgetting"] {
+        let png = image::open(out.join(format!("{png}.png"))).unwrap();
+        assert_eq!((png.width(), png.height()), (900, 560));
+    }
+    for section in [
+        "## Ablations",
+        "| flat LTM |",
+        "| mean-pool compression |",
+        "## Memory behaviour",
+        "## Multi-document QA",
+        "## Key-sentence extraction",
+        "## Text: bits per character",
+        "## Continual learning",
+    ] {
+        assert!(md.contains(section), "{section} missing from\n{md}");
+    }
+    let in_unit = |v: &Value| (0.0..=1.0).contains(&v.as_f64().unwrap());
+    assert_eq!(json["ablations"].as_array().unwrap().len(), 3);
+    let behaviour = &rows[0]["behaviour"];
+    for key in [
+        "write_frequency",
+        "slots_used",
+        "slot_reuse",
+        "read_sparsity",
+    ] {
+        assert!(in_unit(&behaviour[key]), "{key}: {behaviour}");
+    }
+    assert_eq!(behaviour["survival"][0], json!([0.0, 1.0]));
+    // Mamba only has no working memory to trace.
+    assert!(rows[1]["behaviour"].is_null());
+    for r in json["summary"].as_array().unwrap() {
+        let line = &r["results"][0];
+        assert!(in_unit(&line["f1"]) && in_unit(&line["rouge_l"]), "{line}");
+    }
+    assert!(in_unit(&json["qa"][0]["results"][0]["accuracy"]));
+    for r in json["text"].as_array().unwrap() {
+        let bpc = r["results"][0]["bits_per_char"].as_f64().unwrap();
+        assert!(bpc > 0.0 && bpc < 16.0, "{bpc}");
+    }
+    let continual = json["continual"].as_array().unwrap();
+    assert_eq!(continual.len(), 2);
+    for c in continual {
+        let acc = c["accuracy"].as_array().unwrap();
+        assert_eq!(acc.len(), 2);
+        assert!(
+            acc.iter()
+                .all(|row| row.as_array().unwrap().iter().all(in_unit))
+        );
+        assert_eq!(c["forgetting"].as_array().unwrap().len(), 1);
+    }
     // A second report reuses the finished runs instead of training again.
-    ok(&["report", "--suite", "micro", "--out", out.to_str().unwrap()]);
+    ok(&report);
     let again: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert!(again["methods"][0]["train_seconds"].is_null());

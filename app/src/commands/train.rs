@@ -193,30 +193,9 @@ fn positive(name: &str, v: u64) -> Result<u64> {
     Ok(v)
 }
 
-/// Validates `args` and creates the run directory with its `config.json`.
-pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
-    let kind = args.task.context("--task is required for a new run")?;
-    let length = positive(
-        "length",
-        args.length.unwrap_or(kind.default_length() as u64),
-    )? as usize;
-    let spec = TaskSpec {
-        kind,
-        length,
-        values: args.values,
-        text: args.text.clone(),
-    };
-    let task = build_task(&spec, length)?; // validates the task (and reads the text) before anything is written
-    let model = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the config {}", path.display()))?;
-            DmnConfig::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
-        None => {
-            DmnConfig::preset(&args.preset, task.vocab_size()).expect("clap checks the preset name")
-        }
-    };
+/// `model` with the command line's model options applied: policy, encoder, memories,
+/// compression, long-term layout, working-memory slots and policy cost.
+pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfig> {
     let model = match args.policy.as_deref() {
         Some("lru") => model.with_transfer_policy(TransferPolicy::Lru),
         Some("ppo") => model.with_transfer_policy(TransferPolicy::Ppo),
@@ -265,6 +244,34 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         Some(cost) => model.with_policy_cost(cost),
         None => model,
     };
+    Ok(model)
+}
+
+/// Validates `args` and creates the run directory with its `config.json`.
+pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
+    let kind = args.task.context("--task is required for a new run")?;
+    let length = positive(
+        "length",
+        args.length.unwrap_or(kind.default_length() as u64),
+    )? as usize;
+    let spec = TaskSpec {
+        kind,
+        length,
+        values: args.values,
+        text: args.text.clone(),
+    };
+    let task = build_task(&spec, length)?; // validates the task (and reads the text) before anything is written
+    let model = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the config {}", path.display()))?;
+            DmnConfig::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => {
+            DmnConfig::preset(&args.preset, task.vocab_size()).expect("clap checks the preset name")
+        }
+    };
+    let model = with_model_options(model, args)?;
     if model.vocab_size < task.vocab_size() {
         bail!(
             "the model's vocab_size ({}) is smaller than the {} task needs ({})",
