@@ -550,8 +550,22 @@ fn behaviour(run: &Path, distance: u64, samples: usize, on: &str) -> Result<Opti
     })))
 }
 
-/// Trains each method on the continual tasks in order and evaluates every task after each.
-fn continual(spec: &Continual, on: &str) -> Result<Vec<Value>> {
+/// Trains each method on the continual tasks in order and evaluates every task after each; a
+/// method's finished result is kept in `dir` and reused.
+fn continual(spec: &Continual, dir: &Path, on: &str) -> Result<Vec<Value>> {
+    let names: Vec<String> = spec
+        .tasks
+        .iter()
+        .map(|(k, l)| format!("{}{l}", k.name()))
+        .collect();
+    let dir = dir.join(format!(
+        "continual-{}-{}steps-batch{}-{}samples",
+        names.join("-"),
+        spec.steps_per_task,
+        spec.batch_size,
+        spec.samples
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let tasks = spec
         .tasks
         .iter()
@@ -577,6 +591,14 @@ fn continual(spec: &Continual, on: &str) -> Result<Vec<Value>> {
     let train_device = device(on)?.autodiff();
     let mut rows = Vec::new();
     for method in &spec.methods {
+        let saved = dir.join(format!("{}.json", slug(method.name)));
+        if let Some(row) = std::fs::read(&saved)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        {
+            rows.push(row);
+            continue;
+        }
         let args = train_args(
             &Training {
                 task: spec.tasks[0].0,
@@ -599,14 +621,16 @@ fn continual(spec: &Continual, on: &str) -> Result<Vec<Value>> {
             "{}: continual accuracy after each phase {:?}",
             method.name, curves.accuracy
         );
-        rows.push(json!({
+        let row = json!({
             "method": method.name,
             "tasks": curves.tasks,
             "accuracy": curves.accuracy,
             "forgetting": curves.forgetting(),
             "final_mean_accuracy": curves.final_mean_accuracy(),
             "seconds": started.elapsed().as_secs_f64(),
-        }));
+        });
+        write_atomic(&saved, serde_json::to_string_pretty(&row)?.as_bytes())?;
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -888,7 +912,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         None => Vec::new(),
     };
     println!("== continual learning");
-    let continual = continual(&spec.continual, &args.device)?;
+    let continual = continual(&spec.continual, &dir, &args.device)?;
     let commit = commit();
     let results = json!({
         "suite": args.suite.name(),
