@@ -204,5 +204,11 @@ mod tests {
         // A learned policy adds its compression head: 6 slots · 4 · 4 levels / 8 = 12 MACs.
         let ppo = per_token(&small().with_transfer_policy(TransferPolicy::Ppo));
         assert_eq!(ppo.long_term_memory - f.long_term_memory, 24.0);
+        // Compression of the 2 moved slots per segment of 8: the VAE's 2·36 = 72 MACs (9 per
+        // token) become a mean-pool's 2·(4 + 4) = 16 (2 per token) or nothing.
+        let pooled = per_token(&small().with_compression(CompressionKind::MeanPool));
+        assert_eq!(f.long_term_memory - pooled.long_term_memory, 2.0 * 7.0);
+        let raw = per_token(&small().with_compression(CompressionKind::Uncompressed));
+        assert_eq!(f.long_term_memory - raw.long_term_memory, 2.0 * 9.0);
     }
 }

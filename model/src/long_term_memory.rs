@@ -507,6 +507,30 @@ mod tests {
     }
 
     #[test]
+    fn the_selection_passes_the_task_gradient_to_importance_straight_through() {
+        // Uncompressed entries, so importance reaches the loss only through the selection.
+        let device = Device::flex().autodiff();
+        let ltm = LongTermMemory::new(2, 2, 1, 1, &device)
+            .with_compression(CompressionKind::Uncompressed);
+        let slots = Tensor::<3>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 3, 2]),
+            &device,
+        );
+        let imp = Tensor::<2>::from_data(TensorData::new(vec![0.2f32, 0.9, 0.5], [1, 3]), &device)
+            .require_grad();
+        let (st, _) = ltm.transfer(ltm.init_state(), slots, imp.clone(), false);
+        let entries = ltm.pack(&st, 1, 2, &device).entries;
+        // Forward: the most important slot, exactly (the factor is 1).
+        let stored = entries.clone().narrow(1, 0, 1).into_data();
+        assert_eq!(stored.try_to_vec::<f32>().unwrap(), vec![3.0, 4.0]);
+        // Backward: d(Σ entries)/d importance = Σ of the moved slot's values, for the moved slot
+        // only.
+        let grads = entries.sum().backward();
+        let g = imp.grad(&grads).unwrap().into_data();
+        assert_eq!(g.try_to_vec::<f32>().unwrap(), vec![0.0, 7.0, 0.0]);
+    }
+
+    #[test]
     fn discarded_entries_cost_nothing_and_are_never_read() {
         let device = Device::flex();
         let ltm = LongTermMemory::new(4, 3, 2, 8, &device);
