@@ -201,10 +201,26 @@ fn rewards(
     cost: f32,
 ) -> (Vec<Vec<f32>>, PolicyStats) {
     let (j, b) = (decisions.len(), r_task.len());
-    let comp: Vec<Vec<f32>> = decisions
+    // One readback for every decision: the width fractions `[J·B]`, then the entries stored.
+    let mut parts: Vec<Tensor<1>> = decisions
         .iter()
-        .map(|d| host(-d.width_fraction.clone()))
+        .map(|d| -d.width_fraction.clone())
         .collect();
+    parts.extend(
+        decisions
+            .iter()
+            .map(|d| d.levels.clone().greater_elem(0).float().sum().reshape([1])),
+    );
+    let flat = if parts.is_empty() {
+        Vec::new()
+    } else {
+        host(Tensor::cat(parts, 0))
+    };
+    let comp: Vec<Vec<f32>> = flat[..j * b]
+        .chunks(b.max(1))
+        .map(<[f32]>::to_vec)
+        .collect();
+    let stored: f32 = flat[j * b..].iter().sum();
     let rewards: Vec<Vec<f32>> = (0..j)
         .map(|t| {
             (0..b)
@@ -212,10 +228,6 @@ fn rewards(
                 .collect()
         })
         .collect();
-    let stored: f32 = decisions
-        .iter()
-        .map(|d| host(d.levels.clone().greater_elem(0).float().sum().reshape([1]))[0])
-        .sum();
     let stats = PolicyStats {
         episode_reward: rewards.iter().flatten().sum::<f32>() / b as f32,
         r_task: r_task.iter().sum::<f32>() / b as f32,
