@@ -100,6 +100,14 @@ async function closeBrowser(browser) {
 const body = (page, name) =>
   page.evaluate((n) => document.body.getAttribute(`data-dmn-${n}`), name);
 
+// Waits until `<body>` carries `data-dmn-<name>` or an error; false on timeout.
+const settled = (page, name, seconds, polling) =>
+  page
+    .waitForFunction((attr) => document.body.getAttribute(attr) ??
+      (document.body.getAttribute("data-dmn-error") || null), `data-dmn-${name}`,
+      { timeout: seconds * 1000, polling })
+    .then(() => true, () => false);
+
 async function main() {
   const server = await serve();
   const base = `http://127.0.0.1:${server.address().port}/`;
@@ -183,12 +191,9 @@ async function main() {
       const asked = task === "copy" ? `values=${arg("values")}` : `value=${arg("value")}`;
       const q = `mode=demo&task=${task}&${asked}&distance=${arg("distance")}&seed=${arg("seed", "0")}${evaluate}`;
       await page.goto(`${base}?${q}`);
-      const handle = await page
-        .waitForFunction(() => document.body.getAttribute("data-dmn-answer") ??
-          (document.body.getAttribute("data-dmn-error") || null), null,
-          { timeout: Number(arg("timeout", "300")) * 1000, polling: 100 })
-        .catch(() => null);
-      if (!handle) await fail("no answer in time");
+      if (!(await settled(page, "answer", Number(arg("timeout", "300")), 100))) {
+        await fail("no answer in time");
+      }
       const error = await body(page, "error");
       if (error) await fail(`the page reported an error: ${error}`);
       // Comma-separated values, one per query; -1 where the answer is not a value.
@@ -203,24 +208,18 @@ async function main() {
           return window.__dmnGpuDevices.length;
         });
         await page.mouse.click(27, 184);
-        const again = await page
-          .waitForFunction(() => document.body.getAttribute("data-dmn-answer") ??
-            (document.body.getAttribute("data-dmn-error") || null), null,
-            { timeout: Number(arg("timeout", "300")) * 1000, polling: 100 })
-          .catch(() => null);
-        if (!again) await fail("no answer after the device was lost");
+        if (!(await settled(page, "answer", Number(arg("timeout", "300")), 100))) {
+          await fail("no answer after the device was lost");
+        }
         const error = await body(page, "error");
         if (error) await fail(`the page reported an error after the device was lost: ${error}`);
         result.after_loss = { backend: await body(page, "backend"), answer: await body(page, "answer") };
         result.message = await page.evaluate(() => document.getElementById("dmn-message").textContent);
       }
       if (evaluate) {
-        const done = await page
-          .waitForFunction(() => document.body.getAttribute("data-dmn-evaluation") ??
-            (document.body.getAttribute("data-dmn-error") || null), null,
-            { timeout: Number(arg("timeout", "900")) * 1000, polling: 500 })
-          .catch(() => null);
-        if (!done) await fail("no evaluation in time");
+        if (!(await settled(page, "evaluation", Number(arg("timeout", "900")), 500))) {
+          await fail("no evaluation in time");
+        }
         result.evaluation = await body(page, "evaluation");
       }
       result.seconds = (Date.now() - started) / 1000;
