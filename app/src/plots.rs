@@ -181,7 +181,8 @@ pub fn forgetting(path: &Path, curves: &[Series], first_task: &str) -> Result<()
     lines(path, &axes, curves, true)
 }
 
-/// Grouped bars: for each of `groups` (x axis) one bar per series (legend), heights in 0..=1.
+/// Grouped bars (1200 × 560 px): for each of `groups` (x axis) one bar per series (legend),
+/// heights in 0..=1.
 pub fn bars(
     path: &Path,
     title: &str,
@@ -194,7 +195,7 @@ pub fn bars(
         return Err(anyhow!("no results to plot in {}", path.display()));
     }
     let err = |e: &dyn std::fmt::Display| draw_error(path, e);
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1200, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let n = groups.len();
     let mut chart = ChartBuilder::on(&root)
@@ -202,7 +203,7 @@ pub fn bars(
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
-        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..1.05)
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..1.25)
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
@@ -217,7 +218,7 @@ pub fn bars(
             }
         })
         .y_desc(y_desc)
-        .label_style(("sans-serif", 13))
+        .label_style(("sans-serif", 12))
         .draw()
         .map_err(|e| err(&e))?;
     let width = 0.8 / series.len() as f64;
@@ -235,8 +236,10 @@ pub fn bars(
             .label(label.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
+    // Above the bars: the y range leaves room up there.
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 15))

@@ -904,9 +904,14 @@ fn report_micro_writes_tables_json_and_a_plot() {
         transformer["accuracy"].as_f64().unwrap() <= 0.25,
         "{transformer}"
     );
-    for png in ["accuracy", "ablations", "survival", "forgetting"] {
+    for (png, width) in [
+        ("accuracy", 900),
+        ("ablations", 1200),
+        ("survival", 900),
+        ("forgetting", 900),
+    ] {
         let png = image::open(out.join(format!("{png}.png"))).unwrap();
-        assert_eq!((png.width(), png.height()), (900, 560));
+        assert_eq!((png.width(), png.height()), (width, 560));
     }
     for section in [
         "## Ablations",

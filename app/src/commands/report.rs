@@ -956,9 +956,16 @@ fn plots(out: &Path, r: &Value) -> Result<()> {
     crate::plots::accuracy_against_distance(&out.join("accuracy.png"), &methods)?;
 
     let ablations = rows("ablations");
+    // Each ablation by its change alone: "DMN, PPO policy" → "PPO policy".
     let groups: Vec<String> = ablations
         .iter()
-        .map(|m| m["method"].as_str().unwrap_or("?").to_string())
+        .map(|m| {
+            let name = m["method"].as_str().unwrap_or("?");
+            name.strip_prefix("DMN, ")
+                .or_else(|| name.strip_prefix("DMN "))
+                .unwrap_or(name)
+                .to_string()
+        })
         .collect();
     let distances: Vec<Value> = ablations
         .first()
