@@ -17,9 +17,18 @@ use crate::kernels::{DmnKernels, DmnKernelsBackward};
 use crate::launch::{BLOCKED_WG, Wgsl, blocked_groups, dims, groups, input, output, region, sizes};
 
 const WG: u32 = 64;
-/// Entries each workgroup of the entry backward kernel accumulates: one load of a row's values
-/// feeds this many entries.
-const ENTRY_BLOCK: usize = 8;
+
+/// A retrieval kernel with its compiled-in sizes; entries stream through workgroup memory in
+/// tiles of T · d ≤ 2048 floats (8 KB).
+fn kernel(name: &'static str, source: &'static str, e: usize, d: usize) -> Wgsl {
+    let tile = (2048 / d.max(1)).clamp(1, e.max(1));
+    Wgsl::new(name, source)
+        .constant("wg", WG)
+        .constant("e", e as u32)
+        .constant("d", d as u32)
+        .constant("tile", tile as u32)
+        .constant("tile_d", (tile * d) as u32)
+}
 
 /// Shape of the packed output `context ‖ weights`: `[B, L, d + E]`.
 pub(crate) fn packed_shape(query: &Shape, ltm: &Shape) -> Shape {
@@ -95,39 +104,38 @@ pub(crate) fn backward(
 
     let off_ds = b * l * d;
     let rowgrads = output(&query, [off_ds + b * l * e]);
-    Wgsl::new("retrieve_backward", include_str!("retrieve_backward.wgsl"))
-        .constant("wg", BLOCKED_WG)
-        .constant("e", e as u32)
-        .constant("d", d as u32)
-        .launch(
-            &query,
-            BLOCKED_WG,
-            blocked_groups(l, b),
-            vec![
-                ltm.handle.clone(),
-                forward.handle.clone(),
-                dout.handle.clone(),
-                rowgrads.handle.clone(),
-                sizes(&query, &[l, off_ds]),
-            ],
-        );
+    kernel(
+        "retrieve_backward",
+        include_str!("retrieve_backward.wgsl"),
+        e,
+        d,
+    )
+    .launch(
+        &query,
+        WG,
+        [groups(l, WG), b as u32, 1],
+        vec![
+            ltm.handle.clone(),
+            forward.handle.clone(),
+            dout.handle.clone(),
+            rowgrads.handle.clone(),
+            sizes(&query, &[l, off_ds]),
+        ],
+    );
 
     let off_dbias = b * e * d;
     let grads = output(&query, [off_dbias + b * e]);
-    let per = d.div_ceil(WG as usize).max(1);
     Wgsl::new(
         "retrieve_entries_backward",
         include_str!("retrieve_entries_backward.wgsl"),
     )
     .constant("wg", WG)
     .constant("e", e as u32)
-    .constant("eb", ENTRY_BLOCK.min(e) as u32)
-    .constant("per", per as u32)
-    .constant("eb_per", (ENTRY_BLOCK.min(e) * per) as u32)
+    .constant("per", d.div_ceil(WG as usize).max(1) as u32)
     .launch(
         &query,
         WG,
-        [groups(e, ENTRY_BLOCK.min(e) as u32), b as u32, 1],
+        [e as u32, b as u32, 1],
         vec![
             query.handle.clone(),
             forward.handle.clone(),

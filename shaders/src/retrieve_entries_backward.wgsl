@@ -3,9 +3,8 @@
 //
 //   dl_e = Σ_r (w_re dcontext_r + ds_re q_r / √d)        dbias_e = Σ_r ds_re
 //
-// One workgroup per (batch, block of EB entries), its threads over the d values. Each thread
-// keeps EB accumulators per value, so one load of a row's dcontext and q values feeds 2·EB
-// FMAs (loads, not FMAs, set the speed). The launcher adds the dbias shares of each level.
+// One workgroup per (batch, entry), its threads over the entry's d values; the launcher adds
+// the dbias shares of each level together.
 
 @group(0) @binding(0) var<storage, read_write> query: array<f32>;   // [B, L, d]
 @group(0) @binding(1) var<storage, read_write> forward: array<f32>; // [B, L, d + E]
@@ -16,7 +15,6 @@
 
 const WG: u32 = {{ wg }}u;
 const E: u32 = {{ e }}u;
-const EB: u32 = {{ eb }}u;   // entries per workgroup
 const PER: u32 = {{ per }}u; // ⌈d / WG⌉ values per thread
 
 @compute @workgroup_size({{ wg }}, 1, 1)
@@ -28,42 +26,37 @@ fn main(
     let d = sizes[1];
     let off_ds = sizes[2];
     let off_dbias = sizes[3];
-    let e0 = wid.x * EB;
-    let en = min(EB, E - e0);
+    let e = wid.x;
     let b = wid.y;
     let scale = 1.0 / sqrt(f32(d));
 
-    var acc: array<f32, {{ eb_per }}>; // [EB, PER]
-    var dbias: array<f32, {{ eb }}>;
-    var w: array<f32, {{ eb }}>;
-    var ds: array<f32, {{ eb }}>;
+    var acc: array<f32, {{ per }}>;
+    for (var p = 0u; p < PER; p++) {
+        acc[p] = 0.0;
+    }
+    var dbias = 0.0;
     for (var r = 0u; r < rows; r++) {
         let row = b * rows + r;
-        for (var t = 0u; t < en; t++) {
-            w[t] = forward[row * (d + E) + d + e0 + t];
-            ds[t] = rowgrads[off_ds + row * E + e0 + t];
-            dbias[t] += ds[t];
+        let w = forward[row * (d + E) + d + e];
+        let ds = rowgrads[off_ds + row * E + e];
+        dbias += ds;
+        if w == 0.0 && ds == 0.0 {
+            continue;
         }
         for (var p = 0u; p < PER; p++) {
             let i = lid.x + p * WG;
             if i < d {
-                let dc = dout[row * (d + E) + i];
-                let q = query[row * d + i] * scale;
-                for (var t = 0u; t < en; t++) {
-                    acc[t * PER + p] += w[t] * dc + ds[t] * q;
-                }
+                acc[p] += w * dout[row * (d + E) + i] + ds * scale * query[row * d + i];
             }
         }
     }
-    for (var t = 0u; t < en; t++) {
-        for (var p = 0u; p < PER; p++) {
-            let i = lid.x + p * WG;
-            if i < d {
-                grads[(b * E + e0 + t) * d + i] = acc[t * PER + p];
-            }
+    for (var p = 0u; p < PER; p++) {
+        let i = lid.x + p * WG;
+        if i < d {
+            grads[(b * E + e) * d + i] = acc[p];
         }
-        if lid.x == 0u {
-            grads[off_dbias + b * E + e0 + t] = dbias[t];
-        }
+    }
+    if lid.x == 0u {
+        grads[off_dbias + b * E + e] = dbias;
     }
 }
