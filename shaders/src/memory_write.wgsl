@@ -5,8 +5,9 @@
 //   W'   = W ⊙ (1 − f) ⊙ Π_h (1 − ω_h ⊗ e_h) + Σ_h ω_h ⊗ a_h
 //   written = clamp(Σ_h ω_h, 0, 1),  age' = (age + 1)(1 − written),  usage' = usage·λ + written
 //
-// One workgroup per batch row, in three phases separated by barriers: the H × K scores (all
-// threads), the addresses (one thread per head), then the K × d slot update (all threads). The
+// One workgroup per batch row, in three phases separated by barriers: the H × K scores (a
+// thread per slot), the addresses (a thread per head), then the K × d slot update (a thread per
+// column). The
 // scores are kept in the ω region of the output until each head overwrites its row with ω.
 
 @group(0) @binding(0) var<storage, read_write> slots: array<f32>;    // [B, K, d]
@@ -34,21 +35,25 @@ fn main(
     let o0 = b * (K * d + H * K + 2u * K);
     let om = o0 + K * d;
 
-    // Phase 1: β_h cos(key_h, W_k) for every (head, slot).
-    for (var p = lid.x; p < H * K; p += WG) {
-        let h = p / K;
-        let k = p % K;
-        var dot = 0.0;
-        var kk = 0.0;
+    // Phase 1: β_h cos(key_h, W_k) for every (head, slot). A thread per slot takes every head,
+    // so one load of a slot value feeds H dot products (loads, not FMAs, set the speed).
+    for (var k = lid.x; k < K; k += WG) {
+        var dot: array<f32, {{ h }}>;
+        var kk: array<f32, {{ h }}>;
         var ss = 0.0;
         for (var i = 0u; i < d; i++) {
-            let key = heads[(b * H + h) * 3u * d + i];
             let s = slots[(b * K + k) * d + i];
-            dot += key * s;
-            kk += key * key;
             ss += s * s;
+            for (var h = 0u; h < H; h++) {
+                let key = heads[(b * H + h) * 3u * d + i];
+                dot[h] += key * s;
+                kk[h] += key * key;
+            }
         }
-        out[om + p] = gates[(b * H + h) * 3u] / sqrt(kk + NORM_EPS2) * dot / sqrt(ss + NORM_EPS2);
+        for (var h = 0u; h < H; h++) {
+            out[om + h * K + k] =
+                gates[(b * H + h) * 3u] / sqrt(kk[h] + NORM_EPS2) * dot[h] / sqrt(ss + NORM_EPS2);
+        }
     }
     storageBarrier();
 
@@ -103,19 +108,28 @@ fn main(
     }
     storageBarrier();
 
-    // Phase 3: erase, decay and add; then age and usage.
-    for (var p = lid.x; p < K * d; p += WG) {
-        let k = p / d;
-        let j = p % d;
-        var keep = 1.0 - per_slot[(b * K + k) * 3u + 2u];
-        var add = 0.0;
+    // Phase 3: erase, decay and add. A thread per column holds every head's erase and add
+    // values of that column, so each slot element costs only its H write weights.
+    for (var j = lid.x; j < d; j += WG) {
+        var erase: array<f32, {{ h }}>;
+        var add: array<f32, {{ h }}>;
         for (var h = 0u; h < H; h++) {
-            let w = out[om + h * K + k];
-            keep *= 1.0 - w * heads[(b * H + h) * 3u * d + d + j];
-            add += w * heads[(b * H + h) * 3u * d + 2u * d + j];
+            erase[h] = heads[(b * H + h) * 3u * d + d + j];
+            add[h] = heads[(b * H + h) * 3u * d + 2u * d + j];
         }
-        out[o0 + p] = slots[b * K * d + p] * keep + add;
+        for (var k = 0u; k < K; k++) {
+            var keep = 1.0 - per_slot[(b * K + k) * 3u + 2u];
+            var added = 0.0;
+            for (var h = 0u; h < H; h++) {
+                let w = out[om + h * K + k];
+                keep *= 1.0 - w * erase[h];
+                added += w * add[h];
+            }
+            let p = k * d + j;
+            out[o0 + p] = slots[b * K * d + p] * keep + added;
+        }
     }
+    // Age and usage.
     for (var k = lid.x; k < K; k += WG) {
         var sum = 0.0;
         for (var h = 0u; h < H; h++) {
