@@ -45,8 +45,9 @@ pub struct StepTensors {
     pub scored: usize,
     /// Memory statistics of the last segment.
     pub stats: MemoryStats,
-    /// Evaluation only: the predicted token (argmax) at every position of each segment holding
-    /// a scored position, as `(start, [B, len])`; read them with [`StepTensors::predictions`].
+    /// [`evaluate_predicting`] only: the predicted token (argmax) at every position of each
+    /// segment holding a scored position, as `(start, [B, len])`; read them with
+    /// [`StepTensors::predictions`].
     pub predicted: Vec<(usize, Tensor<2, Int>)>,
 }
 
@@ -97,7 +98,7 @@ impl StepTensors {
     }
 
     /// The predicted token at each scored position of each row of `batch`, in order (blocking;
-    /// native only). Empty rows for a training step, which keeps no predictions.
+    /// native only). Empty rows unless the tensors come from [`evaluate_predicting`].
     pub fn predictions(&self, batch: &Batch) -> Vec<Vec<u32>> {
         let mut rows = vec![Vec::new(); batch.batch];
         for (start, tokens) in &self.predicted {
@@ -421,6 +422,16 @@ impl Trainer {
 
 /// Loss and accuracy of `model` on `batch`, streaming segment by segment.
 pub fn evaluate(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
+    stream_evaluation(model, batch, device, false)
+}
+
+/// [`evaluate`], also keeping the predicted tokens for [`StepTensors::predictions`] (for tasks
+/// scored on the predicted sequence, such as F1 and ROUGE-L).
+pub fn evaluate_predicting(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
+    stream_evaluation(model, batch, device, true)
+}
+
+fn stream_evaluation(model: &Dmn, batch: &Batch, device: &Device, keep: bool) -> StepTensors {
     let seg = model.segment_len();
     let mut state = model.init_state(batch.batch, device);
     let zero = || Tensor::<1>::zeros([1], device);
@@ -434,8 +445,10 @@ pub fn evaluate(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
         let (inputs, targets, mask) = batch.segment(start, len, device);
         let (out, next) = model.forward_segment(state, inputs, ForwardOptions::default());
         if batch.has_targets(start, len) {
-            let [b, l, _] = out.logits.dims();
-            predicted.push((start, out.logits.clone().argmax(2).reshape([b, l])));
+            if keep {
+                let [b, l, _] = out.logits.dims();
+                predicted.push((start, out.logits.clone().argmax(2).reshape([b, l])));
+            }
             loss_sum = loss_sum
                 + crate::loss::masked_cross_entropy(
                     out.logits.clone(),

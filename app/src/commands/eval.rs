@@ -103,7 +103,11 @@ pub fn evaluate(
                 &mut StdRng::seed_from_u64(step_seed(args.seed ^ distance, round)),
                 n,
             );
-            let out = evaluate_batch(&model, &batch, &device);
+            let out = if kind == TaskKind::Summary {
+                dmn::train::evaluate_predicting(&model, &batch, &device)
+            } else {
+                evaluate_batch(&model, &batch, &device)
+            };
             let stats = out.read();
             loss += stats.loss as f64 * out.loss_terms as f64;
             loss_terms += out.loss_terms;
