@@ -5,7 +5,7 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{
     CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
 };
-use burn::tensor::{DType, Shape, Slice};
+use burn::tensor::{DType, FloatDType, Shape, Slice};
 use cubecl::server::{Handle, KernelArguments};
 use cubecl::{CubeCount, CubeDim, prelude::KernelId};
 
@@ -54,10 +54,18 @@ impl Wgsl {
 }
 
 impl KernelSource for Wgsl {
+    /// The shader text, unrolled and with its constants filled in. With `DMN_WGSL_OVERRIDE=DIR`
+    /// set, `DIR/<name>.wgsl` replaces the built-in text where it exists: a kernel can be edited
+    /// and re-measured (`dmn bench kernels`) without a rebuild.
     fn source(&self) -> SourceTemplate {
+        let text = std::env::var("DMN_WGSL_OVERRIDE")
+            .ok()
+            .and_then(|dir| std::fs::read_to_string(format!("{dir}/{}.wgsl", self.name)).ok())
+            .unwrap_or_else(|| self.source.to_string());
+        let text = unroll(&text, &self.constants);
         self.constants
             .iter()
-            .fold(SourceTemplate::new(self.source), |t, (name, value)| {
+            .fold(SourceTemplate::new(text), |t, (name, value)| {
                 t.register(*name, value.to_string())
             })
     }
@@ -70,6 +78,61 @@ impl KernelSource for Wgsl {
     fn lang(&self) -> &'static str {
         "wgsl"
     }
+}
+
+/// Expands the `//#unroll NAME COUNT` … `//#end` blocks of a shader: the lines between repeat
+/// COUNT times (a number or a template constant), with `{NAME}` replaced by 0, 1, … in turn.
+/// Blocks nest.
+///
+/// WGSL has no unroll attribute, and a private array indexed by a loop counter lives in memory:
+/// on lavapipe every such access is a gather over the SIMD lanes, on GPUs a trip to local memory.
+/// Indexed by constants, the same array is a set of registers.
+fn unroll(source: &str, constants: &[(&'static str, u32)]) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = String::with_capacity(source.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(head) = lines[i].trim().strip_prefix("//#unroll ") else {
+            out.push_str(lines[i]);
+            out.push('\n');
+            i += 1;
+            continue;
+        };
+        let (name, count) = head
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("`//#unroll {head}`: expected `//#unroll NAME COUNT`"));
+        let count = count.trim();
+        let count = count.parse::<u32>().unwrap_or_else(|_| {
+            constants
+                .iter()
+                .find(|(c, _)| *c == count)
+                .unwrap_or_else(|| panic!("`//#unroll {head}`: no template constant `{count}`"))
+                .1
+        });
+        // The matching `//#end`, past any nested blocks.
+        let mut depth = 1;
+        let mut end = i + 1;
+        while end < lines.len() {
+            let t = lines[end].trim();
+            if t.starts_with("//#unroll ") {
+                depth += 1;
+            } else if t == "//#end" {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            end += 1;
+        }
+        assert!(end < lines.len(), "`//#unroll {head}` has no `//#end`");
+        let body = unroll(&lines[i + 1..end].join("\n"), constants);
+        let marker = format!("{{{name}}}");
+        for value in 0..count {
+            out.push_str(&body.replace(&marker, &value.to_string()));
+        }
+        i = end + 1;
+    }
+    out
 }
 
 /// A contiguous f32 input ready to bind. The kernels are written for f32 only.
@@ -95,6 +158,21 @@ pub(crate) fn output(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
         handle,
         DType::F32,
     )
+}
+
+/// `tensor` `[B, K, d]` with its rows zero-padded to `width` (≥ d), for kernels that read rows
+/// as `vec4`; the tensor itself when no padding is needed.
+pub(crate) fn pad_last(tensor: CubeTensor, width: usize) -> CubeTensor {
+    let [b, k, d] = dims(&tensor);
+    if d == width {
+        return tensor;
+    }
+    let zeros = CubeBackend::float_zeros(
+        Shape::from(vec![b, k, width - d]),
+        &tensor.device,
+        FloatDType::F32,
+    );
+    CubeBackend::float_cat(vec![tensor, zeros], 2)
 }
 
 /// Per-call sizes, read by the shader as `array<u32>`.
@@ -134,4 +212,20 @@ pub(crate) fn region(buffer: &CubeTensor, start: usize, shape: &[usize]) -> Cube
     let len: usize = shape.iter().product();
     let flat = CubeBackend::float_slice(buffer.clone(), &[Slice::from(start..start + len)]);
     CubeBackend::float_reshape(flat, Shape::from(shape.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unroll;
+
+    #[test]
+    fn unroll_repeats_blocks_with_their_index_and_nests() {
+        let source = "a\n  //#unroll i n\n  x[{i}u] = {i};\n  //#unroll j 2\n  y[{i}][{j}];\n  //#end\n  //#end\nb\n";
+        let got = unroll(source, &[("n", 2)]);
+        assert_eq!(
+            got,
+            "a\n  x[0u] = 0;\n  y[0][0];\n  y[0][1];\n  x[1u] = 1;\n  y[1][0];\n  y[1][1];\nb\n"
+        );
+        assert_eq!(unroll("//#unroll i 0\nz\n//#end\nw\n", &[]), "w\n");
+    }
 }

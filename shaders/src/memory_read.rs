@@ -14,10 +14,16 @@ use burn::tensor::{Shape, Tensor};
 
 use crate::kernels::{DmnKernels, DmnKernelsBackward};
 use crate::launch::{
-    BLOCKED_WG, ROWS_PER_THREAD, Wgsl, blocked_groups, dims, groups, input, output, region, sizes,
+    BLOCKED_WG, ROWS_PER_THREAD, Wgsl, blocked_groups, dims, groups, input, output, pad_last,
+    region, sizes,
 };
 
 const WG: u32 = 64;
+
+/// The widest query row (padded to a multiple of 4) that `memory_read.wgsl` unrolls; wider rows
+/// go to `memory_read_wide.wgsl`. Measured on lavapipe: at 96 (the small preset) the unrolled
+/// shader compiles in well under a second; at 200 its compilation took eleven minutes.
+const MAX_UNROLLED_WIDTH: usize = 96;
 
 /// Slots per tile of workgroup memory: T · d ≤ 2048 floats (8 KB).
 fn slot_tile(k: usize, d: usize) -> usize {
@@ -66,23 +72,33 @@ pub(crate) fn forward(
     );
     let out = output(&query, [b, r, d + k]);
     let sizes = sizes(&query, &[r, top_k]);
-    Wgsl::new("memory_read", include_str!("memory_read.wgsl"))
-        .constant("wg", BLOCKED_WG)
-        .constant("k", k as u32)
-        .constant("d", d as u32)
-        .constant("rows_k", ROWS_PER_THREAD * k as u32)
-        .launch(
-            &query,
-            BLOCKED_WG,
-            blocked_groups(r, b),
-            vec![
-                query.handle.clone(),
-                strength.handle.clone(),
-                slots.handle.clone(),
-                out.handle.clone(),
-                sizes,
-            ],
-        );
+    let buffers = |slots: &CubeTensor| {
+        vec![
+            query.handle.clone(),
+            strength.handle.clone(),
+            slots.handle.clone(),
+            out.handle.clone(),
+            sizes.clone(),
+        ]
+    };
+    let d4 = d.div_ceil(4);
+    if 4 * d4 <= MAX_UNROLLED_WIDTH {
+        let slots = pad_last(slots, 4 * d4);
+        Wgsl::new("memory_read", include_str!("memory_read.wgsl"))
+            .constant("wg", BLOCKED_WG)
+            .constant("k", k as u32)
+            .constant("d", d as u32)
+            .constant("d4", d4 as u32)
+            .constant("d_pad", 4 * d4 as u32)
+            .launch(&query, BLOCKED_WG, blocked_groups(r, b), buffers(&slots));
+    } else {
+        Wgsl::new("memory_read_wide", include_str!("memory_read_wide.wgsl"))
+            .constant("wg", BLOCKED_WG)
+            .constant("k", k as u32)
+            .constant("d", d as u32)
+            .constant("rows_k", ROWS_PER_THREAD * k as u32)
+            .launch(&query, BLOCKED_WG, blocked_groups(r, b), buffers(&slots));
+    }
     out
 }
 

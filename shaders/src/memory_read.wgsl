@@ -5,25 +5,48 @@
 //
 // Each thread owns RB = 8 query rows (batch × tokens × heads), packed four to a vec4, with their
 // K scores. Each slot value is loaded once per thread and used for all eight rows (and for the
-// slot's norm): a load costs far more than an FMA here (on lavapipe every load inside a loop is
-// one scalar load per SIMD lane), so the work done per load sets the speed. Top-k is a selection
-// of `top_k` maxima (ties go to the lower slot index); the read then gathers only the selected
-// slots. out = [read (d) ‖ weights (K)].
+// slot's norm): a load costs far more than an FMA here, so the work done per load sets the
+// speed. Slots are read as vec4 (rows padded to D4 · 4 by the launcher), and every loop over
+// the width is unrolled (`//#unroll`): the queries and the read then live in registers, where a
+// loop-indexed private array would be gathered from memory on every access (lavapipe) or spilled
+// (GPUs).
+//
+// Top-k is a selection in the order (score descending, slot ascending): pass t takes the best
+// slot after pass t-1's pick in that order, so ties go to the lower slot index and nothing is
+// marked. The pick of the last pass is the threshold: a slot is selected when it comes before or
+// at it. The read then gathers only the selected slots. out = [read (d) ‖ weights (K)].
 
-@group(0) @binding(0) var<storage, read_write> query: array<f32>;    // [B, R, d]
-@group(0) @binding(1) var<storage, read_write> strength: array<f32>; // [B, R]
-@group(0) @binding(2) var<storage, read_write> slots: array<f32>;    // [B, K, d]
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;      // [B, R, d + K]
-@group(0) @binding(4) var<storage, read_write> sizes: array<u32>;    // R, top_k
+@group(0) @binding(0) var<storage, read_write> query: array<f32>;       // [B, R, d]
+@group(0) @binding(1) var<storage, read_write> strength: array<f32>;    // [B, R]
+@group(0) @binding(2) var<storage, read_write> slots: array<vec4<f32>>; // [B, K, D4] (zero-padded)
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;         // [B, R, d + K]
+@group(0) @binding(4) var<storage, read_write> sizes: array<u32>;       // R, top_k
 
 const WG: u32 = {{ wg }}u;
 const RB: u32 = 8u;
 const K: u32 = {{ k }}u;
 const D: u32 = {{ d }}u;
+const D4: u32 = {{ d4 }}u;
 // Added under the square root of norms, as in the reference: an all-zero slot scores 0.
 const NORM_EPS2: f32 = 1e-12;
-// Marks a selected score; below every real score (|s| ≤ β).
-const TAKEN: f32 = -3.0e38;
+// Below every real score (|s| ≤ β), above which every pass finds its pick.
+const LOWEST: f32 = -3.0e38;
+// Above every real score: the pick "before" the first pass.
+const HIGHEST: f32 = 3.0e38;
+
+// Element i of the query row starting at `at`, 0 past the width (i is a constant once unrolled,
+// so the test folds away).
+fn q_at(at: u32, i: u32) -> f32 {
+    if i < D {
+        return query[at + i];
+    }
+    return 0.0;
+}
+
+// Whether (s, k) comes before or at (s_at, k_at) in the order (score descending, slot ascending).
+fn before_or_at(s: vec4<f32>, k: u32, s_at: vec4<f32>, k_at: vec4<u32>) -> vec4<bool> {
+    return (s > s_at) | ((s == s_at) & (vec4<u32>(k) <= k_at));
+}
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -38,103 +61,146 @@ fn main(
         return;
     }
 
-    // Queries of this thread's rows, four rows per vec4: q_lo[i] = (q_0[i], …, q_3[i]),
-    // q_hi[i] the same for rows 4..7. Rows past the end repeat the last.
-    var q_lo: array<vec4<f32>, {{ d }}>;
-    var q_hi: array<vec4<f32>, {{ d }}>;
-    var scale_lo: vec4<f32>;
-    var scale_hi: vec4<f32>;
-    for (var j = 0u; j < RB; j++) {
-        let row = b * rows + min(first + j, rows - 1u);
-        var qq = 0.0;
-        for (var i = 0u; i < D; i++) {
-            let v = query[row * D + i];
-            if j < 4u { q_lo[i][j] = v; } else { q_hi[i][j - 4u] = v; }
-            qq += v * v;
-        }
-        let sc = strength[row] / sqrt(qq + NORM_EPS2);
-        if j < 4u { scale_lo[j] = sc; } else { scale_hi[j - 4u] = sc; }
-    }
+    // This thread's rows; rows past the end repeat the last (their results are not stored).
+    let last = rows - 1u;
+    let row_lo = b * rows + vec4<u32>(min(first, last), min(first + 1u, last),
+                                      min(first + 2u, last), min(first + 3u, last));
+    let row_hi = b * rows + vec4<u32>(min(first + 4u, last), min(first + 5u, last),
+                                      min(first + 6u, last), min(first + 7u, last));
 
-    // Scores: one load of each slot value feeds eight dot products and the slot's norm.
+    // q_lo[i] = (q_0[i], …, q_3[i]), q_hi[i] the same for rows 4..7; zero past the width.
+    var q_lo: array<vec4<f32>, {{ d_pad }}>;
+    var q_hi: array<vec4<f32>, {{ d_pad }}>;
+    var qq_lo = vec4<f32>(0.0);
+    var qq_hi = vec4<f32>(0.0);
+    //#unroll i d_pad
+    q_lo[{i}] = vec4<f32>(q_at(row_lo.x * D, {i}u), q_at(row_lo.y * D, {i}u),
+                          q_at(row_lo.z * D, {i}u), q_at(row_lo.w * D, {i}u));
+    q_hi[{i}] = vec4<f32>(q_at(row_hi.x * D, {i}u), q_at(row_hi.y * D, {i}u),
+                          q_at(row_hi.z * D, {i}u), q_at(row_hi.w * D, {i}u));
+    qq_lo += q_lo[{i}] * q_lo[{i}];
+    qq_hi += q_hi[{i}] * q_hi[{i}];
+    //#end
+    let beta_lo = vec4<f32>(strength[row_lo.x], strength[row_lo.y], strength[row_lo.z], strength[row_lo.w]);
+    let beta_hi = vec4<f32>(strength[row_hi.x], strength[row_hi.y], strength[row_hi.z], strength[row_hi.w]);
+    let scale_lo = beta_lo / sqrt(qq_lo + NORM_EPS2);
+    let scale_hi = beta_hi / sqrt(qq_hi + NORM_EPS2);
+
+    // Scores: one load of each slot vec4 feeds eight dot products and the slot's norm.
     var score_lo: array<vec4<f32>, {{ k }}>;
     var score_hi: array<vec4<f32>, {{ k }}>;
     for (var k = 0u; k < K; k++) {
+        let s0 = (b * K + k) * D4;
         var dot_lo = vec4<f32>(0.0);
         var dot_hi = vec4<f32>(0.0);
         var ss = 0.0;
-        let s0 = (b * K + k) * D;
-        for (var i = 0u; i < D; i++) {
-            let w = slots[s0 + i];
-            ss += w * w;
-            dot_lo += q_lo[i] * w;
-            dot_hi += q_hi[i] * w;
+        //#unroll g d4
+        {
+            let w = slots[s0 + {g}u];
+            ss += dot(w, w);
+            dot_lo += q_lo[4u * {g}u] * w.x + q_lo[4u * {g}u + 1u] * w.y
+                    + q_lo[4u * {g}u + 2u] * w.z + q_lo[4u * {g}u + 3u] * w.w;
+            dot_hi += q_hi[4u * {g}u] * w.x + q_hi[4u * {g}u + 1u] * w.y
+                    + q_hi[4u * {g}u + 2u] * w.z + q_hi[4u * {g}u + 3u] * w.w;
         }
+        //#end
         let inv_norm = 1.0 / sqrt(ss + NORM_EPS2);
         score_lo[k] = scale_lo * dot_lo * inv_norm;
         score_hi[k] = scale_hi * dot_hi * inv_norm;
     }
-    var score: array<f32, {{ rows_k }}>; // [RB, K]
-    for (var k = 0u; k < K; k++) {
-        for (var j = 0u; j < 4u; j++) {
-            score[j * K + k] = score_lo[k][j];
-            score[(j + 4u) * K + k] = score_hi[k][j];
+
+    // Selection, eight rows at a time: pass t picks the best (s, k) after the previous pick.
+    var pick_lo: array<vec4<u32>, {{ k }}>;
+    var pick_hi: array<vec4<u32>, {{ k }}>;
+    var at_lo = vec4<f32>(HIGHEST);
+    var at_hi = vec4<f32>(HIGHEST);
+    var at_k_lo = vec4<u32>(0u);
+    var at_k_hi = vec4<u32>(0u);
+    var top_lo = vec4<f32>(0.0);
+    var top_hi = vec4<f32>(0.0);
+    for (var t = 0u; t < top_k; t++) {
+        var best_lo = vec4<f32>(LOWEST);
+        var best_hi = vec4<f32>(LOWEST);
+        var best_k_lo = vec4<u32>(0u);
+        var best_k_hi = vec4<u32>(0u);
+        for (var k = 0u; k < K; k++) {
+            let s_lo = score_lo[k];
+            let s_hi = score_hi[k];
+            // After the previous pick, and strictly better than the best so far (so the lowest
+            // slot wins a tie).
+            let take_lo = !before_or_at(s_lo, k, at_lo, at_k_lo) & (s_lo > best_lo);
+            let take_hi = !before_or_at(s_hi, k, at_hi, at_k_hi) & (s_hi > best_hi);
+            best_lo = select(best_lo, s_lo, take_lo);
+            best_hi = select(best_hi, s_hi, take_hi);
+            best_k_lo = select(best_k_lo, vec4<u32>(k), take_lo);
+            best_k_hi = select(best_k_hi, vec4<u32>(k), take_hi);
         }
+        if t == 0u {
+            top_lo = best_lo;
+            top_hi = best_hi;
+        }
+        pick_lo[t] = best_k_lo;
+        pick_hi[t] = best_k_hi;
+        at_lo = best_lo;
+        at_hi = best_hi;
+        at_k_lo = best_k_lo;
+        at_k_hi = best_k_hi;
     }
 
+    // Softmax over the selection, then the dense weight rows.
+    var total_lo = vec4<f32>(0.0);
+    var total_hi = vec4<f32>(0.0);
+    for (var k = 0u; k < K; k++) {
+        total_lo += select(vec4<f32>(0.0), exp(score_lo[k] - top_lo),
+                           before_or_at(score_lo[k], k, at_lo, at_k_lo));
+        total_hi += select(vec4<f32>(0.0), exp(score_hi[k] - top_hi),
+                           before_or_at(score_hi[k], k, at_hi, at_k_hi));
+    }
+    let inv_lo = 1.0 / total_lo;
+    let inv_hi = 1.0 / total_hi;
+    let out_lo = row_lo * (D + K) + D;
+    let out_hi = row_hi * (D + K) + D;
+    for (var k = 0u; k < K; k++) {
+        let w_lo = select(vec4<f32>(0.0), exp(score_lo[k] - top_lo) * inv_lo,
+                          before_or_at(score_lo[k], k, at_lo, at_k_lo));
+        let w_hi = select(vec4<f32>(0.0), exp(score_hi[k] - top_hi) * inv_hi,
+                          before_or_at(score_hi[k], k, at_hi, at_k_hi));
+        // Rows past the end repeat the last row, so they write the same values there.
+        out[out_lo.x + k] = w_lo.x;
+        out[out_lo.y + k] = w_lo.y;
+        out[out_lo.z + k] = w_lo.z;
+        out[out_lo.w + k] = w_lo.w;
+        out[out_hi.x + k] = w_hi.x;
+        out[out_hi.y + k] = w_hi.y;
+        out[out_hi.z + k] = w_hi.z;
+        out[out_hi.w + k] = w_hi.w;
+    }
+
+    // The read gathers the selected slots only, one row at a time.
     for (var j = 0u; j < RB; j++) {
-        let r = first + j;
-        if r >= rows {
+        if first + j >= rows {
             break;
         }
-        let row = b * rows + r;
-        let o0 = row * (D + K);
-        // Selection of the top_k largest scores, ties to the lower index: each pass takes the
-        // first maximum and marks it TAKEN.
-        var pick: array<u32, {{ k }}>;
-        var picked: array<f32, {{ k }}>;
+        let hi = j >= 4u;
+        let c = j % 4u;
+        let top = select(top_lo[c], top_hi[c], hi);
+        let inv = select(inv_lo[c], inv_hi[c], hi);
+        var read: array<vec4<f32>, {{ d4 }}>;
         for (var t = 0u; t < top_k; t++) {
-            var best = 0u;
-            var best_score = TAKEN;
-            for (var k = 0u; k < K; k++) {
-                let s = score[j * K + k];
-                if s > best_score {
-                    best = k;
-                    best_score = s;
-                }
-            }
-            pick[t] = best;
-            picked[t] = best_score;
-            score[j * K + best] = TAKEN;
+            let k = select(pick_lo[t][c], pick_hi[t][c], hi);
+            let s = select(score_lo[k][c], score_hi[k][c], hi);
+            let w = exp(s - top) * inv;
+            let s0 = (b * K + k) * D4;
+            //#unroll g d4
+            read[{g}] += w * slots[s0 + {g}u];
+            //#end
         }
-        // Softmax over the selection (picked[0] is the largest), written into the dense row.
-        let top = picked[0];
-        var total = 0.0;
-        for (var t = 0u; t < top_k; t++) {
-            picked[t] = exp(picked[t] - top);
-            total += picked[t];
-        }
-        for (var k = 0u; k < K; k++) {
-            out[o0 + D + k] = 0.0;
-        }
-        for (var t = 0u; t < top_k; t++) {
-            picked[t] /= total;
-            out[o0 + D + pick[t]] = picked[t];
-        }
-        // The read gathers the selected slots only.
-        var read: array<f32, {{ d }}>;
-        for (var i = 0u; i < D; i++) {
-            read[i] = 0.0;
-        }
-        for (var t = 0u; t < top_k; t++) {
-            let w = picked[t];
-            let s0 = (b * K + pick[t]) * D;
-            for (var i = 0u; i < D; i++) {
-                read[i] += w * slots[s0 + i];
-            }
-        }
-        for (var i = 0u; i < D; i++) {
-            out[o0 + i] = read[i];
-        }
+        let o0 = (b * rows + first + j) * (D + K);
+        //#unroll g d4
+        out[o0 + 4u * {g}u] = read[{g}].x;
+        if 4u * {g}u + 1u < D { out[o0 + 4u * {g}u + 1u] = read[{g}].y; }
+        if 4u * {g}u + 2u < D { out[o0 + 4u * {g}u + 2u] = read[{g}].z; }
+        if 4u * {g}u + 3u < D { out[o0 + 4u * {g}u + 3u] = read[{g}].w; }
+        //#end
     }
 }
