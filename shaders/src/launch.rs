@@ -8,6 +8,7 @@ use burn::backend::wgpu::{
 use burn::tensor::{DType, FloatDType, Shape, Slice};
 use cubecl::server::{Handle, KernelArguments};
 use cubecl::{CubeCount, CubeDim, prelude::KernelId};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A WGSL source with its template constants filled in (`{{ name }}` in the file).
 ///
@@ -53,6 +54,44 @@ impl Wgsl {
     }
 }
 
+/// Whether every kernel launches as an empty shader (see [`set_empty_kernels`]).
+static EMPTY_KERNELS: AtomicBool = AtomicBool::new(false);
+
+/// From now on, launch every kernel as an empty shader with the same bindings and dispatch, or
+/// again as written. A benchmark times an op both ways: what remains with empty shaders is the
+/// cost of everything around them (packing inputs, allocating outputs, dispatching), which no
+/// shader work can remove. Outputs are garbage while this is on.
+pub fn set_empty_kernels(on: bool) {
+    EMPTY_KERNELS.store(on, Ordering::SeqCst);
+}
+
+/// A shader with the bindings and workgroup size of `source` whose threads do nothing: each
+/// binding is touched under a condition no thread meets, so none is compiled away.
+fn emptied(source: &str) -> String {
+    let mut out = String::new();
+    let mut touch = String::new();
+    for line in source.lines() {
+        let line = line.trim();
+        if line.starts_with("@group(") {
+            out.push_str(line);
+            out.push('\n');
+            let name = line
+                .split_once('>')
+                .and_then(|(_, rest)| rest.split(':').next())
+                .map(str::trim)
+                .unwrap_or_default();
+            touch.push_str(&format!("        {name}[0] = {name}[1];\n"));
+        } else if line.starts_with("@compute") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("fn main(@builtin(local_invocation_index) i: u32) {\n    if i == 0xffffffffu {\n");
+    out.push_str(&touch);
+    out.push_str("    }\n}\n");
+    out
+}
+
 impl KernelSource for Wgsl {
     /// The shader text, unrolled and with its constants filled in. With `DMN_WGSL_OVERRIDE=DIR`
     /// set, `DIR/<name>.wgsl` replaces the built-in text where it exists: a kernel can be edited
@@ -63,6 +102,11 @@ impl KernelSource for Wgsl {
             .and_then(|dir| std::fs::read_to_string(format!("{dir}/{}.wgsl", self.name)).ok())
             .unwrap_or_else(|| self.source.to_string());
         let text = unroll(&text, &self.constants);
+        let text = if EMPTY_KERNELS.load(Ordering::SeqCst) {
+            emptied(&text)
+        } else {
+            text
+        };
         self.constants
             .iter()
             .fold(SourceTemplate::new(text), |t, (name, value)| {
@@ -72,7 +116,11 @@ impl KernelSource for Wgsl {
 
     fn id(&self) -> KernelId {
         // One compiled pipeline per file and set of constants.
-        KernelId::new::<Self>().info((self.name, self.constants.clone()))
+        KernelId::new::<Self>().info((
+            self.name,
+            self.constants.clone(),
+            EMPTY_KERNELS.load(Ordering::SeqCst),
+        ))
     }
 
     fn lang(&self) -> &'static str {
@@ -184,6 +232,11 @@ pub(crate) fn sizes(like: &CubeTensor, values: &[usize]) -> Handle {
     like.client.create_from_slice(bytemuck::cast_slice(&values))
 }
 
+/// The widest row (padded to a multiple of 4) that `memory_read.wgsl` unrolls; wider rows go to
+/// `memory_read_wide.wgsl`. Measured on lavapipe: at 96 (the small preset) the unrolled shader
+/// compiles in well under a second; at 200 its compilation took eleven minutes.
+pub(crate) const MAX_UNROLLED_WIDTH: usize = 96;
+
 /// Threads per workgroup of the row-blocked kernels (`memory_read.wgsl`, `retrieve.wgsl`).
 pub(crate) const BLOCKED_WG: u32 = 32;
 /// Query rows each thread of a row-blocked kernel owns: `RB` in the WGSL, written there as two
@@ -216,7 +269,20 @@ pub(crate) fn region(buffer: &CubeTensor, start: usize, shape: &[usize]) -> Cube
 
 #[cfg(test)]
 mod tests {
-    use super::unroll;
+    use super::{emptied, unroll};
+
+    #[test]
+    fn an_emptied_shader_keeps_bindings_and_workgroup_size() {
+        let source = "// x\n@group(0) @binding(0) var<storage, read_write> query: array<f32>;\n\
+                      @group(0) @binding(1) var<storage, read_write> slots: array<vec4<f32>>; // [B]\n\
+                      const K: u32 = 3u;\n@compute @workgroup_size(32, 1, 1)\nfn main() { heavy(); }\n";
+        let got = emptied(source);
+        assert!(got.contains("@group(0) @binding(0) var<storage, read_write> query: array<f32>;"));
+        assert!(got.contains("slots: array<vec4<f32>>;"));
+        assert!(got.contains("@compute @workgroup_size(32, 1, 1)"));
+        assert!(got.contains("query[0] = query[1];") && got.contains("slots[0] = slots[1];"));
+        assert!(!got.contains("heavy") && !got.contains("const K"));
+    }
 
     #[test]
     fn unroll_repeats_blocks_with_their_index_and_nests() {

@@ -23,6 +23,7 @@ mod retrieve;
 mod scan;
 
 pub use copy::copy;
+pub use launch::set_empty_kernels;
 pub use memory_read::memory_read;
 pub use memory_write::{Written, memory_write};
 pub use retrieve::retrieve;

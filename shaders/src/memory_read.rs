@@ -14,16 +14,11 @@ use burn::tensor::{Shape, Tensor};
 
 use crate::kernels::{DmnKernels, DmnKernelsBackward};
 use crate::launch::{
-    BLOCKED_WG, ROWS_PER_THREAD, Wgsl, blocked_groups, dims, groups, input, output, pad_last,
-    region, sizes,
+    BLOCKED_WG, MAX_UNROLLED_WIDTH, ROWS_PER_THREAD, Wgsl, blocked_groups, dims, groups, input,
+    output, pad_last, region, sizes,
 };
 
 const WG: u32 = 64;
-
-/// The widest query row (padded to a multiple of 4) that `memory_read.wgsl` unrolls; wider rows
-/// go to `memory_read_wide.wgsl`. Measured on lavapipe: at 96 (the small preset) the unrolled
-/// shader compiles in well under a second; at 200 its compilation took eleven minutes.
-const MAX_UNROLLED_WIDTH: usize = 96;
 
 /// Slots per tile of workgroup memory: T · d ≤ 2048 floats (8 KB).
 fn slot_tile(k: usize, d: usize) -> usize {

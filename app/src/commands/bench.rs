@@ -60,6 +60,9 @@ struct Measured {
     reference_s: f64,
     kernel_train_s: f64,
     reference_train_s: f64,
+    /// Forward with every shader emptied (same bindings and dispatch): the cost around the
+    /// shaders, which bounds the speedup at `reference_s / empty_s`.
+    empty_s: f64,
     bytes: f64,
     rel_error: f32,
 }
@@ -140,8 +143,12 @@ fn measure(
     for (k, r) in op(&plain, true).into_iter().zip(op(&plain, false)) {
         rel_error = rel_error.max(max_rel_error(k.into_data(), r.into_data()));
     }
+    dmn::shaders::set_empty_kernels(true);
+    let empty_s = forward(true);
+    dmn::shaders::set_empty_kernels(false);
     Ok(Measured {
         name,
+        empty_s: empty_s?,
         kernel_s: forward(true)?,
         reference_s: forward(false)?,
         kernel_train_s: train(true)?,
@@ -374,6 +381,7 @@ fn report(
         // An op left out with --op gives null.
         let speedup = |name: &str| by(name).map(|m| m.reference_s / m.kernel_s);
         let train_speedup = |name: &str| by(name).map(|m| m.reference_train_s / m.kernel_train_s);
+        let bound = |name: &str| by(name).map(|m| m.reference_s / m.empty_s);
         let value = json!({
             "device": args.device,
             "preset": args.preset,
@@ -387,6 +395,10 @@ fn report(
             "memory_read_train_speedup": train_speedup("memory_read"),
             "memory_write_train_speedup": train_speedup("memory_write"),
             "retrieve_train_speedup": train_speedup("retrieve"),
+            "scan_speedup_bound": bound("scan"),
+            "memory_read_speedup_bound": bound("memory_read"),
+            "memory_write_speedup_bound": bound("memory_write"),
+            "retrieve_speedup_bound": bound("retrieve"),
             "copy_gb_per_s": copy_gbs,
             "scan_seconds_by_state_size": sweep
                 .iter()
@@ -402,7 +414,7 @@ fn report(
         args.device, args.preset, args.batch, args.iters
     );
     println!(
-        "{:<13} {:>11} {:>11} {:>8} {:>10} {:>8} {:>9} {:>11} {:>11} {:>8} {:>9}",
+        "{:<13} {:>11} {:>11} {:>8} {:>10} {:>8} {:>9} {:>11} {:>11} {:>8} {:>9} {:>11} {:>8}",
         "op",
         "kernel",
         "reference",
@@ -413,11 +425,13 @@ fn report(
         "kernel+bwd",
         "ref+bwd",
         "speedup",
-        "rel err"
+        "rel err",
+        "empty",
+        "bound"
     );
     for m in results {
         println!(
-            "{:<13} {:>9.3}ms {:>9.3}ms {:>7.1}x {:>10.2} {:>8.2} {:>8.0}% {:>9.3}ms {:>9.3}ms {:>7.1}x {:>9.1e}",
+            "{:<13} {:>9.3}ms {:>9.3}ms {:>7.1}x {:>10.2} {:>8.2} {:>8.0}% {:>9.3}ms {:>9.3}ms {:>7.1}x {:>9.1e} {:>9.3}ms {:>7.1}x",
             m.name,
             m.kernel_s * 1e3,
             m.reference_s * 1e3,
@@ -429,8 +443,14 @@ fn report(
             m.reference_train_s * 1e3,
             m.reference_train_s / m.kernel_train_s,
             m.rel_error,
+            m.empty_s * 1e3,
+            m.reference_s / m.empty_s,
         );
     }
+    println!(
+        "empty: the kernel's forward with every shader emptied (same bindings, same dispatch); \
+         bound: reference / empty, the most speedup any shader work could give"
+    );
     if !sweep.is_empty() {
         println!("scan forward against state size N (same B, L, E):");
     }
