@@ -96,12 +96,20 @@ fn main(
         var ss = 0.0;
         //#unroll g d4
         {
+            // One element at a time, in order: the sums round as the reference's do.
             let w = slots[s0 + {g}u];
-            ss += dot(w, w);
-            dot_lo += q_lo[4u * {g}u] * w.x + q_lo[4u * {g}u + 1u] * w.y
-                    + q_lo[4u * {g}u + 2u] * w.z + q_lo[4u * {g}u + 3u] * w.w;
-            dot_hi += q_hi[4u * {g}u] * w.x + q_hi[4u * {g}u + 1u] * w.y
-                    + q_hi[4u * {g}u + 2u] * w.z + q_hi[4u * {g}u + 3u] * w.w;
+            ss += w.x * w.x;
+            dot_lo += q_lo[4u * {g}u] * w.x;
+            dot_hi += q_hi[4u * {g}u] * w.x;
+            ss += w.y * w.y;
+            dot_lo += q_lo[4u * {g}u + 1u] * w.y;
+            dot_hi += q_hi[4u * {g}u + 1u] * w.y;
+            ss += w.z * w.z;
+            dot_lo += q_lo[4u * {g}u + 2u] * w.z;
+            dot_hi += q_hi[4u * {g}u + 2u] * w.z;
+            ss += w.w * w.w;
+            dot_lo += q_lo[4u * {g}u + 3u] * w.w;
+            dot_hi += q_hi[4u * {g}u + 3u] * w.w;
         }
         //#end
         let inv_norm = 1.0 / sqrt(ss + NORM_EPS2);
@@ -118,6 +126,8 @@ fn main(
     var at_k_hi = vec4<u32>(0u);
     var top_lo = vec4<f32>(0.0);
     var top_hi = vec4<f32>(0.0);
+    var total_lo = vec4<f32>(0.0);
+    var total_hi = vec4<f32>(0.0);
     for (var t = 0u; t < top_k; t++) {
         var best_lo = vec4<f32>(LOWEST);
         var best_hi = vec4<f32>(LOWEST);
@@ -139,6 +149,9 @@ fn main(
             top_lo = best_lo;
             top_hi = best_hi;
         }
+        // The softmax's sum, in pick order (largest first).
+        total_lo += exp(best_lo - top_lo);
+        total_hi += exp(best_hi - top_hi);
         pick_lo[t] = best_k_lo;
         pick_hi[t] = best_k_hi;
         at_lo = best_lo;
@@ -147,23 +160,13 @@ fn main(
         at_k_hi = best_k_hi;
     }
 
-    // Softmax over the selection, then the dense weight rows.
-    var total_lo = vec4<f32>(0.0);
-    var total_hi = vec4<f32>(0.0);
-    for (var k = 0u; k < K; k++) {
-        total_lo += select(vec4<f32>(0.0), exp(score_lo[k] - top_lo),
-                           before_or_at(score_lo[k], k, at_lo, at_k_lo));
-        total_hi += select(vec4<f32>(0.0), exp(score_hi[k] - top_hi),
-                           before_or_at(score_hi[k], k, at_hi, at_k_hi));
-    }
-    let inv_lo = 1.0 / total_lo;
-    let inv_hi = 1.0 / total_hi;
+    // The dense weight rows: the softmax over the selection, 0 elsewhere.
     let out_lo = row_lo * (D + K) + D;
     let out_hi = row_hi * (D + K) + D;
     for (var k = 0u; k < K; k++) {
-        let w_lo = select(vec4<f32>(0.0), exp(score_lo[k] - top_lo) * inv_lo,
+        let w_lo = select(vec4<f32>(0.0), exp(score_lo[k] - top_lo) / total_lo,
                           before_or_at(score_lo[k], k, at_lo, at_k_lo));
-        let w_hi = select(vec4<f32>(0.0), exp(score_hi[k] - top_hi) * inv_hi,
+        let w_hi = select(vec4<f32>(0.0), exp(score_hi[k] - top_hi) / total_hi,
                           before_or_at(score_hi[k], k, at_hi, at_k_hi));
         // Rows past the end repeat the last row, so they write the same values there.
         out[out_lo.x + k] = w_lo.x;
@@ -184,12 +187,17 @@ fn main(
         let hi = j >= 4u;
         let c = j % 4u;
         let top = select(top_lo[c], top_hi[c], hi);
-        let inv = select(inv_lo[c], inv_hi[c], hi);
+        let total = select(total_lo[c], total_hi[c], hi);
+        // Zeroed explicitly: not every WGSL compiler re-initialises a `var` declared in a loop on
+        // each iteration (Chromium's did not, and rows summed into the previous row's read).
         var read: array<vec4<f32>, {{ d4 }}>;
+        //#unroll g d4
+        read[{g}] = vec4<f32>(0.0);
+        //#end
         for (var t = 0u; t < top_k; t++) {
             let k = select(pick_lo[t][c], pick_hi[t][c], hi);
             let s = select(score_lo[k][c], score_hi[k][c], hi);
-            let w = exp(s - top) * inv;
+            let w = exp(s - top) / total;
             let s0 = (b * K + k) * D4;
             //#unroll g d4
             read[{g}] += w * slots[s0 + {g}u];

@@ -38,8 +38,14 @@ fn main(
     // Phase 1: β_h cos(key_h, W_k) for every (head, slot). A thread per slot takes every head,
     // so one load of a slot value feeds H dot products (loads, not FMAs, set the speed).
     for (var k = lid.x; k < K; k += WG) {
+        // Zeroed explicitly for each slot: not every WGSL compiler re-initialises a `var`
+        // declared in a loop on each iteration.
         var dot: array<f32, {{ h }}>;
         var kk: array<f32, {{ h }}>;
+        for (var h = 0u; h < H; h++) {
+            dot[h] = 0.0;
+            kk[h] = 0.0;
+        }
         var ss = 0.0;
         for (var i = 0u; i < d; i++) {
             let s = slots[(b * K + k) * d + i];
