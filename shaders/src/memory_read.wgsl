@@ -61,7 +61,8 @@ fn main(
         return;
     }
 
-    // This thread's rows; rows past the end repeat the last (their results are not stored).
+    // This thread's rows; rows past the end repeat the last: their weights rewrite the last row's
+    // with equal values, and their reads are skipped.
     let last = rows - 1u;
     let row_lo = b * rows + vec4<u32>(min(first, last), min(first + 1u, last),
                                       min(first + 2u, last), min(first + 3u, last));
@@ -168,7 +169,6 @@ fn main(
                           before_or_at(score_lo[k], k, at_lo, at_k_lo));
         let w_hi = select(vec4<f32>(0.0), exp(score_hi[k] - top_hi) / total_hi,
                           before_or_at(score_hi[k], k, at_hi, at_k_hi));
-        // Rows past the end repeat the last row, so they write the same values there.
         out[out_lo.x + k] = w_lo.x;
         out[out_lo.y + k] = w_lo.y;
         out[out_lo.z + k] = w_lo.z;

@@ -7,8 +7,8 @@
 //
 // One workgroup per batch row, in three phases separated by barriers: the H × K scores (a
 // thread per slot), the addresses (a thread per head), then the K × d slot update (a thread per
-// column). The
-// scores are kept in the ω region of the output until each head overwrites its row with ω.
+// column). The scores are kept in the ω region of the output until each head overwrites its row
+// with ω.
 
 @group(0) @binding(0) var<storage, read_write> slots: array<f32>;    // [B, K, d]
 @group(0) @binding(1) var<storage, read_write> heads: array<f32>;    // [B, H, 3d]: key ‖ erase ‖ add
