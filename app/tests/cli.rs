@@ -457,7 +457,7 @@ fn bad_input_is_a_clear_error_and_overwrites_nothing() {
     // A config that fails validation.
     let cfg = d("bad.json");
     let mut config: Value = serde_json::from_str(&dmn::DmnConfig::tiny(40).to_json()).unwrap();
-    config["top_k"] = Value::from(99);
+    config["wm_top_k"] = Value::from(99);
     std::fs::write(&cfg, config.to_string()).unwrap();
     let e = fails(&[
         "train",

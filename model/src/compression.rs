@@ -70,16 +70,6 @@ impl CompressorConfig {
 }
 
 impl Compressor {
-    /// `[d, 2Z]`: the encoder's input and output widths.
-    pub(crate) fn encoder_dims(&self) -> [usize; 2] {
-        self.encoder.weight.dims()
-    }
-
-    /// The configured latent width `Z`, whatever the kind.
-    pub(crate) fn configured_latent(&self) -> usize {
-        self.latent_dim
-    }
-
     /// Width of a stored entry when all of it is kept: `Z`, or `d` uncompressed.
     pub fn latent_dim(&self) -> usize {
         match self.kind {

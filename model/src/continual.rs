@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use crate::config::DmnConfig;
+use crate::config::{ConfigError, DmnConfig};
 use crate::tasks::Task;
 use crate::train::{OptimizerConfig, Trainer};
 
@@ -64,6 +64,24 @@ impl ForgettingCurves {
     }
 }
 
+/// Why a continual-learning run cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ContinualError {
+    /// A task uses more token ids than the model embeds.
+    #[error("the {task} task needs {needs} token ids but the model has {has}")]
+    Vocabulary {
+        /// The task's name.
+        task: String,
+        /// Its vocabulary size.
+        needs: usize,
+        /// The model's.
+        has: usize,
+    },
+    /// The model config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
 /// Trains a fresh model of `config` on `tasks` in order and evaluates every task after each
 /// phase. `device` is the training device (with autodiff). `config.vocab_size` must cover every
 /// task's vocabulary.
@@ -72,16 +90,15 @@ pub fn run(
     tasks: &[Box<dyn Task>],
     settings: &ContinualSettings,
     device: &Device,
-) -> Result<ForgettingCurves, String> {
+) -> Result<ForgettingCurves, ContinualError> {
     if let Some(t) = tasks.iter().find(|t| t.vocab_size() > config.vocab_size) {
-        return Err(format!(
-            "the {} task needs {} token ids but the model has {}",
-            t.name(),
-            t.vocab_size(),
-            config.vocab_size
-        ));
+        return Err(ContinualError::Vocabulary {
+            task: t.name().to_string(),
+            needs: t.vocab_size(),
+            has: config.vocab_size,
+        });
     }
-    let model = config.init(device).map_err(|e| e.to_string())?;
+    let model = config.init(device)?;
     let mut trainer = Trainer::new(
         model,
         config.clone(),

@@ -74,8 +74,8 @@ pub fn per_token(config: &DmnConfig) -> Flops {
     };
     let mut controller_output = false;
     if c.use_working_memory {
-        let (h, k, top) = (c.wm_heads as f64, c.wm_slots as f64, c.top_k as f64);
-        let interval = c.memory_update_interval as f64;
+        let (h, k, top) = (c.wm_heads as f64, c.wm_slots as f64, c.wm_top_k as f64);
+        let interval = c.wm_update_interval as f64;
         // Read: per head a query D → D and a strength D → 1; cosine scores against K slots; the
         // top-k weighted read; then H·D → D.
         macs.controller += h * d * d + h * d + h * d * d;
@@ -84,7 +84,7 @@ pub fn per_token(config: &DmnConfig) -> Flops {
         // Per update, per head: key D → D, strength, write and allocation gates D → 1 each,
         // erase D → D, candidate D → b → D; per slot a decay D → 1; cosine scores against K
         // slots, and erase-and-add on the top-k slots (2 per element).
-        let b = c.bottleneck as f64;
+        let b = c.wm_bottleneck as f64;
         let per_update =
             h * (d * d + 3.0 * d + d * d + 2.0 * d * b) + k * d + h * k * d + h * top * 2.0 * d;
         macs.working_memory += d * h + h * d + per_update / interval;
@@ -92,7 +92,7 @@ pub fn per_token(config: &DmnConfig) -> Flops {
     }
     if c.use_long_term_memory {
         let entries = c.ltm_capacity() as f64;
-        let (m, z) = (c.ltm_entries_per_level as f64, c.latent_dim as f64);
+        let (m, z) = (c.ltm_entries_per_level as f64, c.ltm_latent_dim as f64);
         let seg = c.segment_len as f64;
         // Retrieval: query D → D, scores against every entry and their weighted sum, out D → D.
         macs.controller += d * d + d * d;
@@ -105,7 +105,7 @@ pub fn per_token(config: &DmnConfig) -> Flops {
             TransferPolicy::Ppo | TransferPolicy::Dqn => compression_level::LEVELS.len() as f64,
             TransferPolicy::Importance | TransferPolicy::Lru => 0.0,
         };
-        let compress = match c.compression {
+        let compress = match c.ltm_compression {
             CompressionKind::Vae => d * 2.0 * z + z * d,
             CompressionKind::MeanPool => 2.0 * d,
             CompressionKind::Uncompressed => 0.0,
@@ -142,12 +142,12 @@ mod tests {
             .with_attn_window(5)
             .with_wm_slots(6)
             .with_wm_heads(2)
-            .with_top_k(3)
-            .with_bottleneck(2)
-            .with_memory_update_interval(4)
+            .with_wm_top_k(3)
+            .with_wm_bottleneck(2)
+            .with_wm_update_interval(4)
             .with_ltm_levels(3)
             .with_ltm_entries_per_level(2)
-            .with_latent_dim(3)
+            .with_ltm_latent_dim(3)
             .with_segment_len(8)
     }
 
@@ -206,9 +206,9 @@ mod tests {
         assert_eq!(ppo.long_term_memory - f.long_term_memory, 24.0);
         // Compression of the 2 moved slots per segment of 8: the VAE's 2·36 = 72 MACs (9 per
         // token) become a mean-pool's 2·(4 + 4) = 16 (2 per token) or nothing.
-        let pooled = per_token(&small().with_compression(CompressionKind::MeanPool));
+        let pooled = per_token(&small().with_ltm_compression(CompressionKind::MeanPool));
         assert_eq!(f.long_term_memory - pooled.long_term_memory, 2.0 * 7.0);
-        let raw = per_token(&small().with_compression(CompressionKind::Uncompressed));
+        let raw = per_token(&small().with_ltm_compression(CompressionKind::Uncompressed));
         assert_eq!(f.long_term_memory - raw.long_term_memory, 2.0 * 9.0);
     }
 }

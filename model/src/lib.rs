@@ -51,10 +51,12 @@ pub mod probe;
 pub mod tasks;
 pub mod trace;
 pub mod train;
+pub mod transfer;
 pub mod working_memory;
 
 pub use config::{
-    CompressionKind, ConfigError, DmnConfig, EncoderKind, LossWeights, TransferPolicy,
+    CompressionKind, ConfigError, ConfigParseError, DmnConfig, EncoderKind, LossWeights,
+    TransferPolicy,
 };
 pub use model::{Dmn, DmnState, ForwardOptions, SegmentOutput};
 pub use trace::MemoryTrace;

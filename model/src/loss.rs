@@ -4,10 +4,12 @@
 //!        + λ_kl · KL + λ_rec · reconstruction`
 
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::LossWeights;
 use crate::model::SegmentOutput;
+use crate::transfer::TransferOutcome;
+use crate::working_memory::SegmentRun;
 
 /// Mean cross-entropy over the positions where `mask` is 1 (0 when none is).
 ///
@@ -35,6 +37,54 @@ pub fn correct_predictions(
     let [b, l, _] = logits.dims();
     let hits = logits.argmax(2).reshape([b, l]).equal(targets).float();
     (hits * mask).sum()
+}
+
+/// Auxiliary loss terms of one segment, each a `[1]` tensor (0 when the memory they concern is off).
+#[derive(Debug, Clone)]
+pub struct AuxLosses {
+    /// Entropy of the mean write distribution over slots, divided by ln K (in [0, 1]; higher is better).
+    pub utilization: Tensor<1>,
+    /// Mean write-gate activity.
+    pub pressure: Tensor<1>,
+    /// Mean entropy of read distributions (nats).
+    pub read_entropy: Tensor<1>,
+    /// VAE KL of the segment's transfer.
+    pub kl: Tensor<1>,
+    /// VAE reconstruction error of the segment's transfer.
+    pub reconstruction: Tensor<1>,
+}
+
+impl AuxLosses {
+    /// The terms of what the working memory and the transfer did in one segment.
+    pub(crate) fn of(
+        working: Option<&SegmentRun>,
+        transfer: Option<&TransferOutcome>,
+        device: &Device,
+    ) -> Self {
+        let zero = || Tensor::zeros([1], device);
+        let (utilization, pressure, read_entropy) = match working {
+            Some(w) => (
+                w.utilization.clone(),
+                w.pressure.clone(),
+                w.read_entropy.clone(),
+            ),
+            None => (zero(), zero(), zero()),
+        };
+        let (kl, reconstruction) = match transfer {
+            Some(t) => (
+                t.transfer.compressed.kl.clone(),
+                t.transfer.compressed.reconstruction.clone(),
+            ),
+            None => (zero(), zero()),
+        };
+        Self {
+            utilization,
+            pressure,
+            read_entropy,
+            kl,
+            reconstruction,
+        }
+    }
 }
 
 /// The terms of one segment's loss.
@@ -86,5 +136,74 @@ mod tests {
             correct_predictions(logits, targets, mask).into_scalar::<f32>(),
             1.0
         );
+    }
+}
+
+#[cfg(test)]
+mod gradient_tests {
+    use super::*;
+    use crate::tasks::{Needle, Task};
+    use crate::{DmnConfig, ForwardOptions};
+    use burn::module::{Module, ModuleVisitor, Param, ParamId};
+    use burn::optim::GradientsParams;
+    use rand::SeedableRng;
+
+    struct Ids(Vec<(ParamId, Vec<usize>)>);
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push((param.id, param.val().dims().to_vec()));
+        }
+    }
+
+    #[test]
+    fn gradients_reach_every_parameter_and_are_finite() {
+        for kind in crate::config::EncoderKind::ALL {
+            let device = Device::flex().autodiff();
+            let task = Needle::new(42, 8, 8, 4).unwrap(); // 48 tokens: two segments of 24
+            let config = DmnConfig::tiny(task.vocab_size())
+                .with_encoder(kind)
+                .with_segment_len(24);
+            let model = config.init(&device).unwrap();
+            let batch = task.sample(&mut rand::rngs::StdRng::seed_from_u64(3), 2);
+            // Two segments: the second retrieves from a non-empty long-term memory.
+            let (_, state) = model.forward_segment(
+                model.init_state(2, &device),
+                batch.segment(0, 24, &device).0,
+                ForwardOptions {
+                    sample: true,
+                    trace: false,
+                },
+            );
+            let (inputs, targets, _) = batch.segment(24, 24, &device);
+            let (out, _) = model.forward_segment(
+                state.detach(),
+                inputs,
+                ForwardOptions {
+                    sample: true,
+                    trace: false,
+                },
+            );
+            let mask = Tensor::<2>::ones([2, 24], &device);
+            let loss = segment_loss(&out, targets, mask, &config.loss_weights);
+            let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
+            let mut ids = Ids(Vec::new());
+            model.visit(&mut ids);
+            assert!(ids.0.len() > 40, "{} parameters", ids.0.len());
+            for (id, dims) in ids.0 {
+                let g: Option<Tensor<1>> = match dims.len() {
+                    1 => grads.remove::<1>(id),
+                    2 => grads.remove::<2>(id).map(|g| g.flatten(0, 1)),
+                    n => panic!("unexpected rank {n}"),
+                };
+                let g = g.unwrap_or_else(|| {
+                    panic!("{kind:?}: no gradient for a parameter of shape {dims:?}")
+                });
+                let finite = g.is_finite().all().into_scalar::<bool>();
+                assert!(
+                    finite,
+                    "{kind:?}: non-finite gradient for a parameter of shape {dims:?}"
+                );
+            }
+        }
     }
 }

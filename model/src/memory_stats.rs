@@ -1,10 +1,78 @@
-//! What the memory did, summarized from [`MemoryTrace`]s: how often and where it writes, how
-//! long what it writes survives, and how focused its reads are (seed 000 §2.5.2, seed 002's
-//! memory-behaviour metrics). The evaluation report and the viewers' survival panel use these.
+//! What the memory did. [`MemoryStats`] are the device-side figures of one segment that every
+//! logged step reports; [`MemoryBehaviour`] is summarized from [`MemoryTrace`]s: how often and
+//! where the memory writes, how long what it writes survives, and how focused its reads are
+//! (seed 000 §2.5.2, seed 002's memory-behaviour metrics). The evaluation report and the
+//! viewers' survival panel use the latter.
 
+use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
 use crate::MemoryTrace;
+use crate::long_term_memory::LongTermMemoryState;
+use crate::working_memory::WorkingMemoryState;
+
+/// Guards `ln 0` in entropies.
+const ENTROPY_EPS: f64 = 1e-9;
+
+/// Entropy (nats) of each row of non-negative weights along the last axis; rows need not sum
+/// to 1, they are normalized first.
+pub(crate) fn entropy<const D: usize>(p: Tensor<D>) -> Tensor<D> {
+    let p = p.clone() / p.sum_dim(D - 1).clamp_min(ENTROPY_EPS);
+    (p.clone() * (p + ENTROPY_EPS).log()).sum_dim(D - 1).neg()
+}
+
+/// The largest entropy of `n` outcomes, `ln n` (floored above 0): divides an [`entropy`] into
+/// [0, 1].
+pub(crate) fn max_entropy(n: usize) -> f64 {
+    (n as f64).ln().max(ENTROPY_EPS)
+}
+
+/// Memory statistics of one segment (for metrics), `[1]` tensors on the device.
+#[derive(Debug, Clone)]
+pub struct MemoryStats {
+    /// Entropy of the normalized slot usage at the segment's end, divided by ln K.
+    pub slot_usage_entropy: Tensor<1>,
+    /// Mean slot age at the segment's end (in memory updates).
+    pub mean_age: Tensor<1>,
+    /// Mean entropy of the segment's read distributions (nats; lower is sparser).
+    pub read_entropy: Tensor<1>,
+    /// Bytes of compressed long-term entries.
+    pub ltm_bytes: Tensor<1>,
+    /// Fraction of each long-term level occupied (host data: no readback needed).
+    pub ltm_fill: Vec<f32>,
+}
+
+impl MemoryStats {
+    /// The statistics of the memories as a segment left them; `read_entropy` is the segment's
+    /// mean read entropy. Every tensor is detached: statistics are never trained on.
+    pub fn of(
+        working: Option<&WorkingMemoryState>,
+        long_term: Option<&LongTermMemoryState>,
+        read_entropy: Tensor<1>,
+        device: &Device,
+    ) -> Self {
+        let zero = || Tensor::zeros([1], device);
+        let (slot_usage_entropy, mean_age) = match working {
+            Some(w) => {
+                let k = w.usage.dims()[1];
+                let e = entropy(w.usage.clone().detach()).mean() / max_entropy(k);
+                (e, w.age.clone().detach().mean())
+            }
+            None => (zero(), zero()),
+        };
+        let (ltm_bytes, ltm_fill) = match long_term {
+            Some(l) => (l.compressed_bytes(device).detach(), l.fill()),
+            None => (zero(), Vec::new()),
+        };
+        Self {
+            slot_usage_entropy,
+            mean_age,
+            read_entropy: read_entropy.detach(),
+            ltm_bytes,
+            ltm_fill,
+        }
+    }
+}
 
 /// A head writes the slot of its largest write weight, when that weight is at least this (a
 /// closed write gate writes nowhere).

@@ -8,6 +8,7 @@ use crate::MemoryTrace;
 use crate::model::{Dmn, ForwardOptions};
 use crate::tasks::Batch;
 use crate::trace::SegmentTrace;
+use crate::train::DeviceError;
 
 /// Device-side results of [`probe`]; read them with [`ProbeTensors::read`] (native) or
 /// [`ProbeTensors::read_async`] (browser).
@@ -98,12 +99,12 @@ impl ProbeTensors {
 
     /// Reads the results back without blocking (required in the browser). An error means the
     /// device failed (a lost GPU).
-    pub async fn read_async(&self) -> Result<Probe, String> {
+    pub async fn read_async(&self) -> Result<Probe, DeviceError> {
         let predicted = match self.predictions.clone() {
             Some(p) => p
                 .into_data_async()
                 .await
-                .map_err(|e| format!("{e:?}"))?
+                .map_err(DeviceError::of)?
                 .convert::<i64>()
                 .try_to_vec::<i64>()
                 .unwrap_or_default(),

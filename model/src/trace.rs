@@ -7,6 +7,9 @@
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::long_term_memory::Transfer;
+use crate::ops::MemoryWrite;
+
 /// One transfer from working memory into long-term memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransferEvent {
@@ -70,6 +73,85 @@ pub struct SegmentTrace {
 }
 
 impl SegmentTrace {
+    /// An empty trace of segment `segment` for a memory of `slots` slots, `heads` heads and
+    /// `levels` long-term levels (0 where a memory is off).
+    pub(crate) fn new(segment: u64, slots: usize, heads: usize, levels: usize) -> Self {
+        Self {
+            segment,
+            slots,
+            heads,
+            levels,
+            per_update: Vec::new(),
+            importance: None,
+            transfer: None,
+            level_fill: Vec::new(),
+            level_span: Vec::new(),
+            retrieval_per_level: None,
+        }
+    }
+
+    /// Records one memory update: what it wrote, and how the update's tokens read the memory
+    /// before it (`read_weights` `[B, T·H, K]`, averaged over the `T` tokens per head).
+    pub(crate) fn record_update(&mut self, written: &MemoryWrite, read_weights: Tensor<3>) {
+        let (k, h) = (self.slots, self.heads);
+        let [_, rows, _] = read_weights.dims();
+        let row = |x: Tensor<2>| x.narrow(0, 0, 1).reshape([k]);
+        let read = read_weights
+            .narrow(0, 0, 1)
+            .reshape([rows / h, h, k])
+            .mean_dim(0)
+            .reshape([h * k]);
+        let [b, _, _] = written.slots.dims();
+        let norms = written
+            .slots
+            .clone()
+            .powi_scalar(2)
+            .sum_dim(2)
+            .sqrt()
+            .reshape([b, k]);
+        self.per_update.push([
+            written
+                .write_weights
+                .clone()
+                .narrow(0, 0, 1)
+                .reshape([h * k]),
+            read,
+            row(norms),
+            row(written.age.clone()),
+            row(written.usage.clone()),
+        ]);
+    }
+
+    /// Records the retrieval weights `[B, L, E]` of a segment's tokens, summed per level and
+    /// averaged over the tokens.
+    pub(crate) fn record_retrieval(&mut self, weights: Tensor<3>) {
+        let [_, _, e] = weights.dims();
+        let per_level = weights
+            .narrow(0, 0, 1)
+            .mean_dim(1)
+            .reshape([self.levels, e / self.levels])
+            .sum_dim(1);
+        self.retrieval_per_level = Some(per_level.reshape([self.levels]));
+    }
+
+    /// Records the transfer at the segment's end: every slot's importance `[B, K]` and what
+    /// moved.
+    pub(crate) fn record_transfer(&mut self, importance: Tensor<2>, transfer: &Transfer) {
+        let [_, m] = transfer.slots.dims();
+        self.importance = Some(importance.narrow(0, 0, 1).reshape([self.slots]));
+        self.transfer = Some((
+            transfer.slots.clone().narrow(0, 0, 1).reshape([m]),
+            transfer.importance.clone().narrow(0, 0, 1).reshape([m]),
+            transfer.level,
+        ));
+    }
+
+    /// Records how full each level is after the segment, and how many segments it covers.
+    pub(crate) fn record_levels(&mut self, fill: Vec<f32>, span: Vec<u64>) {
+        self.level_fill = fill;
+        self.level_span = span;
+    }
+
     /// Every float tensor in a fixed order, concatenated, so one readback suffices.
     fn parts(&self) -> (Tensor<1>, Option<Tensor<1, Int>>) {
         let mut floats: Vec<Tensor<1>> = Vec::new();

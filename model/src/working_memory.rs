@@ -12,7 +12,10 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{gelu, sigmoid, softmax, softplus};
 use burn::tensor::{Device, Tensor};
 
+use crate::controller::ReadQueries;
+use crate::memory_stats::{entropy, max_entropy};
 use crate::ops::{MemoryRead, MemoryWrite, WriteRequest, auto};
+use crate::trace::SegmentTrace;
 
 /// Configuration of the [`WorkingMemory`].
 #[derive(Config, Debug)]
@@ -29,6 +32,9 @@ pub struct WorkingMemoryConfig {
     pub bottleneck: usize,
     /// Per-update usage decay.
     pub usage_decay: f64,
+    /// Tokens between memory updates (see [`WorkingMemory::run_segment`]).
+    #[config(default = 8)]
+    pub update_interval: usize,
     /// Run reads and writes as WGSL kernels on wgpu devices.
     #[config(default = true)]
     pub kernels: bool,
@@ -58,6 +64,7 @@ pub struct WorkingMemory {
     heads: usize,
     top_k: usize,
     usage_decay: f64,
+    update_interval: usize,
     kernels: bool,
 }
 
@@ -70,6 +77,31 @@ pub struct WorkingMemoryState {
     pub age: Tensor<2>,
     /// `[B, K]`: decayed count of reads and writes (drives LRU allocation).
     pub usage: Tensor<2>,
+}
+
+/// What the working memory did over one segment ([`WorkingMemory::run_segment`]).
+#[derive(Debug, Clone)]
+pub struct SegmentRun {
+    /// What every token read, its heads side by side, `[B, L, H·d]`.
+    pub read: Tensor<3>,
+    /// The memory after the segment's last update.
+    pub state: WorkingMemoryState,
+    /// Entropy of the segment's mean write distribution over slots, divided by ln K, `[1]`.
+    pub utilization: Tensor<1>,
+    /// Mean write-gate activity, `[1]`.
+    pub pressure: Tensor<1>,
+    /// Mean entropy of the read distributions (nats), `[1]`.
+    pub read_entropy: Tensor<1>,
+}
+
+impl From<MemoryWrite> for WorkingMemoryState {
+    fn from(written: MemoryWrite) -> Self {
+        Self {
+            slots: written.slots,
+            age: written.age,
+            usage: written.usage,
+        }
+    }
 }
 
 impl WorkingMemoryState {
@@ -112,6 +144,7 @@ impl WorkingMemoryConfig {
             heads: self.heads,
             top_k: self.top_k,
             usage_decay: self.usage_decay,
+            update_interval: self.update_interval,
             kernels: self.kernels,
         }
     }
@@ -172,6 +205,58 @@ impl WorkingMemory {
             / tokens;
         let usage = state.usage + read_mass;
         (out, WorkingMemoryState { usage, ..state })
+    }
+
+    /// Runs one segment through the memory: its tokens come in groups of `update_interval`;
+    /// each group first reads the memory as the previous updates left it (so no token reads
+    /// what it wrote itself), then one update writes a summary of the group.
+    ///
+    /// # Shapes
+    /// - queries: `[B, L, H, d]` and strengths `[B, L, H]`, h: `[B, L, d]` → read `[B, L, H·d]`
+    pub fn run_segment(
+        &self,
+        mut state: WorkingMemoryState,
+        queries: ReadQueries,
+        h: Tensor<3>,
+        mut trace: Option<&mut SegmentTrace>,
+    ) -> SegmentRun {
+        let [b, l, d] = h.dims();
+        let (k, hh) = (self.slots, self.heads);
+        let device = h.device();
+        let mut reads = Vec::with_capacity(l.div_ceil(self.update_interval));
+        let mut write_mass = Tensor::<2>::zeros([b, k], &device);
+        let mut gate_sum = Tensor::<1>::zeros([1], &device);
+        let mut read_entropy_sum = Tensor::<1>::zeros([1], &device);
+        let mut start = 0;
+        while start < l {
+            let t = self.update_interval.min(l - start);
+            let query = queries.query.clone().narrow(1, start, t);
+            let strength = queries.strength.clone().narrow(1, start, t);
+            let (read, after_read) = self.read(
+                state,
+                query.reshape([b, t * hh, d]),
+                strength.reshape([b, t * hh]),
+            );
+            reads.push(read.read.reshape([b, t, hh * d]));
+            read_entropy_sum = read_entropy_sum + entropy(read.weights.clone()).mean();
+            let (written, gate) = self.write(after_read, h.clone().narrow(1, start, t));
+            write_mass = write_mass + written.write_weights.clone().sum_dim(1).reshape([b, k]);
+            gate_sum = gate_sum + gate.mean();
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.record_update(&written, read.weights);
+            }
+            state = written.into();
+            start += t;
+        }
+        let updates = reads.len() as f64;
+        let mean_write = write_mass.sum_dim(0).reshape([k]);
+        SegmentRun {
+            read: Tensor::cat(reads, 1),
+            state,
+            utilization: entropy(mean_write) / max_entropy(k),
+            pressure: gate_sum / updates,
+            read_entropy: read_entropy_sum / updates,
+        }
     }
 
     /// One memory update from the tokens since the previous one.

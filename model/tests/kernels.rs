@@ -513,7 +513,7 @@ fn tiny_model_trains_on_wgpu_with_kernels_like_on_cpu() {
     let Some(gpu) = wgpu() else { return };
     let task = Needle::new(64, 16, 16, 8).unwrap();
     // Dense reads and writes (top_k = K): see the note above.
-    let config = DmnConfig::tiny(task.vocab_size()).with_top_k(16);
+    let config = DmnConfig::tiny(task.vocab_size()).with_wm_top_k(16);
     // One set of initial weights for both runs. Parameters are initialized lazily, on first
     // use: draw them now, on the CPU (through the record), or each device would draw its own.
     let initial = config.init(&Device::flex().autodiff()).unwrap();

@@ -255,7 +255,8 @@ async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::MemoryTra
     };
     let result = probe(&demo.model, &batch, &demo.device)
         .read_async()
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     let answer = Answer {
         asked,
         distance: q.distance,

@@ -110,7 +110,11 @@ async fn train_on(
         step += 1;
         let mut rng = StdRng::seed_from_u64(step_seed(settings.seed, step));
         let batch = task.sample(&mut rng, settings.batch);
-        let stats = trainer.step(&batch).read_async().await?;
+        let stats = trainer
+            .step(&batch)
+            .read_async()
+            .await
+            .map_err(|e| e.to_string())?;
         if !stats.loss.is_finite() {
             return Err(format!("the loss became {} at step {step}", stats.loss));
         }
@@ -128,7 +132,8 @@ async fn train_on(
         if page::now_ms() - last_trace > TRACE_EVERY_MS {
             let traces = probe(&trainer.model.valid(), &held_out, device)
                 .read_async()
-                .await?
+                .await
+                .map_err(|e| e.to_string())?
                 .traces;
             live.borrow_mut().history.set_traces(step, traces);
             last_trace = page::now_ms();

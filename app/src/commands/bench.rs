@@ -176,7 +176,7 @@ fn kernels(args: KernelArgs) -> Result<()> {
     let c = DmnConfig::preset(&args.preset, 256).expect("presets are validated by clap");
     let (b, l, d) = (args.batch, c.segment_len, c.d_model);
     let (e, n) = (c.expand * c.d_model, c.d_state);
-    let (k, h, top_k) = (c.wm_slots, c.wm_heads, c.top_k);
+    let (k, h, top_k) = (c.wm_slots, c.wm_heads, c.wm_top_k);
     let (levels, per) = (c.ltm_levels, c.ltm_entries_per_level);
     let chunk = c.scan_chunk;
     let normal = Distribution::Normal(0.0, 1.0);
@@ -301,7 +301,7 @@ fn kernels(args: KernelArgs) -> Result<()> {
                 slot(2),
                 request,
                 top_k,
-                c.usage_decay as f32,
+                c.wm_usage_decay as f32,
             );
             vec![out.slots, out.write_weights]
         };

@@ -503,7 +503,7 @@ fn measure(
         "memory": method.memory,
         "policy": method.policy,
         "wm_slots": config.model.wm_slots,
-        "compression": format!("{:?}", config.model.compression),
+        "compression": format!("{:?}", config.model.ltm_compression),
         "ltm_hierarchical": config.model.ltm_hierarchical,
         "run": run,
         "train_seconds": if finished { Value::Null } else { json!(train_seconds) },
@@ -536,7 +536,7 @@ fn behaviour(run: &Path, distance: u64, samples: usize, on: &str) -> Result<Opti
     let Some(b) = MemoryBehaviour::of_sequences(&sequences) else {
         return Ok(None);
     };
-    let tokens = config.model.memory_update_interval as f64;
+    let tokens = config.model.wm_update_interval as f64;
     Ok(Some(json!({
         "distance": distance,
         "sequences": samples,

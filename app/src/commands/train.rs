@@ -224,9 +224,9 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
         None => model,
     };
     let model = match args.compression.as_deref() {
-        Some("mean-pool") => model.with_compression(CompressionKind::MeanPool),
-        Some("none") => model.with_compression(CompressionKind::Uncompressed),
-        Some(_) => model.with_compression(CompressionKind::Vae),
+        Some("mean-pool") => model.with_ltm_compression(CompressionKind::MeanPool),
+        Some("none") => model.with_ltm_compression(CompressionKind::Uncompressed),
+        Some(_) => model.with_ltm_compression(CompressionKind::Vae),
         None => model,
     };
     let model = match args.ltm.as_deref() {

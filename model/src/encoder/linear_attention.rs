@@ -5,9 +5,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{elu, gelu};
+use burn::tensor::activation::elu;
 use burn::tensor::{Bool, Device, Tensor};
+
+use super::attention::{AttentionConfig, OutputMlp, QkvHeads};
 
 /// Configuration of one [`LinearAttentionBlock`].
 #[derive(Config, Debug)]
@@ -23,17 +24,8 @@ pub struct LinearAttentionBlockConfig {
 /// One linear-attention transformer block: attention and MLP, each pre-norm with a residual.
 #[derive(Module, Debug)]
 pub struct LinearAttentionBlock {
-    norm_attn: LayerNorm,
-    /// `D → 3D` (q, k, v).
-    qkv: Linear,
-    /// `D → D`
-    out: Linear,
-    norm_mlp: LayerNorm,
-    /// `D → 4D`
-    mlp_in: Linear,
-    /// `4D → D`
-    mlp_out: Linear,
-    heads: usize,
+    qkv: QkvHeads,
+    output: OutputMlp,
     chunk: usize,
 }
 
@@ -60,48 +52,13 @@ fn feature_map(x: Tensor<4>) -> Tensor<4> {
     elu(x, 1.0) + 1.0
 }
 
-/// The pre-norm q, k, v of `x` `[B, L, D]`, split into `heads`: three `[B, H, L, D/H]`.
-/// Shared by both attention blocks.
-pub(super) fn heads_qkv(
-    norm: &LayerNorm,
-    qkv: &Linear,
-    x: Tensor<3>,
-    heads: usize,
-) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
-    let [b, l, d] = x.dims();
-    let qkv = qkv.forward(norm.forward(x));
-    let split = |i: usize| {
-        qkv.clone()
-            .narrow(2, i * d, d)
-            .reshape([b, l, heads, d / heads])
-            .swap_dims(1, 2)
-    };
-    (split(0), split(1), split(2))
-}
-
-/// `x + out(att)`, then the MLP with its residual: the second half of both attention blocks.
-pub(super) fn out_and_mlp(
-    out: &Linear,
-    (norm, mlp_in, mlp_out): (&LayerNorm, &Linear, &Linear),
-    x: Tensor<3>,
-    att: Tensor<3>,
-) -> Tensor<3> {
-    let x = x + out.forward(att);
-    x.clone() + mlp_out.forward(gelu(mlp_in.forward(norm.forward(x))))
-}
-
 impl LinearAttentionBlockConfig {
     /// Initializes a block.
     pub fn init(&self, device: &Device) -> LinearAttentionBlock {
-        let d = self.d_model;
+        let attention = AttentionConfig::new(self.d_model, self.heads);
         LinearAttentionBlock {
-            norm_attn: LayerNormConfig::new(d).init(device),
-            qkv: LinearConfig::new(d, 3 * d).init(device),
-            out: LinearConfig::new(d, d).init(device),
-            norm_mlp: LayerNormConfig::new(d).init(device),
-            mlp_in: LinearConfig::new(d, 4 * d).init(device),
-            mlp_out: LinearConfig::new(4 * d, d).init(device),
-            heads: self.heads,
+            qkv: attention.init_qkv(device),
+            output: attention.init_output(device),
             chunk: self.chunk,
         }
     }
@@ -110,10 +67,10 @@ impl LinearAttentionBlockConfig {
 impl LinearAttentionBlock {
     /// A zero state for a batch.
     pub fn init_state(&self, batch: usize, device: &Device) -> LinearAttentionState {
-        let dh = self.qkv.weight.dims()[0] / self.heads;
+        let (h, dh) = (self.qkv.heads(), self.qkv.head_dim());
         LinearAttentionState {
-            s: Tensor::zeros([batch, self.heads, dh, dh], device),
-            z: Tensor::zeros([batch, self.heads, dh, 1], device),
+            s: Tensor::zeros([batch, h, dh, dh], device),
+            z: Tensor::zeros([batch, h, dh, 1], device),
         }
     }
 
@@ -125,9 +82,9 @@ impl LinearAttentionBlock {
         state: LinearAttentionState,
     ) -> (Tensor<3>, LinearAttentionState) {
         let [b, l, d] = x.dims();
-        let h = self.heads;
+        let h = self.qkv.heads();
         let device = x.device();
-        let (q, k, v) = heads_qkv(&self.norm_attn, &self.qkv, x.clone(), h);
+        let (q, k, v) = self.qkv.forward(x.clone());
         let (q, k) = (feature_map(q), feature_map(k));
 
         let (mut s, mut z) = (state.s, state.z);
@@ -155,9 +112,7 @@ impl LinearAttentionBlock {
             start += t;
         }
         let att = Tensor::cat(outs, 2).swap_dims(1, 2).reshape([b, l, d]);
-        let mlp = (&self.norm_mlp, &self.mlp_in, &self.mlp_out);
-        let y = out_and_mlp(&self.out, mlp, x, att);
-        (y, LinearAttentionState { s, z })
+        (self.output.forward(x, att), LinearAttentionState { s, z })
     }
 }
 

@@ -2,6 +2,7 @@
 //! linear-attention blocks, with its state carried across segments — or, for the evaluation's
 //! baselines, of LSTM, GRU or sliding-window Transformer blocks.
 
+mod attention;
 mod linear_attention;
 mod recurrent;
 mod selective_ssm;
@@ -14,11 +15,12 @@ pub use recurrent::{RecurrentBlock, RecurrentBlockConfig, RecurrentCell, Recurre
 pub use selective_ssm::{SelectiveSsmBlock, SelectiveSsmBlockConfig, SsmState};
 pub use sliding_window::{SlidingWindowBlock, SlidingWindowBlockConfig, SlidingWindowState};
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::config::{DmnConfig, EncoderKind};
+use crate::config::EncoderKind;
 
 /// One encoder block of either kind.
 #[derive(Module, Debug)]
@@ -70,6 +72,41 @@ impl EncoderState {
     }
 }
 
+/// Configuration of the [`BaseEncoder`]: the block family and every block's sizes.
+#[derive(Config, Debug)]
+pub struct EncoderConfig {
+    /// Block family.
+    pub kind: EncoderKind,
+    /// Width `D`.
+    pub d_model: usize,
+    /// Blocks in the stack.
+    pub n_layers: usize,
+    /// SSM state size `N`.
+    #[config(default = 16)]
+    pub d_state: usize,
+    /// SSM inner width is `expand · D`.
+    #[config(default = 2)]
+    pub expand: usize,
+    /// Width of the SSM's causal convolution.
+    #[config(default = 4)]
+    pub d_conv: usize,
+    /// Rank of the SSM's Δ projection.
+    #[config(default = 4)]
+    pub dt_rank: usize,
+    /// Heads of the attention blocks.
+    #[config(default = 4)]
+    pub attn_heads: usize,
+    /// Tokens the sliding-window Transformer sees.
+    #[config(default = 128)]
+    pub attn_window: usize,
+    /// Time chunk of the reference scan and of linear attention.
+    #[config(default = 8)]
+    pub scan_chunk: usize,
+    /// Run the scan as its WGSL kernel on wgpu devices.
+    #[config(default = true)]
+    pub kernels: bool,
+}
+
 /// The stack of blocks and a final norm.
 #[derive(Module, Debug)]
 pub struct BaseEncoder {
@@ -77,53 +114,48 @@ pub struct BaseEncoder {
     norm: LayerNorm,
 }
 
-impl BaseEncoder {
-    /// Builds the encoder described by `config`.
-    pub fn new(config: &DmnConfig, device: &Device) -> Self {
-        let blocks = (0..config.n_layers)
-            .map(|_| match config.encoder {
-                EncoderKind::Ssm => EncoderBlock::Ssm(
-                    SelectiveSsmBlockConfig::new(
-                        config.d_model,
-                        config.d_state,
-                        config.expand,
-                        config.d_conv,
-                        config.dt_rank(),
-                        config.scan_chunk,
-                    )
-                    .with_kernels(config.kernels)
-                    .init(device),
-                ),
-                EncoderKind::LinearAttention => EncoderBlock::LinearAttention(
-                    LinearAttentionBlockConfig::new(
-                        config.d_model,
-                        config.attn_heads,
-                        config.scan_chunk,
-                    )
-                    .init(device),
-                ),
-                EncoderKind::Lstm => EncoderBlock::Recurrent(
-                    RecurrentBlockConfig::new(config.d_model, RecurrentCell::Lstm).init(device),
-                ),
-                EncoderKind::Gru => EncoderBlock::Recurrent(
-                    RecurrentBlockConfig::new(config.d_model, RecurrentCell::Gru).init(device),
-                ),
-                EncoderKind::Transformer => EncoderBlock::SlidingWindow(
-                    SlidingWindowBlockConfig::new(
-                        config.d_model,
-                        config.attn_heads,
-                        config.attn_window,
-                    )
-                    .init(device),
-                ),
-            })
-            .collect();
-        Self {
+impl EncoderConfig {
+    /// Initializes `n_layers` blocks of the configured kind.
+    pub fn init(&self, device: &Device) -> BaseEncoder {
+        let blocks = (0..self.n_layers).map(|_| self.block(device)).collect();
+        BaseEncoder {
             blocks,
-            norm: LayerNormConfig::new(config.d_model).init(device),
+            norm: LayerNormConfig::new(self.d_model).init(device),
         }
     }
 
+    fn block(&self, device: &Device) -> EncoderBlock {
+        let d = self.d_model;
+        match self.kind {
+            EncoderKind::Ssm => EncoderBlock::Ssm(
+                SelectiveSsmBlockConfig::new(
+                    d,
+                    self.d_state,
+                    self.expand,
+                    self.d_conv,
+                    self.dt_rank,
+                    self.scan_chunk,
+                )
+                .with_kernels(self.kernels)
+                .init(device),
+            ),
+            EncoderKind::LinearAttention => EncoderBlock::LinearAttention(
+                LinearAttentionBlockConfig::new(d, self.attn_heads, self.scan_chunk).init(device),
+            ),
+            EncoderKind::Lstm => EncoderBlock::Recurrent(
+                RecurrentBlockConfig::new(d, RecurrentCell::Lstm).init(device),
+            ),
+            EncoderKind::Gru => EncoderBlock::Recurrent(
+                RecurrentBlockConfig::new(d, RecurrentCell::Gru).init(device),
+            ),
+            EncoderKind::Transformer => EncoderBlock::SlidingWindow(
+                SlidingWindowBlockConfig::new(d, self.attn_heads, self.attn_window).init(device),
+            ),
+        }
+    }
+}
+
+impl BaseEncoder {
     /// A zero state for a batch.
     pub fn init_state(&self, batch: usize, device: &Device) -> EncoderState {
         let blocks = self

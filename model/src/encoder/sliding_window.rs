@@ -6,11 +6,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
-
-use super::linear_attention::{heads_qkv, out_and_mlp};
 use burn::tensor::{Bool, Device, Int, Tensor};
+
+use super::attention::{AttentionConfig, OutputMlp, QkvHeads};
 
 /// Configuration of one [`SlidingWindowBlock`].
 #[derive(Config, Debug)]
@@ -26,17 +25,8 @@ pub struct SlidingWindowBlockConfig {
 /// One Transformer block: windowed attention and MLP, each pre-norm with a residual.
 #[derive(Module, Debug)]
 pub struct SlidingWindowBlock {
-    norm_attn: LayerNorm,
-    /// `D → 3D` (q, k, v).
-    qkv: Linear,
-    /// `D → D`
-    out: Linear,
-    norm_mlp: LayerNorm,
-    /// `D → 4D`
-    mlp_in: Linear,
-    /// `4D → D`
-    mlp_out: Linear,
-    heads: usize,
+    qkv: QkvHeads,
+    output: OutputMlp,
     window: usize,
 }
 
@@ -65,15 +55,10 @@ impl SlidingWindowState {
 impl SlidingWindowBlockConfig {
     /// Initializes a block.
     pub fn init(&self, device: &Device) -> SlidingWindowBlock {
-        let d = self.d_model;
+        let attention = AttentionConfig::new(self.d_model, self.heads);
         SlidingWindowBlock {
-            norm_attn: LayerNormConfig::new(d).init(device),
-            qkv: LinearConfig::new(d, 3 * d).init(device),
-            out: LinearConfig::new(d, d).init(device),
-            norm_mlp: LayerNormConfig::new(d).init(device),
-            mlp_in: LinearConfig::new(d, 4 * d).init(device),
-            mlp_out: LinearConfig::new(4 * d, d).init(device),
-            heads: self.heads,
+            qkv: attention.init_qkv(device),
+            output: attention.init_output(device),
             window: self.window.max(1),
         }
     }
@@ -87,8 +72,12 @@ impl SlidingWindowBlock {
 
     /// An empty cache for a batch.
     pub fn init_state(&self, batch: usize, device: &Device) -> SlidingWindowState {
-        let dh = self.qkv.weight.dims()[0] / self.heads;
-        let shape = [batch, self.heads, self.cache_len(), dh];
+        let shape = [
+            batch,
+            self.qkv.heads(),
+            self.cache_len(),
+            self.qkv.head_dim(),
+        ];
         SlidingWindowState {
             k: Tensor::zeros(shape, device),
             v: Tensor::zeros(shape, device),
@@ -104,9 +93,9 @@ impl SlidingWindowBlock {
         state: SlidingWindowState,
     ) -> (Tensor<3>, SlidingWindowState) {
         let [b, l, d] = x.dims();
-        let (h, dh) = (self.heads, d / self.heads);
+        let (h, dh) = (self.qkv.heads(), self.qkv.head_dim());
         let device = x.device();
-        let (q, k, v) = heads_qkv(&self.norm_attn, &self.qkv, x.clone(), h); // [B, H, L, dh]
+        let (q, k, v) = self.qkv.forward(x.clone()); // [B, H, L, dh]
         let c = self.cache_len();
         let keys = Tensor::cat(vec![state.k, k], 2); // [B, H, C + L, dh]
         let values = Tensor::cat(vec![state.v, v], 2);
@@ -137,8 +126,7 @@ impl SlidingWindowBlock {
             .matmul(values.clone())
             .swap_dims(1, 2)
             .reshape([b, l, d]);
-        let mlp = (&self.norm_mlp, &self.mlp_in, &self.mlp_out);
-        let y = out_and_mlp(&self.out, mlp, x, att);
+        let y = self.output.forward(x, att);
         let next = SlidingWindowState {
             k: keys.narrow(2, l, c),
             v: values.narrow(2, l, c),

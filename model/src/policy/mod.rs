@@ -14,15 +14,16 @@
 //! - [`compression_level`]: how hard each moved slot is compressed, or whether it is discarded;
 //! - [`toy`]: a memory problem whose optimal decisions are known (keep the one segment holding
 //!   the needle when long-term memory has one free entry), on which both learners are tested;
-//! - [`transfer`]: both learners applied to the model's transfer decisions.
+//! - [`learner`]: both learners applied to the model's transfer decisions
+//!   ([`crate::transfer`]).
 
 pub mod compression_level;
 pub mod dqn;
 pub mod gae;
+pub mod learner;
 pub mod plackett_luce;
 pub mod ppo;
 pub mod toy;
-pub mod transfer;
 
 use burn::config::Config;
 use burn::module::Module;

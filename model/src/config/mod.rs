@@ -1,7 +1,22 @@
-//! [`DmnConfig`]: every size and weight of the model, saved as JSON beside each run.
+//! [`DmnConfig`]: every size and weight of the model, saved as JSON beside each run. Each box
+//! of the picture has its own config with `init` ([`EncoderConfig`], [`WorkingMemoryConfig`],
+//! [`LongTermMemoryConfig`]); this one holds them all, flat, so that a run's `config.json` reads
+//! as one list (working-memory fields start with `wm_`, long-term ones with `ltm_`).
+//!
+//! - [`validation`]: the table of allowed values ([`DmnConfig::validate`]);
+//! - [`json`]: loading configs, including ones written before a field existed or was renamed.
+
+mod json;
+mod validation;
+
+pub use json::ConfigParseError;
+pub use validation::ConfigError;
 
 use burn::config::Config;
-use core::fmt;
+
+use crate::encoder::EncoderConfig;
+use crate::long_term_memory::LongTermMemoryConfig;
+use crate::working_memory::WorkingMemoryConfig;
 
 /// Which base encoder turns tokens into hidden states (§2.4.1).
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -141,13 +156,13 @@ pub struct DmnConfig {
     pub wm_heads: usize,
     /// Slots addressed by each head: the top-k of the cosine scores (seed 002).
     #[config(default = 4)]
-    pub top_k: usize,
+    pub wm_top_k: usize,
     /// Per-update decay of slot usage; lower forgets use faster, so LRU favours older slots sooner.
     #[config(default = 0.9)]
-    pub usage_decay: f64,
+    pub wm_usage_decay: f64,
     /// Width of the semantic bottleneck in the candidate MLP (seed 002 "information filter").
     #[config(default = 32)]
-    pub bottleneck: usize,
+    pub wm_bottleneck: usize,
     /// Use the long-term memory (off: the "without LTM" ablation).
     #[config(default = true)]
     pub use_long_term_memory: bool,
@@ -159,10 +174,10 @@ pub struct DmnConfig {
     pub ltm_entries_per_level: usize,
     /// VAE latent width `Z`; the used width follows importance (§2.2.2).
     #[config(default = 16)]
-    pub latent_dim: usize,
+    pub ltm_latent_dim: usize,
     /// How slots are compressed for long-term memory.
     #[config(default = "CompressionKind::Vae")]
-    pub compression: CompressionKind,
+    pub ltm_compression: CompressionKind,
     /// Log-spaced levels merging like a binary counter (§2.1.3). Off: one flat store of the same
     /// `M · m` entries keeping the most important ones (the "flat LTM" ablation).
     #[config(default = true)]
@@ -173,53 +188,13 @@ pub struct DmnConfig {
     /// Tokens between working-memory writes. A token reads the memory as written by the
     /// previous updates, so smaller intervals mean fresher memory and more sequential steps.
     #[config(default = 8)]
-    pub memory_update_interval: usize,
+    pub wm_update_interval: usize,
     /// Classes of the sequence-classification head (0: no such head; the LM head is always there).
     #[config(default = 0)]
     pub num_classes: usize,
     /// Weights of the auxiliary losses.
     #[config(default = "LossWeights::new()")]
     pub loss_weights: LossWeights,
-}
-
-/// A configuration value outside its allowed range.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    /// Field name as written in the JSON config.
-    pub field: &'static str,
-    /// The offending value.
-    pub value: String,
-    /// What is allowed.
-    pub allowed: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "config field `{}` is {}, but it must be {}",
-            self.field, self.value, self.allowed
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-fn check(
-    ok: bool,
-    field: &'static str,
-    value: impl fmt::Display,
-    allowed: impl Into<String>,
-) -> Result<(), ConfigError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError {
-            field,
-            value: value.to_string(),
-            allowed: allowed.into(),
-        })
-    }
 }
 
 impl DmnConfig {
@@ -231,13 +206,13 @@ impl DmnConfig {
             .with_d_state(8)
             .with_wm_slots(16)
             .with_wm_heads(2)
-            .with_top_k(4)
-            .with_bottleneck(16)
+            .with_wm_top_k(4)
+            .with_wm_bottleneck(16)
             .with_ltm_levels(5)
             .with_ltm_entries_per_level(2)
-            .with_latent_dim(8)
+            .with_ltm_latent_dim(8)
             .with_segment_len(96)
-            .with_memory_update_interval(8)
+            .with_wm_update_interval(8)
             // The chunked reference scan costs L · chunk per channel and state: short chunks
             // are cheapest at this width.
             .with_scan_chunk(8)
@@ -251,13 +226,13 @@ impl DmnConfig {
             .with_d_state(16)
             .with_wm_slots(64)
             .with_wm_heads(4)
-            .with_top_k(8)
-            .with_bottleneck(48)
+            .with_wm_top_k(8)
+            .with_wm_bottleneck(48)
             .with_ltm_levels(5)
             .with_ltm_entries_per_level(4)
-            .with_latent_dim(32)
+            .with_ltm_latent_dim(32)
             .with_segment_len(256)
-            .with_memory_update_interval(16)
+            .with_wm_update_interval(16)
             .with_scan_chunk(4)
     }
 
@@ -269,13 +244,13 @@ impl DmnConfig {
             .with_d_state(16)
             .with_wm_slots(512)
             .with_wm_heads(8)
-            .with_top_k(16)
-            .with_bottleneck(192)
+            .with_wm_top_k(16)
+            .with_wm_bottleneck(192)
             .with_ltm_levels(5)
             .with_ltm_entries_per_level(32)
-            .with_latent_dim(128)
+            .with_ltm_latent_dim(128)
             .with_segment_len(2048)
-            .with_memory_update_interval(64)
+            .with_wm_update_interval(64)
             .with_scan_chunk(8)
     }
 
@@ -287,6 +262,46 @@ impl DmnConfig {
             "paper" => Some(Self::paper(vocab_size)),
             _ => None,
         }
+    }
+
+    /// The base encoder this config describes.
+    pub fn encoder_config(&self) -> EncoderConfig {
+        EncoderConfig::new(self.encoder, self.d_model, self.n_layers)
+            .with_d_state(self.d_state)
+            .with_expand(self.expand)
+            .with_d_conv(self.d_conv)
+            .with_dt_rank(self.dt_rank())
+            .with_attn_heads(self.attn_heads)
+            .with_attn_window(self.attn_window)
+            .with_scan_chunk(self.scan_chunk)
+            .with_kernels(self.kernels)
+    }
+
+    /// The working memory this config describes.
+    pub fn working_memory_config(&self) -> WorkingMemoryConfig {
+        WorkingMemoryConfig::new(
+            self.d_model,
+            self.wm_slots,
+            self.wm_heads,
+            self.wm_top_k,
+            self.wm_bottleneck,
+            self.wm_usage_decay,
+        )
+        .with_update_interval(self.wm_update_interval)
+        .with_kernels(self.kernels)
+    }
+
+    /// The long-term memory this config describes.
+    pub fn long_term_memory_config(&self) -> LongTermMemoryConfig {
+        LongTermMemoryConfig::new(
+            self.d_model,
+            self.ltm_levels,
+            self.ltm_entries_per_level,
+            self.ltm_latent_dim,
+        )
+        .with_compression(self.ltm_compression)
+        .with_hierarchical(self.ltm_hierarchical)
+        .with_kernels(self.kernels)
     }
 
     /// SSM inner width `E_in`.
@@ -303,193 +318,11 @@ impl DmnConfig {
     pub fn ltm_capacity(&self) -> usize {
         self.ltm_levels * self.ltm_entries_per_level
     }
-
-    /// Checks every field; the error names the field, its value and the allowed range.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        const BIG: usize = 1 << 20;
-        check(
-            self.vocab_size >= 2 && self.vocab_size <= BIG,
-            "vocab_size",
-            self.vocab_size,
-            "in 2..=1048576",
-        )?;
-        check(
-            self.d_model >= 1 && self.d_model <= 16384,
-            "d_model",
-            self.d_model,
-            "in 1..=16384",
-        )?;
-        check(
-            self.n_layers >= 1 && self.n_layers <= 256,
-            "n_layers",
-            self.n_layers,
-            "in 1..=256",
-        )?;
-        check(
-            self.d_state >= 1 && self.d_state <= 1024,
-            "d_state",
-            self.d_state,
-            "in 1..=1024",
-        )?;
-        check(
-            self.expand >= 1 && self.expand <= 16,
-            "expand",
-            self.expand,
-            "in 1..=16",
-        )?;
-        check(
-            self.d_conv >= 1 && self.d_conv <= 64,
-            "d_conv",
-            self.d_conv,
-            "in 1..=64",
-        )?;
-        check(
-            self.attn_heads >= 1 && self.d_model % self.attn_heads == 0,
-            "attn_heads",
-            self.attn_heads,
-            format!("at least 1 and a divisor of d_model ({})", self.d_model),
-        )?;
-        check(
-            (1..=65536).contains(&self.attn_window),
-            "attn_window",
-            self.attn_window,
-            "in 1..=65536",
-        )?;
-        check(
-            self.scan_chunk >= 1 && self.scan_chunk <= 4096,
-            "scan_chunk",
-            self.scan_chunk,
-            "in 1..=4096",
-        )?;
-        check(
-            self.wm_slots >= 1 && self.wm_slots <= 65536,
-            "wm_slots",
-            self.wm_slots,
-            "in 1..=65536",
-        )?;
-        check(
-            self.wm_heads >= 1 && self.wm_heads <= self.wm_slots,
-            "wm_heads",
-            self.wm_heads,
-            format!("in 1..=wm_slots ({})", self.wm_slots),
-        )?;
-        check(
-            self.top_k >= 1 && self.top_k <= self.wm_slots,
-            "top_k",
-            self.top_k,
-            format!("in 1..=wm_slots ({})", self.wm_slots),
-        )?;
-        check(
-            self.usage_decay > 0.0 && self.usage_decay < 1.0,
-            "usage_decay",
-            self.usage_decay,
-            "strictly between 0 and 1",
-        )?;
-        check(
-            self.bottleneck >= 1 && self.bottleneck <= 16384,
-            "bottleneck",
-            self.bottleneck,
-            "in 1..=16384",
-        )?;
-        check(
-            self.ltm_levels >= 1 && self.ltm_levels <= 40,
-            "ltm_levels",
-            self.ltm_levels,
-            "in 1..=40",
-        )?;
-        check(
-            self.ltm_entries_per_level >= 1 && self.ltm_entries_per_level <= self.wm_slots,
-            "ltm_entries_per_level",
-            self.ltm_entries_per_level,
-            format!("in 1..=wm_slots ({})", self.wm_slots),
-        )?;
-        check(
-            self.latent_dim >= 1 && self.latent_dim <= 16384,
-            "latent_dim",
-            self.latent_dim,
-            "in 1..=16384",
-        )?;
-        check(
-            self.segment_len >= 1 && self.segment_len <= BIG,
-            "segment_len",
-            self.segment_len,
-            "in 1..=1048576",
-        )?;
-        check(
-            self.memory_update_interval >= 1 && self.memory_update_interval <= self.segment_len,
-            "memory_update_interval",
-            self.memory_update_interval,
-            format!("in 1..=segment_len ({})", self.segment_len),
-        )?;
-        check(
-            self.num_classes <= BIG,
-            "num_classes",
-            self.num_classes,
-            "at most 1048576",
-        )?;
-        let w = &self.loss_weights;
-        for (field, v) in [
-            ("loss_weights.utilization", w.utilization),
-            ("loss_weights.pressure", w.pressure),
-            ("loss_weights.read_sparsity", w.read_sparsity),
-            ("loss_weights.kl", w.kl),
-            ("loss_weights.reconstruction", w.reconstruction),
-        ] {
-            check(v.is_finite() && v >= 0.0, field, v, "a finite number ≥ 0")?;
-        }
-        Ok(())
-    }
-
-    /// Parses a JSON config and validates it.
-    pub fn from_json(text: &str) -> Result<Self, String> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("config is not valid DMN JSON: {e}"))?;
-        Self::from_value(value)
-    }
-
-    /// A config from parsed JSON. Fields the JSON lacks (a config written before they existed)
-    /// take their defaults, so older runs keep loading.
-    pub fn from_value(mut value: serde_json::Value) -> Result<Self, String> {
-        if let Some(fields) = value.as_object_mut() {
-            let vocab = fields
-                .get("vocab_size")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(1);
-            let defaults = serde_json::to_value(Self::new(vocab as usize))
-                .expect("a config always serializes");
-            for (name, default) in defaults.as_object().into_iter().flatten() {
-                fields
-                    .entry(name.clone())
-                    .or_insert_with(|| default.clone());
-            }
-        }
-        let config: Self = serde_json::from_value(value)
-            .map_err(|e| format!("config is not valid DMN JSON: {e}"))?;
-        config.validate().map_err(|e| e.to_string())?;
-        Ok(config)
-    }
-
-    /// Serializes to pretty JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a config always serializes")
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_config_without_newer_fields_takes_their_defaults() {
-        let mut value = serde_json::to_value(DmnConfig::small(300)).unwrap();
-        let fields = value.as_object_mut().unwrap();
-        fields.remove("transfer_policy");
-        fields.remove("kernels");
-        let back = DmnConfig::from_value(value).unwrap();
-        assert_eq!(back.transfer_policy, TransferPolicy::Importance);
-        assert!(back.kernels);
-        assert_eq!(back.d_model, DmnConfig::small(300).d_model);
-    }
 
     #[test]
     fn presets_validate() {
@@ -504,53 +337,5 @@ mod tests {
     fn paper_preset_has_the_proposal_sizes() {
         let c = DmnConfig::paper(256);
         assert_eq!((c.wm_slots, c.d_model, c.ltm_levels), (512, 768, 5));
-    }
-
-    #[test]
-    fn errors_name_the_field_value_and_range() {
-        let e = DmnConfig::tiny(64).with_top_k(99).validate().unwrap_err();
-        assert_eq!(e.field, "top_k");
-        assert_eq!(e.value, "99");
-        assert!(e.to_string().contains("1..=wm_slots (16)"), "{e}");
-
-        let e = DmnConfig::tiny(64)
-            .with_attn_heads(5)
-            .validate()
-            .unwrap_err();
-        assert_eq!(e.field, "attn_heads");
-        let e = DmnConfig::tiny(64)
-            .with_memory_update_interval(0)
-            .validate()
-            .unwrap_err();
-        assert_eq!(e.field, "memory_update_interval");
-        let e = DmnConfig::tiny(64)
-            .with_usage_decay(1.0)
-            .validate()
-            .unwrap_err();
-        assert_eq!(e.field, "usage_decay");
-        let e = DmnConfig::tiny(1).validate().unwrap_err();
-        assert_eq!(e.field, "vocab_size");
-        let mut c = DmnConfig::tiny(64);
-        c.loss_weights.kl = f64::NAN;
-        assert_eq!(c.validate().unwrap_err().field, "loss_weights.kl");
-    }
-
-    #[test]
-    fn json_round_trip_and_bad_json() {
-        let c = DmnConfig::small(300).with_encoder(EncoderKind::LinearAttention);
-        let back = DmnConfig::from_json(&c.to_json()).unwrap();
-        assert_eq!(back.encoder, EncoderKind::LinearAttention);
-        assert_eq!(back.wm_slots, c.wm_slots);
-        assert!(
-            DmnConfig::from_json("{ not json")
-                .unwrap_err()
-                .contains("not valid DMN JSON")
-        );
-        let bad = c.with_ltm_entries_per_level(1000).to_json();
-        assert!(
-            DmnConfig::from_json(&bad)
-                .unwrap_err()
-                .contains("ltm_entries_per_level")
-        );
     }
 }

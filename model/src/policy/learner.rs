@@ -29,7 +29,8 @@ use super::ppo::{PpoConfig, clipped_surrogate};
 use super::{Mlp, MlpConfig};
 use super::{compression_level, plackett_luce};
 use crate::config::TransferPolicy;
-use crate::model::{Dmn, TransferDecision};
+use crate::model::Dmn;
+use crate::transfer::TransferDecision;
 
 /// Figures of one policy update (written to `metrics.jsonl`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -50,6 +51,27 @@ pub struct PolicyStats {
     pub transfers_per_update: f32,
     /// Exploration ε of the step (Q-learning; 0 for PPO).
     pub epsilon: f32,
+}
+
+/// Why a learner's state cannot be saved into, or restored from, a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyStateError {
+    /// A record did not serialize.
+    #[error("cannot serialize the {what} ({reason})")]
+    Serialize {
+        /// What was being saved.
+        what: &'static str,
+        /// Burn's error.
+        reason: String,
+    },
+    /// A checkpoint file did not load.
+    #[error("{file} is corrupt ({reason})")]
+    Corrupt {
+        /// The file in the checkpoint.
+        file: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
 }
 
 /// Reads a `[N]` tensor back to the host.
@@ -106,10 +128,13 @@ impl PolicyLearner {
 impl PolicyLearner {
     /// The learner's state as named files for a checkpoint: PPO's critic and its optimizer;
     /// Q-learning's schedule position and target network.
-    pub fn snapshot(&self) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
-        let bytes = |r: Result<Bytes, burn::store::RecordError>, what: &str| {
+    pub fn snapshot(&self) -> Result<Vec<(&'static str, Vec<u8>)>, PolicyStateError> {
+        let bytes = |r: Result<Bytes, burn::store::RecordError>, what: &'static str| {
             r.map(|b| b.to_vec())
-                .map_err(|e| format!("cannot serialize the {what} ({e:?})"))
+                .map_err(|e| PolicyStateError::Serialize {
+                    what,
+                    reason: format!("{e:?}"),
+                })
         };
         match self {
             Self::Ppo(l) => Ok(vec![
@@ -147,8 +172,11 @@ impl PolicyLearner {
         &mut self,
         read: impl Fn(&str) -> Option<Vec<u8>>,
         model: &Dmn,
-    ) -> Result<(), String> {
-        let corrupt = |name: &str, e: &dyn core::fmt::Debug| format!("{name} is corrupt ({e:?})");
+    ) -> Result<(), PolicyStateError> {
+        let corrupt = |file: &'static str, e: &dyn core::fmt::Debug| PolicyStateError::Corrupt {
+            file,
+            reason: format!("{e:?}"),
+        };
         match self {
             Self::Ppo(l) => {
                 if let Some(b) = read("critic.bpk") {
@@ -173,7 +201,10 @@ impl PolicyLearner {
                     let count = |k: &str| {
                         v[k].as_u64()
                             .map(|n| n as usize)
-                            .ok_or_else(|| format!("q-learning.json has no count \"{k}\""))
+                            .ok_or_else(|| PolicyStateError::Corrupt {
+                                file: "q-learning.json",
+                                reason: format!("no count \"{k}\""),
+                            })
                     };
                     q.steps = count("steps")?;
                     q.updates = count("updates")?;
