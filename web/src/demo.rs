@@ -181,7 +181,7 @@ pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
             }
             Err(e) => {
                 let why = if on_webgpu(&live) {
-                    match fall_back_to_cpu(&live, demo.task, &e).await {
+                    match fall_back_to_cpu(&live, demo.task, &e.to_string()).await {
                         Ok(_) => "; the demo now runs on the CPU backend: press Evaluate again",
                         Err(_) => "",
                     }
