@@ -27,6 +27,7 @@ use clap::{Args, ValueEnum};
 use dmn::DmnConfig;
 use dmn::continual::{ContinualSettings, ForgettingCurves};
 use dmn::memory_stats::MemoryBehaviour;
+use dmn::tasks::{EVAL_SEED, step_seed};
 use dmn::train::OptimizerConfig;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -34,7 +35,7 @@ use serde_json::{Value, json};
 
 use super::eval::{EvalArgs, evaluate};
 use super::train::{self, TrainArgs, with_model_options};
-use super::{EVAL_SEED, device, load_run, step_seed};
+use super::{device, load_run};
 use crate::run_dir::{RunDir, write_atomic};
 use crate::task_spec::{TaskKind, TaskSpec, build_eval_task, build_task};
 
