@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::items;
 use super::suites::{Section, Suite, SuiteSpec, Training};
 
 /// The Markdown report of `results` (as `results.json` holds them), measured as `spec` says;
@@ -16,7 +17,7 @@ pub(super) fn markdown(
     results: &Value,
     text: Option<&Path>,
 ) -> String {
-    let rows = |key: &str| results[key].as_array().cloned().unwrap_or_default();
+    let rows = |key: &str| -> Vec<Value> { items(&results[key]).cloned().collect() };
     let (needle, ablations) = (rows("methods"), rows("ablations"));
     let mut md = String::new();
     let _ = writeln!(md, "# DMN results: suite `{}`\n", suite.name());
@@ -62,6 +63,22 @@ fn training_line(t: &Training, samples: usize) -> String {
     )
 }
 
+/// A section's paragraph (`about`, how the section trained, its plot if it has one), then its
+/// table of one figure per method and evaluated length.
+fn figures(
+    md: &mut String,
+    about: &str,
+    plot: Option<&str>,
+    section: &Section,
+    rows: &[Value],
+    cell: impl Fn(&Value) -> String,
+) {
+    let plot = plot.map_or(String::new(), |p| format!(" Plot: `{p}`."));
+    let training = training_line(&section.training, section.samples);
+    let _ = writeln!(md, "{about} {training}{plot}\n");
+    figure_table(md, rows, &section.distances, cell);
+}
+
 /// A table of one figure per method and evaluated length.
 fn figure_table(
     md: &mut String,
@@ -73,24 +90,17 @@ fn figure_table(
     let _ = writeln!(md, "| method | {} |", header.join(" | "));
     let _ = writeln!(md, "|---|{}", "---|".repeat(distances.len()));
     for m in rows {
-        let cells: Vec<String> = m["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(&cell)
-            .collect();
+        let cells: Vec<String> = items(&m["results"]).map(&cell).collect();
         let _ = writeln!(md, "| {} | {} |", method(m), cells.join(" | "));
     }
 }
 
 fn needle_section(md: &mut String, section: &Section, rows: &[Value]) {
     let _ = writeln!(md, "## Needle retrieval: accuracy against distance\n");
-    let _ = writeln!(
-        md,
-        "16 values (chance 1/16). {} Plot: `accuracy.png`.\n",
-        training_line(&section.training, section.samples)
-    );
-    figure_table(md, rows, &section.distances, |x| f(&x["accuracy"], 3));
+    let about = "16 values (chance 1/16).";
+    figures(md, about, Some("accuracy.png"), section, rows, |x| {
+        f(&x["accuracy"], 3)
+    });
 }
 
 /// What each needle method costs, at the longest distance evaluated.
@@ -121,12 +131,8 @@ fn cost_section(md: &mut String, rows: &[Value]) {
 
 fn ablation_section(md: &mut String, section: &Section, rows: &[Value]) {
     let _ = writeln!(md, "\n## Ablations\n");
-    let _ = writeln!(
-        md,
-        "Each a change of DMN (first row) on needle retrieval. {} Plot: `ablations.png`.\n",
-        training_line(&section.training, section.samples)
-    );
-    figure_table(md, rows, &section.distances, |x| {
+    let about = "Each a change of DMN (first row) on needle retrieval.";
+    figures(md, about, Some("ablations.png"), section, rows, |x| {
         format!("{} ({} B)", f(&x["accuracy"], 3), f(&x["ltm_bytes"], 0))
     });
     let _ = writeln!(
@@ -177,13 +183,9 @@ fn behaviour_section(md: &mut String, spec: &SuiteSpec, needle: &[Value], ablati
 
 fn qa_section(md: &mut String, section: &Section, rows: &[Value]) {
     let _ = writeln!(md, "\n## Multi-document QA\n");
-    let _ = writeln!(
-        md,
-        "4 generated documents, each stating values (16, chance 1/16) for the same 2 attributes; \
-         4 questions (document, attribute) at the end. Accuracy. {}\n",
-        training_line(&section.training, section.samples)
-    );
-    figure_table(md, rows, &section.distances, |x| f(&x["accuracy"], 3));
+    let about = "4 generated documents, each stating values (16, chance 1/16) for the same 2 \
+                 attributes; 4 questions (document, attribute) at the end. Accuracy.";
+    figures(md, about, None, section, rows, |x| f(&x["accuracy"], 3));
 }
 
 fn summary_section(md: &mut String, section: &Section, rows: &[Value]) {
@@ -191,13 +193,9 @@ fn summary_section(md: &mut String, section: &Section, rows: &[Value]) {
         md,
         "\n## Key-sentence extraction (summarization surrogate)\n"
     );
-    let _ = writeln!(
-        md,
-        "Reproduce the 2 marked sentences of a document (words from 24) after it. Cells: token \
-         F1 / ROUGE-L of the predicted summary. {}\n",
-        training_line(&section.training, section.samples)
-    );
-    figure_table(md, rows, &section.distances, |x| {
+    let about = "Reproduce the 2 marked sentences of a document (words from 24) after it. Cells: \
+                 token F1 / ROUGE-L of the predicted summary.";
+    figures(md, about, None, section, rows, |x| {
         format!("{} / {}", f(&x["f1"], 3), f(&x["rouge_l"], 3))
     });
 }
@@ -208,13 +206,13 @@ fn text_section(md: &mut String, section: &Section, rows: &[Value], text: Option
         let _ = writeln!(md, "Not run: give a corpus with `--text PATH`.");
         return;
     };
-    let _ = writeln!(
-        md,
-        "`{}`, bytes as tokens, measured on its held-out last 5 %. {}\n",
-        path.display(),
-        training_line(&section.training, section.samples)
+    let about = format!(
+        "`{}`, bytes as tokens, measured on its held-out last 5 %.",
+        path.display()
     );
-    figure_table(md, rows, &section.distances, |x| f(&x["bits_per_char"], 3));
+    figures(md, &about, None, section, rows, |x| {
+        f(&x["bits_per_char"], 3)
+    });
 }
 
 /// Accuracy on every task after each phase, then each task's forgetting, per method.
@@ -238,28 +236,22 @@ fn continual_section(md: &mut String, spec: &SuiteSpec, rows: &[Value]) {
     );
     let _ = writeln!(md, "| method | after | {} |", names.join(" | "));
     let _ = writeln!(md, "|---|---|{}", "---|".repeat(names.len()));
-    let figures = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .map(|x| f(x, 3))
-            .collect()
-    };
+    let cells = |v: &Value| -> Vec<String> { items(v).map(|x| f(x, 3)).collect() };
     for m in rows {
-        for (p, row) in m["accuracy"].as_array().into_iter().flatten().enumerate() {
+        for (p, row) in items(&m["accuracy"]).enumerate() {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} |",
                 method(m),
                 names.get(p).map_or("?", String::as_str),
-                figures(row).join(" | ")
+                cells(row).join(" | ")
             );
         }
         let _ = writeln!(
             md,
             "| {} | forgetting | {} | |",
             method(m),
-            figures(&m["forgetting"]).join(" | ")
+            cells(&m["forgetting"]).join(" | ")
         );
     }
 }

@@ -33,7 +33,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dmn::tasks::EVAL_SEED;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::run_dir::write_atomic;
 use measure::Measure;
@@ -141,4 +141,9 @@ fn commit() -> String {
             || "unknown".to_string(),
             |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
         )
+}
+
+/// The elements of a JSON array in the results; none where it is missing.
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
 }

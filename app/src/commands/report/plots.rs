@@ -6,11 +6,12 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::Value;
 
+use super::items;
 use crate::plots::{self, Series};
 
 /// Writes `accuracy.png`, `ablations.png`, `survival.png` and `forgetting.png` into `out`.
 pub(super) fn plots(out: &Path, results: &Value) -> Result<()> {
-    let rows = |key: &str| results[key].as_array().cloned().unwrap_or_default();
+    let rows = |key: &str| -> Vec<Value> { items(&results[key]).cloned().collect() };
     let methods = rows("methods");
     plots::accuracy_against_distance(&out.join("accuracy.png"), &accuracy_curves(&methods))?;
     let (groups, bars) = ablation_bars(&rows("ablations"));
@@ -43,10 +44,7 @@ fn accuracy_curves(methods: &[Value]) -> Vec<Series> {
     methods
         .iter()
         .map(|m| {
-            let points = m["results"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let points = items(&m["results"])
                 .filter_map(|r| Some((r["distance"].as_f64()?, r["accuracy"].as_f64()?)))
                 .collect();
             (name(m), points)
@@ -91,10 +89,7 @@ fn survival_curves(methods: &[Value]) -> Vec<Series> {
         .iter()
         .filter(|m| !m["behaviour"].is_null())
         .map(|m| {
-            let points = m["behaviour"]["survival"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let points = items(&m["behaviour"]["survival"])
                 .filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?)))
                 .collect();
             (name(m), points)
@@ -107,10 +102,7 @@ fn forgetting_curves(continual: &[Value]) -> Vec<Series> {
     continual
         .iter()
         .map(|m| {
-            let points = m["accuracy"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let points = items(&m["accuracy"])
                 .enumerate()
                 .filter_map(|(p, row)| Some(((p + 1) as f64, row[0].as_f64()?)))
                 .collect();

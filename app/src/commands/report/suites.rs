@@ -181,16 +181,9 @@ fn micro() -> SuiteSpec {
         text: two_methods(TaskKind::Text),
         continual: Continual {
             methods: vec![DMN, LSTM],
-            tasks: vec![
-                ContinualTask {
-                    kind: TaskKind::Needle,
-                    length: 8,
-                },
-                ContinualTask {
-                    kind: TaskKind::Copy,
-                    length: 8,
-                },
-            ],
+            tasks: [TaskKind::Needle, TaskKind::Copy]
+                .map(|kind| ContinualTask { kind, length: 8 })
+                .to_vec(),
             steps_per_task: 20,
             batch_size: 4,
             samples: 8,
