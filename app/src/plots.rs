@@ -1,13 +1,15 @@
 //! PNG plots for `dmn report`, drawn with plotters. Text uses a font embedded in the binary
 //! (egui's Ubuntu Light), so plots render the same on a machine without system fonts.
 
+use std::error::Error;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{Result, anyhow};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use serde_json::Value;
 
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -24,6 +26,49 @@ fn register_font() {
 /// One line of a plot: its legend and points.
 pub type Series = (String, Vec<(f64, f64)>);
 
+/// A chart on a bitmap, both axes in `f64`.
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// What plotters reports, whatever the drawing step.
+type DrawResult = std::result::Result<(), Box<dyn Error>>;
+
+/// A chart's frame: the picture's size, the title, the axes' ranges and where the legend goes.
+struct Frame<'a> {
+    size: (u32, u32),
+    title: &'a str,
+    x: Range<f64>,
+    y: Range<f64>,
+    legend: SeriesLabelPosition,
+}
+
+/// Draws one chart into the PNG at `path`: `frame` on white, the mesh and labelled series by
+/// `draw`, then their legend.
+fn plot(path: &Path, frame: Frame, draw: impl FnOnce(&mut Chart) -> DrawResult) -> Result<()> {
+    register_font();
+    let drawn = || -> DrawResult {
+        let root = BitMapBackend::new(path, frame.size).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(frame.title, ("sans-serif", 24))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(frame.x, frame.y)?;
+        draw(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(frame.legend)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .draw()?;
+        root.present()?;
+        Ok(())
+    };
+    drawn().map_err(|e| anyhow!("cannot draw {}: {e}", path.display()))
+}
+
 /// Axes and labels of a line plot.
 struct Axes<'a> {
     title: &'a str,
@@ -31,16 +76,11 @@ struct Axes<'a> {
     y_desc: &'a str,
     /// Points' x are log10 of the value; labels show the value.
     log_x: bool,
-    y: std::ops::Range<f64>,
+    y: Range<f64>,
 }
 
-fn draw_error(path: &Path, e: &dyn std::fmt::Display) -> anyhow::Error {
-    anyhow!("cannot draw {}: {e}", path.display())
-}
-
-/// A line plot of `series` (900 × 560 px), with a dot at each point unless `steps`.
+/// A line plot of `series` (900 × 560 px), with a dot at each point if `dots`.
 fn lines(path: &Path, axes: &Axes, series: &[Series], dots: bool) -> Result<()> {
-    register_font();
     let xs = series.iter().flat_map(|(_, p)| p.iter().map(|&(x, _)| x));
     let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
         (lo.min(x), hi.max(x))
@@ -49,85 +89,56 @@ fn lines(path: &Path, axes: &Axes, series: &[Series], dots: bool) -> Result<()> 
         return Err(anyhow!("no results to plot in {}", path.display()));
     }
     let pad = ((hi - lo) * 0.03).max(0.1);
-    let err = |e: &dyn std::fmt::Display| draw_error(path, e);
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(axes.title, ("sans-serif", 24))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(56)
-        .build_cartesian_2d(lo - pad..hi + pad, axes.y.clone())
-        .map_err(|e| err(&e))?;
-    let log_x = axes.log_x;
-    chart
-        .configure_mesh()
-        .x_desc(axes.x_desc)
-        .x_labels(8)
-        .x_label_formatter(&|x| {
-            if log_x {
-                format!("{:.0}", 10f64.powf(*x))
-            } else {
-                format!("{x:.0}")
-            }
-        })
-        .y_desc(axes.y_desc)
-        .label_style(("sans-serif", 15))
-        .draw()
-        .map_err(|e| err(&e))?;
-    for (i, (name, points)) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    let frame = Frame {
+        size: (900, 560),
+        title: axes.title,
+        x: lo - pad..hi + pad,
+        y: axes.y.clone(),
+        legend: SeriesLabelPosition::MiddleRight,
+    };
+    plot(path, frame, |chart| {
+        let log_x = axes.log_x;
         chart
-            .draw_series(LineSeries::new(
-                points.iter().copied(),
-                color.stroke_width(2),
-            ))
-            .map_err(|e| err(&e))?
-            .label(name.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        if dots {
+            .configure_mesh()
+            .x_desc(axes.x_desc)
+            .x_labels(8)
+            .x_label_formatter(&|x| {
+                if log_x {
+                    format!("{:.0}", 10f64.powf(*x))
+                } else {
+                    format!("{x:.0}")
+                }
+            })
+            .y_desc(axes.y_desc)
+            .label_style(("sans-serif", 15))
+            .draw()?;
+        for (i, (name, points)) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
             chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                .map_err(|e| err(&e))?;
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            if dots {
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+            }
         }
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
+        Ok(())
+    })
 }
 
-/// `(distance, accuracy)` of each result line of a report row.
-fn accuracy_points(row: &Value) -> Vec<(f64, f64)> {
-    row["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| Some((r["distance"].as_f64()?, r["accuracy"].as_f64()?)))
-        .collect()
-}
-
-fn name(row: &Value) -> String {
-    row["method"].as_str().unwrap_or("?").to_string()
-}
-
-/// Accuracy against distance (log scale), one line per method of a report's `methods`.
-pub fn accuracy_against_distance(path: &Path, methods: &[Value]) -> Result<()> {
-    let series: Vec<Series> = methods
+/// Accuracy against distance (log scale), one line per method (`(name, [(distance,
+/// accuracy)])`).
+pub fn accuracy_against_distance(path: &Path, curves: &[Series]) -> Result<()> {
+    let series: Vec<Series> = curves
         .iter()
-        .map(|m| {
-            let points = accuracy_points(m);
-            (
-                name(m),
-                points.into_iter().map(|(d, a)| (d.log10(), a)).collect(),
-            )
+        .map(|(name, points)| {
+            let points = points.iter().map(|&(d, a)| (d.log10(), a)).collect();
+            (name.clone(), points)
         })
         .collect();
     let axes = Axes {
@@ -190,61 +201,70 @@ pub fn bars(
     groups: &[String],
     series: &[(String, Vec<f64>)],
 ) -> Result<()> {
-    register_font();
     if groups.is_empty() || series.is_empty() {
         return Err(anyhow!("no results to plot in {}", path.display()));
     }
-    let err = |e: &dyn std::fmt::Display| draw_error(path, e);
-    let root = BitMapBackend::new(path, (1200, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
     let n = groups.len();
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 24))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(56)
-        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..1.25)
-        .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n + 1)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
-                groups[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc(y_desc)
-        .label_style(("sans-serif", 12))
-        .draw()
-        .map_err(|e| err(&e))?;
-    let width = 0.8 / series.len() as f64;
-    for (j, (label, heights)) in series.iter().enumerate() {
-        let color = Palette99::pick(j).to_rgba();
+    let frame = Frame {
+        size: (1200, 560),
+        title,
+        x: -0.5..n as f64 - 0.5,
+        // Room above the bars for the legend.
+        y: 0.0..1.25,
+        legend: SeriesLabelPosition::UpperRight,
+    };
+    plot(path, frame, |chart| {
         chart
-            .draw_series(heights.iter().enumerate().map(|(i, &h)| {
-                let x0 = i as f64 - 0.4 + j as f64 * width;
-                Rectangle::new(
-                    [(x0, 0.0), (x0 + width * 0.9, h.clamp(0.0, 1.05))],
-                    color.filled(),
-                )
-            }))
-            .map_err(|e| err(&e))?
-            .label(label.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n + 1)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                    groups[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        let width = 0.8 / series.len() as f64;
+        for (j, (label, heights)) in series.iter().enumerate() {
+            let color = Palette99::pick(j).to_rgba();
+            chart
+                .draw_series(heights.iter().enumerate().map(|(i, &h)| {
+                    let x0 = i as f64 - 0.4 + j as f64 * width;
+                    Rectangle::new(
+                        [(x0, 0.0), (x0 + width * 0.9, h.clamp(0.0, 1.05))],
+                        color.filled(),
+                    )
+                }))?
+                .label(label.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plot_is_written_at_its_size_and_an_empty_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("survival.png");
+        let curve = (
+            "DMN".to_string(),
+            vec![(0.0, 1.0), (16.0, 0.5), (48.0, 0.25)],
+        );
+        survival(&path, &[curve]).unwrap();
+        let png = image::open(&path).unwrap();
+        assert_eq!((png.width(), png.height()), (900, 560));
+        let err = survival(&dir.path().join("none.png"), &[]).unwrap_err();
+        assert!(err.to_string().contains("no results to plot"), "{err}");
     }
-    // Above the bars: the y range leaves room up there.
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
 }

@@ -11,14 +11,14 @@ use anyhow::{Result, bail};
 use burn::module::Module;
 use burn::tensor::Device;
 use dmn::MemoryTrace;
-use dmn::tasks::Task;
+use dmn::tasks::{EVAL_SEED, Task, step_seed};
 use dmn::train::{OptimizerConfig, StepStats, Trainer};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
 use crate::checkpoint::{self, TrainState};
-use crate::commands::{devices, step_seed};
+use crate::commands::devices;
 use crate::memory_usage::peak_rss_bytes;
 use crate::run_dir::{RunConfig, RunDir};
 use crate::task_spec::{Phase, build_task};
@@ -271,7 +271,7 @@ impl Session {
         };
         let task = crate::task_spec::build_eval_task(&spec, distance)?;
         let batch = task.sample(
-            &mut StdRng::seed_from_u64(step_seed(crate::commands::EVAL_SEED, distance as u64)),
+            &mut StdRng::seed_from_u64(step_seed(EVAL_SEED, distance as u64)),
             samples,
         );
         let device = self.device.clone().without_autodiff();

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use dmn_test_support::{json_summary, require};
 use serde_json::Value;
 
 fn repo() -> PathBuf {
@@ -19,19 +20,15 @@ fn browser_available() -> bool {
         .join("web/tests/node_modules/playwright-core")
         .is_dir();
     let node = Command::new("node").arg("--version").output().is_ok();
-    let found = chromium && modules && node;
-    if !found {
-        assert!(
-            std::env::var_os("DMN_REQUIRE_BROWSER").is_none(),
-            "DMN_REQUIRE_BROWSER is set but the browser test cannot run: chromium {chromium}, \
-             node {node}, web/tests/node_modules {modules} (apt-get install chromium; \
+    let available = match chromium && modules && node {
+        true => Ok(()),
+        false => Err(format!(
+            "the browser test cannot run: chromium {chromium}, node {node}, \
+             web/tests/node_modules {modules} (apt-get install chromium; \
              npm install --prefix web/tests)"
-        );
-        eprintln!(
-            "SKIPPED: chromium, node or playwright-core is missing; the browser demo was NOT tested"
-        );
-    }
-    found
+        )),
+    };
+    require("DMN_REQUIRE_BROWSER", available, "the browser demo")
 }
 
 fn build_bundle() {
@@ -50,29 +47,18 @@ fn build_bundle() {
 
 /// Runs the driver; returns what it saw.
 fn drive(args: &[&str], out: &Path) -> Value {
-    let result = Command::new("timeout")
+    let mut command = Command::new("timeout");
+    command
         .arg("900")
         .arg("node")
         .arg("web/tests/browser.mjs")
         .args(args)
         .arg("--out")
         .arg(out)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&result.stdout);
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    assert!(
-        result.status.success(),
-        "browser run {args:?} failed:\n{stdout}\n{stderr}"
-    );
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .expect("a result line");
-    eprintln!("browser {args:?}: {line}");
-    serde_json::from_str(line).unwrap()
+        .current_dir(repo());
+    let seen = json_summary(&mut command, &format!("browser run {args:?}"));
+    eprintln!("browser {args:?}: {seen}");
+    seen
 }
 
 fn losses(v: &Value) -> Vec<f64> {
@@ -109,19 +95,13 @@ fn ask_both(
     .concat();
     let web = drive(&page, out);
     assert_eq!(web["answered_on"], "webgpu", "{web}");
-    let native = Command::new(env!("CARGO_BIN_EXE_dmn"))
+    let mut probe = Command::new(env!("CARGO_BIN_EXE_dmn"));
+    probe
         .args(["probe", "--run", &format!("web/assets/{run}")])
         .args(asked)
         .args(["--distance", distance, "--seed", seed])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(
-        native.status.success(),
-        "{}",
-        String::from_utf8_lossy(&native.stderr)
-    );
-    let native: Value = serde_json::from_slice(&native.stdout).unwrap();
+        .current_dir(repo());
+    let native = json_summary(&mut probe, &format!("dmn probe {run} {asked:?}"));
     let expected = match &native["answers"] {
         Value::Array(a) => a
             .iter()

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use dmn_test_support::{json_summary, opted_in, require};
 use serde_json::Value;
 
 fn xvfb_available() -> bool {
@@ -12,39 +13,24 @@ fn xvfb_available() -> bool {
         .args(["-c", "command -v xvfb-run"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("DMN_REQUIRE_DISPLAY").is_none(),
-            "DMN_REQUIRE_DISPLAY is set but xvfb-run is missing (apt-get install xvfb)"
-        );
-        eprintln!("SKIPPED: xvfb-run is missing; the desktop window was NOT tested");
-    }
-    found
+    let available = match found {
+        true => Ok(()),
+        false => Err("xvfb-run is missing (apt-get install xvfb)".to_string()),
+    };
+    require("DMN_REQUIRE_DISPLAY", available, "the desktop window")
 }
 
 /// Runs `dmn gui …` under Xvfb in `dir`; returns the summary line it prints.
 fn gui(dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new("timeout")
+    let mut command = Command::new("timeout");
+    command
         .arg("600")
         .args(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"])
         .arg(env!("CARGO_BIN_EXE_dmn"))
         .arg("gui")
         .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "dmn gui {args:?} failed:\n{stdout}\n{stderr}"
-    );
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .expect("a summary line");
-    serde_json::from_str(line).unwrap()
+        .current_dir(dir);
+    json_summary(&mut command, &format!("dmn gui {args:?}"))
 }
 
 /// Checks the PNG: the window's size, and a real picture (many colours, not one).
@@ -143,8 +129,12 @@ fn window_renders_with_the_wgpu_device_burn_trains_on() {
         return;
     }
     // Only where a Vulkan driver exists (CI sets DMN_REQUIRE_WGPU with lavapipe installed).
-    if std::env::var_os("DMN_REQUIRE_WGPU").is_none() {
-        eprintln!("SKIPPED: DMN_REQUIRE_WGPU is not set; the shared wgpu device was NOT tested");
+    if opted_in(
+        "DMN_REQUIRE_WGPU",
+        "the window on the wgpu device burn trains on",
+    )
+    .is_none()
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

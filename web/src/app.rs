@@ -5,10 +5,12 @@ use dmn_app::gui::panels::{self, Panel};
 use eframe::egui;
 use wasm_bindgen_futures::spawn_local;
 
+use crate::asking;
 use crate::backend::Backend;
-use crate::demo::{self, DemoTask, Question};
+use crate::demo::{DemoTask, Question};
 use crate::live::{Live, Shared};
-use crate::page::{self, Params};
+use crate::page;
+use crate::params::{Params, parse_values};
 use crate::training::{self, Settings};
 
 /// What the window is doing.
@@ -95,8 +97,8 @@ impl WebApp {
             );
         if self.mode != before {
             match self.mode {
-                Mode::Train => start_training(&self.live, &ctx, self.settings),
-                Mode::Demo => open_demo(&self.live, &ctx, self.question.task, None, false),
+                Mode::Train => training::start(&self.live, &ctx, self.settings),
+                Mode::Demo => asking::open(&self.live, &ctx, self.question.task, None, false),
             }
         }
         ui.separator();
@@ -120,7 +122,7 @@ impl WebApp {
         });
         ui.horizontal(|ui| {
             if ui.button("New run").clicked() {
-                start_training(&self.live, ctx, self.settings);
+                training::start(&self.live, ctx, self.settings);
             }
             let paused = self.live.borrow().paused;
             if ui.button(if paused { "Run" } else { "Pause" }).clicked() {
@@ -142,7 +144,7 @@ impl WebApp {
                 DemoTask::Needle => 200,
                 DemoTask::Copy => 128,
             };
-            open_demo(&self.live, ctx, self.question.task, None, false);
+            asking::open(&self.live, ctx, self.question.task, None, false);
         }
         let task = self.question.task;
         let (busy, loaded) = {
@@ -166,7 +168,7 @@ impl WebApp {
                             "Whole numbers from 0 to {}, in order.",
                             values - 1
                         ));
-                    typed = page::parse_values(&self.values_text).and_then(|v| {
+                    typed = parse_values(&self.values_text).and_then(|v| {
                         match v.iter().find(|&&x| x >= values) {
                             Some(bad) => {
                                 Err(format!("{bad} is not below {values}, the number of values"))
@@ -206,7 +208,7 @@ impl WebApp {
             && let Some(demo) = loaded.clone()
         {
             self.live.borrow_mut().busy = true;
-            spawn_local(demo::ask(
+            spawn_local(asking::ask(
                 self.live.clone(),
                 ctx.clone(),
                 demo,
@@ -219,13 +221,13 @@ impl WebApp {
                 "Accuracy at distances {:?}, {} held-out sequences each, for the accuracy \
                  against distance panel.",
                 task.eval_distances(),
-                demo::EVAL_SAMPLES
+                asking::EVAL_SAMPLES
             ));
         if evaluate.clicked()
             && let Some(demo) = loaded
         {
             self.live.borrow_mut().busy = true;
-            spawn_local(demo::evaluate(self.live.clone(), ctx.clone(), demo));
+            spawn_local(asking::evaluate(self.live.clone(), ctx.clone(), demo));
         }
         if busy {
             ui.horizontal(|ui| {
@@ -289,86 +291,6 @@ impl WebApp {
     }
 }
 
-/// Stops whatever runs and trains a new model.
-fn start_training(live: &Shared, ctx: &egui::Context, settings: Settings) {
-    let generation = {
-        let mut l = live.borrow_mut();
-        l.generation += 1;
-        l.paused = false;
-        l.busy = false;
-        l.generation
-    };
-    spawn_local(training::run(
-        live.clone(),
-        ctx.clone(),
-        settings,
-        generation,
-    ));
-}
-
-/// Stops training, loads the shipped model of `task` (once) and its curves, asks `question` if
-/// given, then evaluates if asked to.
-fn open_demo(
-    live: &Shared,
-    ctx: &egui::Context,
-    task: DemoTask,
-    question: Option<Question>,
-    evaluate: bool,
-) {
-    {
-        let mut l = live.borrow_mut();
-        l.generation += 1;
-        l.busy = true;
-        l.history = Default::default();
-        l.answer = None;
-        l.status = format!("loading the pretrained {} model…", task.name());
-    }
-    let (live, ctx) = (live.clone(), ctx.clone());
-    spawn_local(async move {
-        let loaded = live.borrow().demo(task);
-        let demo = match loaded {
-            Some(d) => d,
-            None => {
-                let Some(device) = live.borrow().backend.as_ref().map(|b| b.device.clone()) else {
-                    return;
-                };
-                match demo::load(task, device).await {
-                    Ok(d) => {
-                        let d = std::rc::Rc::new(d);
-                        live.borrow_mut().demos.push(d.clone());
-                        d
-                    }
-                    Err(e) => {
-                        live.borrow_mut()
-                            .set_error(format!("cannot load the demo model: {e}"));
-                        ctx.request_repaint();
-                        return;
-                    }
-                }
-            }
-        };
-        match demo::curves(task).await {
-            Ok(h) => live.borrow_mut().history.points = h.points,
-            Err(e) => live.borrow_mut().status = format!("no training curves: {e}"),
-        }
-        {
-            let mut l = live.borrow_mut();
-            l.status = format!("pretrained {} model loaded", task.name());
-            l.busy = false;
-        }
-        page::record("demo", "loaded");
-        ctx.request_repaint();
-        if let Some(q) = question {
-            live.borrow_mut().busy = true;
-            demo::ask(live.clone(), ctx.clone(), demo.clone(), q).await;
-        }
-        if evaluate {
-            live.borrow_mut().busy = true;
-            demo::evaluate(live.clone(), ctx.clone(), demo).await;
-        }
-    });
-}
-
 impl eframe::App for WebApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         if !self.drew_first_frame {
@@ -394,8 +316,10 @@ impl eframe::App for WebApp {
                 // Let this frame reach the screen first.
                 page::sleep(50).await;
                 match mode {
-                    Mode::Train => start_training(&live, &ctx, settings),
-                    Mode::Demo => open_demo(&live, &ctx, question.task, Some(question), evaluate),
+                    Mode::Train => training::start(&live, &ctx, settings),
+                    Mode::Demo => {
+                        asking::open(&live, &ctx, question.task, Some(question), evaluate)
+                    }
                 }
             });
         }

@@ -2,24 +2,19 @@
 //! hidden after KEY) and `copy-tiny` (copy the values scattered in a region, in order), run
 //! directories written by `dmn train` and read here over HTTP with the same decoders as
 //! natively — answer inputs the user edits. `dmn probe --run web/assets/…` answers the same
-//! inputs natively.
-
-use std::rc::Rc;
+//! inputs natively. [`crate::asking`] runs the questions from the window.
 
 use burn::tensor::Device;
 use dmn::Dmn;
 use dmn::probe::probe;
-use dmn::train::evaluate as evaluate_batch;
 use dmn_app::checkpoint::model_from_bytes;
-use dmn_app::commands::{EVAL_SEED, step_seed};
 use dmn_app::gui::history::History;
 use dmn_app::run_dir::RunConfig;
-use dmn_app::task_spec::{build_eval_task, copy, needle};
-use eframe::egui;
+use dmn_app::task_spec::{copy, needle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::live::{Answer, Shared};
+use crate::page;
 
 /// Which shipped run answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,14 +95,36 @@ pub struct Question {
     pub seed: u64,
 }
 
+/// What the demo answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The values asked for: the needle's one value, or the values to copy in order.
+    pub asked: Vec<usize>,
+    /// The distance (needle) or region length (copy) asked about.
+    pub distance: usize,
+    /// The value answered at each query (`None`: a token that is not a value).
+    pub recalled: Vec<Option<usize>>,
+}
+
+impl Answer {
+    /// Queries answered right.
+    pub fn correct(&self) -> usize {
+        self.asked
+            .iter()
+            .zip(&self.recalled)
+            .filter(|&(a, r)| Some(*a) == *r)
+            .count()
+    }
+}
+
 /// Fetches and loads the shipped run of `task` on `device`.
 pub async fn load(task: DemoTask, device: Device) -> Result<Demo, String> {
     let run = task.run();
     let config_url = format!("{run}/config.json");
-    let text = crate::page::fetch_text(&config_url).await?;
+    let text = page::fetch_text(&config_url).await?;
     let config = RunConfig::from_json(&text, &config_url).map_err(|e| format!("{e:#}"))?;
     let model_url = format!("{run}/{}", task.model());
-    let bytes = crate::page::fetch_bytes(&model_url).await?;
+    let bytes = page::fetch_bytes(&model_url).await?;
     let model = config.model.init(&device).map_err(|e| e.to_string())?;
     let model = model_from_bytes(bytes, &model_url, model).map_err(|e| format!("{e:#}"))?;
     Ok(Demo {
@@ -121,116 +138,12 @@ pub async fn load(task: DemoTask, device: Device) -> Result<Demo, String> {
 /// The training curves of the shipped run of `task` (its `metrics.jsonl`), for the curves panel.
 pub async fn curves(task: DemoTask) -> Result<History, String> {
     let url = format!("{}/metrics.jsonl", task.run());
-    let text = crate::page::fetch_text(&url).await?;
+    let text = page::fetch_text(&url).await?;
     History::parse_metrics(&text, &url).map_err(|e| format!("{e:#}"))
 }
 
-/// Asks `demo` the question and records the answer and the memory traces in `live`.
-pub async fn ask(live: Shared, ctx: egui::Context, demo: Rc<Demo>, question: Question) {
-    let mut result = answer(&demo, &question).await;
-    if let Err(e) = &result
-        && on_webgpu(&live)
-    {
-        // The device failed: ask again on the CPU backend.
-        result = match fall_back_to_cpu(&live, question.task, e).await {
-            Ok(cpu) => answer(&cpu, &question).await,
-            Err(e) => Err(e),
-        };
-    }
-    let mut l = live.borrow_mut();
-    match result {
-        Ok((answer, traces)) => {
-            l.history.set_traces(0, traces);
-            l.status = format!(
-                "asked {} at distance {}",
-                question.task.name(),
-                question.distance
-            );
-            l.set_answer(answer);
-        }
-        Err(e) => l.set_error(e),
-    }
-    ctx.request_repaint();
-}
-
-/// Sequences per distance the demo's evaluation draws (one batch each).
-pub const EVAL_SAMPLES: usize = 8;
-
-/// Accuracy of `demo` at its task's evaluation distances on held-out sequences, recorded for
-/// the accuracy-against-distance panel as each distance finishes.
-pub async fn evaluate(live: Shared, ctx: egui::Context, demo: Rc<Demo>) {
-    live.borrow_mut().history.by_distance.clear();
-    for distance in demo.task.eval_distances() {
-        let task = match build_eval_task(&demo.config.train.task, distance) {
-            Ok(t) => t,
-            Err(e) => return live.borrow_mut().set_error(format!("{e:#}")),
-        };
-        // The held-out data the desktop trainer's Evaluate draws at this distance.
-        let seed = step_seed(EVAL_SEED, distance as u64);
-        let batch = task.sample(&mut StdRng::seed_from_u64(seed), EVAL_SAMPLES);
-        match evaluate_batch(&demo.model, &batch, &demo.device)
-            .read_async()
-            .await
-        {
-            Ok(stats) => {
-                let mut l = live.borrow_mut();
-                l.history
-                    .by_distance
-                    .push((distance as u64, stats.accuracy));
-                l.status = format!("evaluated at distance {distance}");
-            }
-            Err(e) => {
-                let why = if on_webgpu(&live) {
-                    match fall_back_to_cpu(&live, demo.task, &e.to_string()).await {
-                        Ok(_) => "; the demo now runs on the CPU backend: press Evaluate again",
-                        Err(_) => "",
-                    }
-                } else {
-                    ""
-                };
-                ctx.request_repaint();
-                return live
-                    .borrow_mut()
-                    .set_error(format!("evaluation failed: {e}{why}"));
-            }
-        }
-        ctx.request_repaint();
-    }
-    let summary: Vec<String> = live
-        .borrow()
-        .history
-        .by_distance
-        .iter()
-        .map(|(d, a)| format!("{d}:{a}"))
-        .collect();
-    crate::page::record("evaluation", &summary.join(","));
-    live.borrow_mut().busy = false;
-}
-
-/// Whether the demo runs on WebGPU.
-fn on_webgpu(live: &Shared) -> bool {
-    live.borrow()
-        .backend
-        .as_ref()
-        .is_some_and(|b| b.name == "webgpu")
-}
-
-/// After a WebGPU failure (`why`): switches to the CPU backend, saying so on the page, forgets
-/// the models loaded on the failed device and loads `task`'s again on the CPU.
-async fn fall_back_to_cpu(live: &Shared, task: DemoTask, why: &str) -> Result<Rc<Demo>, String> {
-    let cpu = crate::backend::Backend::cpu(format!("WebGPU failed ({why})"));
-    let device = cpu.device.clone();
-    {
-        let mut l = live.borrow_mut();
-        l.set_backend(cpu);
-        l.demos.clear();
-    }
-    let demo = Rc::new(load(task, device).await?);
-    live.borrow_mut().demos.push(demo.clone());
-    Ok(demo)
-}
-
-async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::MemoryTrace>), String> {
+/// What `demo` answers to `q`, and the memory traces of the input it read.
+pub async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::MemoryTrace>), String> {
     if q.distance == 0 {
         return Err("the distance must be at least 1".into());
     }
@@ -255,8 +168,7 @@ async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::MemoryTra
     };
     let result = probe(&demo.model, &batch, &demo.device)
         .read_async()
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let answer = Answer {
         asked,
         distance: q.distance,

@@ -4,17 +4,21 @@
 //! The page (`index.html`) loads this module, which starts eframe's web runner on the canvas
 //! `#dmn-canvas`. Two modes: train a tiny model from scratch, live ([`training`]), or ask the
 //! pretrained needle or copy model shipped in `web/assets/` about an input the user edits
-//! ([`demo`]).
+//! ([`demo`], asked from the window by [`asking`]). [`app`] is the window, [`live`] what the
+//! running tasks share with it.
 //! Every readback is asynchronous (a blocking one panics in the browser). The page records its
-//! state on `<body>` for tests and scripts ([`page`]).
+//! state on `<body>` for tests and scripts ([`page`]: the browser I/O, which every other module
+//! builds on and which depends on none of them).
 
 #![cfg(target_arch = "wasm32")]
 
 pub mod app;
+pub mod asking;
 pub mod backend;
 pub mod demo;
 pub mod live;
 pub mod page;
+pub mod params;
 pub mod training;
 
 use wasm_bindgen::prelude::*;
@@ -31,7 +35,7 @@ pub fn start() {
 
 async fn run() -> Result<(), String> {
     let canvas = page::canvas("dmn-canvas")?;
-    let params = page::Params::from_url();
+    let params = params::Params::from_url();
     page::record("module-ms", &format!("{:.0}", page::now_ms()));
     let backend = backend::Backend::choose().await;
     page::record("backend-ms", &format!("{:.0}", page::now_ms()));

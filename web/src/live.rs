@@ -8,33 +8,11 @@ use std::rc::Rc;
 use dmn_app::gui::history::{History, Point};
 
 use crate::backend::Backend;
-use crate::demo::Demo;
+use crate::demo::{Answer, Demo, DemoTask};
 use crate::page;
 
 /// The state shared by the window and the tasks.
 pub type Shared = Rc<RefCell<Live>>;
-
-/// What the demo answered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    /// The values asked for: the needle's one value, or the values to copy in order.
-    pub asked: Vec<usize>,
-    /// The distance (needle) or region length (copy) asked about.
-    pub distance: usize,
-    /// The value answered at each query (`None`: a token that is not a value).
-    pub recalled: Vec<Option<usize>>,
-}
-
-impl Answer {
-    /// Queries answered right.
-    pub fn correct(&self) -> usize {
-        self.asked
-            .iter()
-            .zip(&self.recalled)
-            .filter(|&(a, r)| Some(*a) == *r)
-            .count()
-    }
-}
 
 /// Values as the page records them: comma-separated, -1 for "no value".
 fn joined(values: impl Iterator<Item = i64>) -> String {
@@ -97,7 +75,7 @@ impl Live {
     }
 
     /// The shipped model of `task`, if loaded.
-    pub fn demo(&self, task: crate::demo::DemoTask) -> Option<Rc<Demo>> {
+    pub fn demo(&self, task: DemoTask) -> Option<Rc<Demo>> {
         self.demos.iter().find(|d| d.task == task).cloned()
     }
 

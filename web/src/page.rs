@@ -1,66 +1,16 @@
 //! The page around the canvas: URL parameters, the state recorded on `<body>`
 //! (`data-dmn-*`, read by the browser tests and by users who script the page), messages,
-//! time, sleeping and fetching.
+//! time, sleeping and fetching. Browser I/O only: the rest of the crate builds on it.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::demo::DemoTask;
-
-/// What the page's URL asks for: `?mode=demo&value=5&distance=300&seed=0` asks the shipped
-/// needle model at once, `?mode=demo&task=copy&values=3,1,4&distance=100` the copy model
-/// (`&evaluate=1` then evaluates it at several distances); `?mode=train&distance=64` trains from
-/// scratch (the default).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Params {
-    /// Start in the pretrained demo instead of training.
-    pub demo: bool,
-    /// Which shipped model the demo asks (`task=needle|copy`; needle by default).
-    pub task: DemoTask,
-    /// Needle value to hide (demo) — numbered from 0.
-    pub value: Option<usize>,
-    /// Values to copy (demo, copy task), comma-separated.
-    pub values: Option<Vec<usize>>,
-    /// Distance from the value to the query.
-    pub distance: Option<usize>,
-    /// Seed of the noise (demo) or of the run (training).
-    pub seed: Option<u64>,
-    /// Evaluate the shipped model at several distances once loaded (demo).
-    pub evaluate: bool,
-}
-
-impl Params {
-    /// The parameters of the current URL; unknown or malformed ones are ignored.
-    pub fn from_url() -> Self {
-        let search = web_sys::window()
-            .and_then(|w| w.location().search().ok())
-            .unwrap_or_default();
-        let params = web_sys::UrlSearchParams::new_with_str(&search).ok();
-        let get = |k: &str| params.as_ref().and_then(|p| p.get(k));
-        Self {
-            demo: get("mode").as_deref() == Some("demo"),
-            task: get("task")
-                .and_then(|t| DemoTask::from_name(&t))
-                .unwrap_or(DemoTask::Needle),
-            value: get("value").and_then(|v| v.parse().ok()),
-            values: get("values").and_then(|v| parse_values(&v).ok()),
-            distance: get("distance").and_then(|v| v.parse().ok()),
-            seed: get("seed").and_then(|v| v.parse().ok()),
-            evaluate: get("evaluate").as_deref() == Some("1"),
-        }
-    }
-}
-
-/// Values typed as a list, e.g. `3, 1, 4` or `3 1 4`.
-pub fn parse_values(text: &str) -> Result<Vec<usize>, String> {
-    text.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
-        .map(|t| {
-            t.parse::<usize>().map_err(|_| {
-                format!("`{t}` is not a value; type whole numbers from 0, e.g. 3, 1, 4")
-            })
-        })
-        .collect()
+/// The value of the parameter `name` in the page's URL (`?name=value`), if it has one.
+pub fn url_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 fn document() -> Option<web_sys::Document> {

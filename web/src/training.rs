@@ -6,14 +6,14 @@ use burn::module::Module;
 use burn::tensor::Device;
 use dmn::DmnConfig;
 use dmn::probe::probe;
-use dmn::tasks::Task;
+use dmn::tasks::{EVAL_SEED, Task, step_seed};
 use dmn::train::{OptimizerConfig, Trainer};
-use dmn_app::commands::{EVAL_SEED, step_seed};
 use dmn_app::gui::history::Point;
 use dmn_app::task_spec::{TaskKind, TaskSpec, needle};
 use eframe::egui;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use wasm_bindgen_futures::spawn_local;
 
 use crate::backend::Backend;
 use crate::live::Shared;
@@ -45,8 +45,20 @@ impl Default for Settings {
     }
 }
 
+/// Stops whatever runs and trains a new model.
+pub fn start(live: &Shared, ctx: &egui::Context, settings: Settings) {
+    let generation = {
+        let mut l = live.borrow_mut();
+        l.generation += 1;
+        l.paused = false;
+        l.busy = false;
+        l.generation
+    };
+    spawn_local(run(live.clone(), ctx.clone(), settings, generation));
+}
+
 /// Trains until `live.generation` moves past `generation`.
-pub async fn run(live: Shared, ctx: egui::Context, settings: Settings, generation: u64) {
+async fn run(live: Shared, ctx: egui::Context, settings: Settings, generation: u64) {
     let Some(backend) = live.borrow().backend.clone() else {
         return;
     };

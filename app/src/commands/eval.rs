@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use dmn::tasks::unigram_f1;
+use dmn::tasks::{EVAL_SEED, step_seed, unigram_f1};
 use dmn::train::evaluate as evaluate_batch;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::{device, load_run, step_seed};
+use super::{device, load_run};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
 use crate::task_spec::{TaskKind, TaskSpec, build_eval_task};
 
@@ -40,7 +40,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub text: Option<PathBuf>,
     /// Seed of the evaluation data (distinct from training data by construction).
-    #[arg(long, default_value_t = super::EVAL_SEED)]
+    #[arg(long, default_value_t = EVAL_SEED)]
     pub seed: u64,
     /// Device.
     #[arg(long, default_value = "cpu")]

@@ -67,16 +67,3 @@ pub fn load_run(path: &Path, device: &Device) -> Result<(RunConfig, Dmn)> {
     let model = checkpoint::load_model(&latest, model)?;
     Ok((config, model))
 }
-
-/// Seed of held-out data (evaluations, traced sequences), apart from every training seed; the
-/// data at a distance or length `d` comes from `step_seed(EVAL_SEED, d)`.
-pub const EVAL_SEED: u64 = 1_000_003;
-
-/// Mixes the run seed with a step number into an independent stream seed.
-pub fn step_seed(seed: u64, step: u64) -> u64 {
-    // SplitMix64 finalizer: distinct, well-spread seeds for neighbouring steps.
-    let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}

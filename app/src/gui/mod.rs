@@ -1,9 +1,14 @@
 //! `dmn gui`: the desktop trainer. Training runs on a background thread ([`worker`]); the window
-//! ([`app`]) draws what it reports in one panel per file ([`panels`]). The panels and the
+//! ([`app`]) draws what it reports in one panel per file ([`panels`]), beside its run controls
+//! (`controls`), and closes by itself when asked to (`exit`). The panels and the
 //! [`history`] they read also build for the browser, where `dmn-web` draws them.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod app;
+#[cfg(not(target_arch = "wasm32"))]
+mod controls;
+#[cfg(not(target_arch = "wasm32"))]
+mod exit;
 pub mod history;
 pub mod panels;
 #[cfg(not(target_arch = "wasm32"))]

@@ -12,6 +12,7 @@ mod mqar;
 mod multi_doc_qa;
 mod needle;
 mod overlap;
+mod seeds;
 mod selective_copy;
 mod text;
 
@@ -23,6 +24,7 @@ pub use mqar::MultiQueryRecall;
 pub use multi_doc_qa::MultiDocQa;
 pub use needle::Needle;
 pub use overlap::{rouge_l, unigram_f1};
+pub use seeds::{EVAL_SEED, step_seed};
 pub use selective_copy::SelectiveCopy;
 pub use text::CharText;
 
