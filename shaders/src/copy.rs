@@ -1,17 +1,32 @@
-//! Launcher for `copy.wgsl`: the bandwidth reference of the benchmarks.
+//! A plain copy as a burn backend extension, [`DmnBench`]: the bandwidth reference of the
+//! benchmarks, and the launcher of `copy.wgsl`.
 
-use burn::backend::Dispatch;
-use burn::backend::wgpu::CubeTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::{CubeBackend, CubeTensor};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::Tensor;
 
-use crate::kernels::DmnBench;
 use crate::launch::{Wgsl, groups, input, output, sizes};
+
+/// What the benchmarks need besides the ops: a plain copy, to measure the device's bandwidth.
+#[backend_extension(Cube, Fusion)]
+pub trait DmnBench: Backend {
+    /// Copies a 1-D tensor whose length is a multiple of 4.
+    #[fusion(dtype = src, shape = src)]
+    fn dmn_copy(src: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+impl DmnBench for CubeBackend {
+    fn dmn_copy(src: FloatTensor<Self>) -> FloatTensor<Self> {
+        forward(src)
+    }
+}
 
 const WG: u32 = 256;
 /// Workgroups along x before wrapping to y (the per-dimension dispatch limit is 65 535).
 const ROW: u32 = 32_768;
 
-pub(crate) fn forward(src: CubeTensor) -> CubeTensor {
+fn forward(src: CubeTensor) -> CubeTensor {
     let n = src.meta.shape()[0];
     assert!(
         n % 4 == 0,

@@ -8,26 +8,27 @@
 //! | [`retrieve`] | `retrieve.wgsl` | `retrieve_backward.wgsl`, `retrieve_entries_backward.wgsl` |
 //!
 //! Each op has the contract of its reference in `dmn::ops`, which defines what it must compute;
-//! the tests in `dmn` run both on the same inputs and compare values and gradients. The ops are
-//! burn backend extensions (see [`kernels`]): they run on burn's wgpu backend, with or without
-//! autodiff, and [`runs_on`] says whether a device can take them.
+//! the tests in `dmn` run both on the same inputs and compare values and gradients. Each op is a
+//! burn backend extension declared in its own module: a trait for the forward (implemented for
+//! burn-wgpu's `CubeBackend`, its `Fusion` wrapper and `Autodiff`, whose implementation records a
+//! custom backward) and one for what that backward runs. They run on burn's wgpu backend, with or
+//! without autodiff, and [`runs_on`] says whether a device can take them.
 //!
 //! One `.wgsl` file per kernel, one thin launcher per op, in the manner of web-rwkv.
 
 mod copy;
-pub mod kernels;
 mod launch;
-mod memory_read;
-mod memory_write;
-mod retrieve;
-mod scan;
+pub mod memory_read;
+pub mod memory_write;
+pub mod retrieve;
+pub mod scan;
 
-pub use copy::copy;
+pub use copy::{DmnBench, copy};
 pub use launch::set_empty_kernels;
-pub use memory_read::memory_read;
-pub use memory_write::{Written, memory_write};
-pub use retrieve::retrieve;
-pub use scan::scan;
+pub use memory_read::{DmnMemoryRead, DmnMemoryReadBackward, memory_read};
+pub use memory_write::{DmnMemoryWrite, DmnMemoryWriteBackward, Written, memory_write};
+pub use retrieve::{DmnRetrieve, DmnRetrieveBackward, retrieve};
+pub use scan::{DmnScan, DmnScanBackward, scan};
 
 use burn::backend::DispatchDevice;
 use burn::tensor::Device;

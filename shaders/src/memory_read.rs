@@ -1,22 +1,53 @@
-//! Launchers for `memory_read.wgsl` (forward), `memory_read_backward.wgsl` (per query row) and
-//! `memory_read_slots_backward.wgsl` (per slot), the autodiff node, and the tensor-level
-//! [`memory_read`] with the contract of `dmn::ops::memory_read`.
+//! The working-memory read as a burn backend extension: [`DmnMemoryRead`] (the forward the
+//! model calls), [`DmnMemoryReadBackward`] (what its autodiff node runs), the launchers of
+//! `memory_read.wgsl` / `memory_read_wide.wgsl` (forward), `memory_read_backward.wgsl` (per query
+//! row) and `memory_read_slots_backward.wgsl` (per slot), and the tensor-level [`memory_read`]
+//! with the contract of `dmn::ops::memory_read`.
 
-use burn::backend::Dispatch;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::wgpu::CubeTensor;
+use burn::backend::wgpu::{CubeBackend, CubeTensor};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::{Shape, Tensor};
 
-use crate::kernels::{DmnKernels, DmnKernelsBackward};
 use crate::launch::{
     BLOCKED_WG, MAX_UNROLLED_WIDTH, ROWS_PER_THREAD, Wgsl, blocked_groups, dims, groups, input,
     output, pad_last, region, sizes,
 };
+
+/// The read's forward, run by the model. On `Autodiff` it records [`DmnMemoryReadBackward`] as
+/// its backward. `read` and `weights` come packed in one tensor (an autodiff node has one
+/// output), which [`memory_read`] slices apart.
+#[backend_extension(Cube, Fusion, Autodiff)]
+pub trait DmnMemoryRead: Backend {
+    /// Working-memory read; returns `read ‖ weights` packed as `[B, R, d + K]`.
+    #[fusion(dtype = query, shape = packed_shape(query, slots))]
+    fn dmn_memory_read(
+        query: FloatTensor<Self>,
+        strength: FloatTensor<Self>,
+        slots: FloatTensor<Self>,
+        top_k: usize,
+    ) -> FloatTensor<Self>;
+}
+
+/// What the read's autodiff node runs; never differentiated itself.
+#[backend_extension(Cube, Fusion)]
+pub trait DmnMemoryReadBackward: Backend {
+    /// Gradients of the query, the strength and the slots from the packed output gradient.
+    #[fusion(meta = |query, strength, slots, _forward, _dout, _top_k| backward_meta(query, strength, slots))]
+    fn dmn_memory_read_backward(
+        query: FloatTensor<Self>,
+        strength: FloatTensor<Self>,
+        slots: FloatTensor<Self>,
+        forward: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+        top_k: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
 
 const WG: u32 = 64;
 
@@ -37,11 +68,11 @@ fn kernel(name: &'static str, source: &'static str, k: usize, d: usize) -> Wgsl 
 }
 
 /// Shape of the packed output `read ‖ weights`: `[B, R, d + K]`.
-pub(crate) fn packed_shape(query: &Shape, slots: &Shape) -> Shape {
+fn packed_shape(query: &Shape, slots: &Shape) -> Shape {
     Shape::from(vec![query[0], query[1], query[2] + slots[1]])
 }
 
-pub(crate) fn backward_meta(
+fn backward_meta(
     query: &TensorSpec,
     strength: &TensorSpec,
     slots: &TensorSpec,
@@ -50,7 +81,7 @@ pub(crate) fn backward_meta(
 }
 
 /// Runs `memory_read.wgsl`.
-pub(crate) fn forward(
+fn forward(
     query: CubeTensor,
     strength: CubeTensor,
     slots: CubeTensor,
@@ -98,7 +129,7 @@ pub(crate) fn forward(
 }
 
 /// Runs the two backward kernels; returns `[dquery, dstrength, dslots]`.
-pub(crate) fn backward(
+fn backward(
     query: CubeTensor,
     strength: CubeTensor,
     slots: CubeTensor,
@@ -173,7 +204,7 @@ pub(crate) fn backward(
 #[derive(Debug)]
 struct MemoryReadBackward;
 
-impl<B: DmnKernelsBackward> Backward<B, 3> for MemoryReadBackward {
+impl<B: DmnMemoryReadBackward> Backward<B, 3> for MemoryReadBackward {
     // query, strength, slots, the packed forward output; top_k
     type State = ([FloatTensor<B>; 4], usize);
 
@@ -190,23 +221,56 @@ impl<B: DmnKernelsBackward> Backward<B, 3> for MemoryReadBackward {
     }
 }
 
-pub(crate) fn autodiff<B: DmnKernels + DmnKernelsBackward, C: CheckpointStrategy>(
-    query: FloatTensor<Autodiff<B, C>>,
-    strength: FloatTensor<Autodiff<B, C>>,
-    slots: FloatTensor<Autodiff<B, C>>,
-    top_k: usize,
-) -> FloatTensor<Autodiff<B, C>> {
-    let parts = [query, strength, slots].map(|t| t.into_parts());
-    let [query, strength, slots] = parts.each_ref().map(|(p, _)| p.clone());
-    let nodes = parts.map(|(_, node)| node);
-    let out = B::dmn_memory_read(query.clone(), strength.clone(), slots.clone(), top_k);
-    match MemoryReadBackward
-        .prepare::<C>(nodes)
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(([query, strength, slots, out.clone()], top_k), out),
-        OpsKind::UnTracked(prep) => prep.finish(out),
+impl DmnMemoryRead for CubeBackend {
+    fn dmn_memory_read(
+        query: FloatTensor<Self>,
+        strength: FloatTensor<Self>,
+        slots: FloatTensor<Self>,
+        top_k: usize,
+    ) -> FloatTensor<Self> {
+        forward(query, strength, slots, top_k)
+    }
+}
+
+impl DmnMemoryReadBackward for CubeBackend {
+    fn dmn_memory_read_backward(
+        query: FloatTensor<Self>,
+        strength: FloatTensor<Self>,
+        slots: FloatTensor<Self>,
+        forward: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+        top_k: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let [dq, dstrength, dslots] = backward(query, strength, slots, forward, dout, top_k);
+        (dq, dstrength, dslots)
+    }
+}
+
+impl<B, C> DmnMemoryRead for Autodiff<B, C>
+where
+    B: DmnMemoryRead + DmnMemoryReadBackward,
+    C: CheckpointStrategy,
+{
+    fn dmn_memory_read(
+        query: FloatTensor<Self>,
+        strength: FloatTensor<Self>,
+        slots: FloatTensor<Self>,
+        top_k: usize,
+    ) -> FloatTensor<Self> {
+        let parts = [query, strength, slots].map(|t| t.into_parts());
+        let [query, strength, slots] = parts.each_ref().map(|(p, _)| p.clone());
+        let nodes = parts.map(|(_, node)| node);
+        let out = B::dmn_memory_read(query.clone(), strength.clone(), slots.clone(), top_k);
+        match MemoryReadBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                prep.finish(([query, strength, slots, out.clone()], top_k), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
     }
 }
 

@@ -1,32 +1,72 @@
-//! Launchers for `memory_write.wgsl` and `memory_write_backward.wgsl`, the autodiff node, and the
-//! tensor-level [`memory_write`] with the contract of `dmn::ops::memory_write`.
+//! The working-memory write as a burn backend extension: [`DmnMemoryWrite`] (the forward the
+//! model calls), [`DmnMemoryWriteBackward`] (what its autodiff node runs), the launchers of
+//! `memory_write.wgsl` and `memory_write_backward.wgsl`, and the tensor-level [`memory_write`]
+//! with the contract of `dmn::ops::memory_write`.
 //!
 //! The op's many inputs are packed at the tensor level, where autodiff routes the gradients
 //! back through the concatenation: per head `key ‖ erase ‖ add` and `β, g, α`, per slot
 //! `age, usage, f`. The kernels then bind six buffers.
 
-use burn::backend::Dispatch;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::wgpu::CubeTensor;
+use burn::backend::wgpu::{CubeBackend, CubeTensor};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::{Shape, Tensor};
 
-use crate::kernels::{DmnKernels, DmnKernelsBackward};
 use crate::launch::{Wgsl, dims, input, output, region, sizes};
+
+/// The write's forward, run by the model. On `Autodiff` it records [`DmnMemoryWriteBackward`] as
+/// its backward. Its outputs come packed in one tensor (an autodiff node has one output), which
+/// [`memory_write`] slices apart.
+#[backend_extension(Cube, Fusion, Autodiff)]
+pub trait DmnMemoryWrite: Backend {
+    /// Working-memory write; returns `W' ‖ ω ‖ age' ‖ usage'` packed as `[B, K·d + H·K + 2K]`.
+    /// `heads` is `key ‖ erase ‖ add` `[B, H, 3d]`, `gates` is `β, g, α` `[B, H, 3]` and
+    /// `per_slot` is `age, usage, f` `[B, K, 3]`.
+    #[fusion(dtype = slots, shape = packed_shape(slots, heads))]
+    fn dmn_memory_write(
+        slots: FloatTensor<Self>,
+        heads: FloatTensor<Self>,
+        gates: FloatTensor<Self>,
+        per_slot: FloatTensor<Self>,
+        top_k: usize,
+        usage_decay: f32,
+    ) -> FloatTensor<Self>;
+}
+
+/// What the write's autodiff node runs; never differentiated itself.
+#[backend_extension(Cube, Fusion)]
+pub trait DmnMemoryWriteBackward: Backend {
+    /// Gradients of the four packed inputs of [`DmnMemoryWrite::dmn_memory_write`].
+    #[fusion(meta = |slots, heads, gates, per_slot, _dout, _top_k| backward_meta(slots, heads, gates, per_slot))]
+    fn dmn_memory_write_backward(
+        slots: FloatTensor<Self>,
+        heads: FloatTensor<Self>,
+        gates: FloatTensor<Self>,
+        per_slot: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+        top_k: usize,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+}
 
 const WG: u32 = 64;
 
 /// Shape of the packed output `W' ‖ ω ‖ age' ‖ usage'`: `[B, K·d + H·K + 2K]`.
-pub(crate) fn packed_shape(slots: &Shape, heads: &Shape) -> Shape {
+fn packed_shape(slots: &Shape, heads: &Shape) -> Shape {
     let (b, k, d, h) = (slots[0], slots[1], slots[2], heads[1]);
     Shape::from(vec![b, k * d + h * k + 2 * k])
 }
 
-pub(crate) fn backward_meta(
+fn backward_meta(
     slots: &TensorSpec,
     heads: &TensorSpec,
     gates: &TensorSpec,
@@ -48,7 +88,7 @@ fn kernel(name: &'static str, source: &'static str, k: usize, h: usize) -> Wgsl 
 }
 
 /// Runs `memory_write.wgsl`.
-pub(crate) fn forward(
+fn forward(
     slots: CubeTensor,
     heads: CubeTensor,
     gates: CubeTensor,
@@ -85,7 +125,7 @@ pub(crate) fn forward(
 }
 
 /// Runs `memory_write_backward.wgsl`; returns `[dslots, dheads, dgates, dper_slot]`.
-pub(crate) fn backward(
+fn backward(
     slots: CubeTensor,
     heads: CubeTensor,
     gates: CubeTensor,
@@ -139,7 +179,7 @@ pub(crate) fn backward(
 #[derive(Debug)]
 struct MemoryWriteBackward;
 
-impl<B: DmnKernelsBackward> Backward<B, 4> for MemoryWriteBackward {
+impl<B: DmnMemoryWriteBackward> Backward<B, 4> for MemoryWriteBackward {
     // slots, heads, gates, per_slot; top_k
     type State = ([FloatTensor<B>; 4], usize);
 
@@ -156,26 +196,64 @@ impl<B: DmnKernelsBackward> Backward<B, 4> for MemoryWriteBackward {
     }
 }
 
-pub(crate) fn autodiff<B: DmnKernels + DmnKernelsBackward, C: CheckpointStrategy>(
-    slots: FloatTensor<Autodiff<B, C>>,
-    heads: FloatTensor<Autodiff<B, C>>,
-    gates: FloatTensor<Autodiff<B, C>>,
-    per_slot: FloatTensor<Autodiff<B, C>>,
-    top_k: usize,
-    usage_decay: f32,
-) -> FloatTensor<Autodiff<B, C>> {
-    let parts = [slots, heads, gates, per_slot].map(|t| t.into_parts());
-    let inputs = parts.each_ref().map(|(p, _)| p.clone());
-    let nodes = parts.map(|(_, node)| node);
-    let [slots, heads, gates, per_slot] = inputs.clone();
-    let out = B::dmn_memory_write(slots, heads, gates, per_slot, top_k, usage_decay);
-    match MemoryWriteBackward
-        .prepare::<C>(nodes)
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish((inputs, top_k), out),
-        OpsKind::UnTracked(prep) => prep.finish(out),
+impl DmnMemoryWrite for CubeBackend {
+    fn dmn_memory_write(
+        slots: FloatTensor<Self>,
+        heads: FloatTensor<Self>,
+        gates: FloatTensor<Self>,
+        per_slot: FloatTensor<Self>,
+        top_k: usize,
+        usage_decay: f32,
+    ) -> FloatTensor<Self> {
+        forward(slots, heads, gates, per_slot, top_k, usage_decay)
+    }
+}
+
+impl DmnMemoryWriteBackward for CubeBackend {
+    fn dmn_memory_write_backward(
+        slots: FloatTensor<Self>,
+        heads: FloatTensor<Self>,
+        gates: FloatTensor<Self>,
+        per_slot: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+        top_k: usize,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let [ds, dh, dg, dp] = backward(slots, heads, gates, per_slot, dout, top_k);
+        (ds, dh, dg, dp)
+    }
+}
+
+impl<B, C> DmnMemoryWrite for Autodiff<B, C>
+where
+    B: DmnMemoryWrite + DmnMemoryWriteBackward,
+    C: CheckpointStrategy,
+{
+    fn dmn_memory_write(
+        slots: FloatTensor<Self>,
+        heads: FloatTensor<Self>,
+        gates: FloatTensor<Self>,
+        per_slot: FloatTensor<Self>,
+        top_k: usize,
+        usage_decay: f32,
+    ) -> FloatTensor<Self> {
+        let parts = [slots, heads, gates, per_slot].map(|t| t.into_parts());
+        let inputs = parts.each_ref().map(|(p, _)| p.clone());
+        let nodes = parts.map(|(_, node)| node);
+        let [slots, heads, gates, per_slot] = inputs.clone();
+        let out = B::dmn_memory_write(slots, heads, gates, per_slot, top_k, usage_decay);
+        match MemoryWriteBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((inputs, top_k), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
     }
 }
 

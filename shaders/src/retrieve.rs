@@ -1,8 +1,9 @@
-//! Launchers for `retrieve.wgsl` (forward), `retrieve_backward.wgsl` (per query row) and
-//! `retrieve_entries_backward.wgsl` (per long-term entry), the autodiff node, and the
-//! tensor-level [`retrieve`] with the contract of `dmn::ops::retrieve`.
+//! Hierarchical retrieval as a burn backend extension: [`DmnRetrieve`] (the forward the model
+//! calls), [`DmnRetrieveBackward`] (what its autodiff node runs), the launchers of
+//! `retrieve.wgsl` (forward), `retrieve_backward.wgsl` (per query row) and
+//! `retrieve_entries_backward.wgsl` (per long-term entry), and the tensor-level [`retrieve`] with
+//! the contract of `dmn::ops::retrieve`.
 
-use burn::backend::Dispatch;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
@@ -11,10 +12,39 @@ use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::{Bool, Shape, Tensor};
 
-use crate::kernels::{DmnKernels, DmnKernelsBackward};
 use crate::launch::{BLOCKED_WG, Wgsl, blocked_groups, dims, groups, input, output, region, sizes};
+
+/// Retrieval's forward, run by the model. On `Autodiff` it records [`DmnRetrieveBackward`] as its
+/// backward. `context` and `weights` come packed in one tensor (an autodiff node has one
+/// output), which [`retrieve`] slices apart.
+#[backend_extension(Cube, Fusion, Autodiff)]
+pub trait DmnRetrieve: Backend {
+    /// Hierarchical retrieval; returns `context ‖ weights` packed as `[B, L, d + E]`.
+    #[fusion(dtype = query, shape = packed_shape(query, ltm))]
+    fn dmn_retrieve(
+        query: FloatTensor<Self>,
+        ltm: FloatTensor<Self>,
+        level_bias: FloatTensor<Self>,
+        valid: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// What retrieval's autodiff node runs; never differentiated itself.
+#[backend_extension(Cube, Fusion)]
+pub trait DmnRetrieveBackward: Backend {
+    /// Gradients of the query, the entries and the level bias from the packed output gradient.
+    #[fusion(meta = |query, ltm, level_bias, _forward, _dout| backward_meta(query, ltm, level_bias))]
+    fn dmn_retrieve_backward(
+        query: FloatTensor<Self>,
+        ltm: FloatTensor<Self>,
+        level_bias: FloatTensor<Self>,
+        forward: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
 
 const WG: u32 = 64;
 
@@ -31,11 +61,11 @@ fn kernel(name: &'static str, source: &'static str, e: usize, d: usize) -> Wgsl 
 }
 
 /// Shape of the packed output `context ‖ weights`: `[B, L, d + E]`.
-pub(crate) fn packed_shape(query: &Shape, ltm: &Shape) -> Shape {
+fn packed_shape(query: &Shape, ltm: &Shape) -> Shape {
     Shape::from(vec![query[0], query[1], query[2] + ltm[1]])
 }
 
-pub(crate) fn backward_meta(
+fn backward_meta(
     query: &TensorSpec,
     ltm: &TensorSpec,
     level_bias: &TensorSpec,
@@ -54,7 +84,7 @@ fn levels(ltm: &CubeTensor, level_bias: &CubeTensor) -> (usize, usize) {
 }
 
 /// Runs `retrieve.wgsl`.
-pub(crate) fn forward(
+fn forward(
     query: CubeTensor,
     ltm: CubeTensor,
     level_bias: CubeTensor,
@@ -88,7 +118,7 @@ pub(crate) fn forward(
 }
 
 /// Runs the two backward kernels; returns `[dquery, dltm, dlevel_bias]`.
-pub(crate) fn backward(
+fn backward(
     query: CubeTensor,
     ltm: CubeTensor,
     level_bias: CubeTensor,
@@ -157,7 +187,7 @@ pub(crate) fn backward(
 #[derive(Debug)]
 struct RetrieveBackward;
 
-impl<B: DmnKernelsBackward> Backward<B, 3> for RetrieveBackward {
+impl<B: DmnRetrieveBackward> Backward<B, 3> for RetrieveBackward {
     // query, ltm, level_bias, the packed forward output
     type State = [FloatTensor<B>; 4];
 
@@ -173,29 +203,59 @@ impl<B: DmnKernelsBackward> Backward<B, 3> for RetrieveBackward {
     }
 }
 
+impl DmnRetrieve for CubeBackend {
+    fn dmn_retrieve(
+        query: FloatTensor<Self>,
+        ltm: FloatTensor<Self>,
+        level_bias: FloatTensor<Self>,
+        valid: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        forward(query, ltm, level_bias, valid)
+    }
+}
+
+impl DmnRetrieveBackward for CubeBackend {
+    fn dmn_retrieve_backward(
+        query: FloatTensor<Self>,
+        ltm: FloatTensor<Self>,
+        level_bias: FloatTensor<Self>,
+        forward: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let [dq, dltm, dbias] = backward(query, ltm, level_bias, forward, dout);
+        (dq, dltm, dbias)
+    }
+}
+
 /// The validity mask is a constant: only query, entries and level bias get gradients.
-pub(crate) fn autodiff<B: DmnKernels + DmnKernelsBackward, C: CheckpointStrategy>(
-    query: FloatTensor<Autodiff<B, C>>,
-    ltm: FloatTensor<Autodiff<B, C>>,
-    level_bias: FloatTensor<Autodiff<B, C>>,
-    valid: FloatTensor<Autodiff<B, C>>,
-) -> FloatTensor<Autodiff<B, C>> {
-    let parts = [query, ltm, level_bias].map(|t| t.into_parts());
-    let [query, ltm, level_bias] = parts.each_ref().map(|(p, _)| p.clone());
-    let nodes = parts.map(|(_, node)| node);
-    let out = B::dmn_retrieve(
-        query.clone(),
-        ltm.clone(),
-        level_bias.clone(),
-        valid.into_primitive(),
-    );
-    match RetrieveBackward
-        .prepare::<C>(nodes)
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish([query, ltm, level_bias, out.clone()], out),
-        OpsKind::UnTracked(prep) => prep.finish(out),
+impl<B, C> DmnRetrieve for Autodiff<B, C>
+where
+    B: DmnRetrieve + DmnRetrieveBackward,
+    C: CheckpointStrategy,
+{
+    fn dmn_retrieve(
+        query: FloatTensor<Self>,
+        ltm: FloatTensor<Self>,
+        level_bias: FloatTensor<Self>,
+        valid: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let parts = [query, ltm, level_bias].map(|t| t.into_parts());
+        let [query, ltm, level_bias] = parts.each_ref().map(|(p, _)| p.clone());
+        let nodes = parts.map(|(_, node)| node);
+        let out = B::dmn_retrieve(
+            query.clone(),
+            ltm.clone(),
+            level_bias.clone(),
+            valid.into_primitive(),
+        );
+        match RetrieveBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish([query, ltm, level_bias, out.clone()], out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
     }
 }
 

@@ -1,8 +1,8 @@
-//! Launchers for `scan.wgsl` (forward) and `scan_backward.wgsl` (reverse scan), the autodiff
-//! node that ties them together, and the tensor-level [`scan`] with the contract of
+//! The selective scan as a burn backend extension: [`DmnScan`] (the forward the model calls),
+//! [`DmnScanBackward`] (what its autodiff node runs), the launchers of `scan.wgsl` (forward) and
+//! `scan_backward.wgsl` (reverse scan), and the tensor-level [`scan`] with the contract of
 //! `dmn::ops::scan`.
 
-use burn::backend::Dispatch;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
@@ -11,10 +11,67 @@ use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::{Shape, Slice, Tensor};
 
-use crate::kernels::{DmnKernels, DmnKernelsBackward};
 use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
+
+/// The scan's forward, run by the model. On `Autodiff` it records [`DmnScanBackward`]'s reverse
+/// scan as its backward. An autodiff node has exactly one output, so `y` and `h_last` come
+/// packed in one tensor, which [`scan`] slices apart.
+#[backend_extension(Cube, Fusion, Autodiff)]
+pub trait DmnScan: Backend {
+    /// Selective scan; returns `y ‖ h_last` packed as `[B, L·E + E·N]`.
+    #[fusion(dtype = x, shape = packed_shape(x, a_log))]
+    fn dmn_scan(
+        x: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d_skip: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// What the scan's autodiff node runs: a forward that also saves the state entering each tile,
+/// and the reverse scan. Never differentiated itself.
+#[backend_extension(Cube, Fusion)]
+pub trait DmnScanBackward: Backend {
+    /// Selective scan that also returns the state entering every tile, `[B, ⌈L/TILE⌉, E, N]`.
+    #[fusion(meta = |x, _delta, a_log, _b, _c, _d_skip, _h0| train_meta(x, a_log))]
+    fn dmn_scan_train(
+        x: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d_skip: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Reverse scan: gradients for x, Δ, a_log, B, C, D and h0 from the packed output gradient.
+    #[fusion(meta = |x, delta, a_log, b, c, d_skip, _tiles, _dout| backward_meta(x, delta, a_log, b, c, d_skip))]
+    #[allow(clippy::type_complexity)]
+    fn dmn_scan_backward(
+        x: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d_skip: FloatTensor<Self>,
+        tiles: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+}
 
 /// Threads per workgroup in the forward pass (one channel each).
 const WG_FORWARD: u32 = 64;
@@ -32,12 +89,12 @@ fn wg_backward(n: usize) -> u32 {
 }
 
 /// Shape of the packed forward output `y ‖ h_last`: `[B, L·E + E·N]`.
-pub(crate) fn packed_shape(x: &Shape, a_log: &Shape) -> Shape {
+fn packed_shape(x: &Shape, a_log: &Shape) -> Shape {
     let (e, n) = (a_log[0], a_log[1]);
     Shape::from(vec![x[0], x[1] * e + e * n])
 }
 
-pub(crate) fn train_meta(x: &TensorSpec, a_log: &TensorSpec) -> (TensorSpec, TensorSpec) {
+fn train_meta(x: &TensorSpec, a_log: &TensorSpec) -> (TensorSpec, TensorSpec) {
     let (bs, l) = (x.shape[0], x.shape[1]);
     let (e, n) = (a_log.shape[0], a_log.shape[1]);
     (
@@ -50,7 +107,7 @@ pub(crate) fn train_meta(x: &TensorSpec, a_log: &TensorSpec) -> (TensorSpec, Ten
 }
 
 #[allow(clippy::type_complexity)]
-pub(crate) fn backward_meta(
+fn backward_meta(
     x: &TensorSpec,
     delta: &TensorSpec,
     a_log: &TensorSpec,
@@ -103,7 +160,7 @@ fn pack_inputs(
 
 /// Runs `scan.wgsl`; returns the packed output and, when `save_tiles`, the tile states.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn forward(
+fn forward(
     x: CubeTensor,
     delta: CubeTensor,
     a_log: CubeTensor,
@@ -154,7 +211,7 @@ pub(crate) fn forward(
 
 /// Runs `scan_backward.wgsl`; returns `[dx, dΔ, da_log, dB, dC, dD, dh0]`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn backward(
+fn backward(
     x: CubeTensor,
     delta: CubeTensor,
     a_log: CubeTensor,
@@ -232,7 +289,7 @@ pub(crate) fn backward(
 #[derive(Debug)]
 struct ScanBackward;
 
-impl<B: DmnKernelsBackward> Backward<B, 7> for ScanBackward {
+impl<B: DmnScanBackward> Backward<B, 7> for ScanBackward {
     // x, Δ, a_log, B, C, D, tile states
     type State = [FloatTensor<B>; 7];
 
@@ -253,33 +310,85 @@ impl<B: DmnKernelsBackward> Backward<B, 7> for ScanBackward {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn autodiff<B: DmnKernels + DmnKernelsBackward, C: CheckpointStrategy>(
-    x: FloatTensor<Autodiff<B, C>>,
-    delta: FloatTensor<Autodiff<B, C>>,
-    a_log: FloatTensor<Autodiff<B, C>>,
-    b: FloatTensor<Autodiff<B, C>>,
-    c: FloatTensor<Autodiff<B, C>>,
-    d_skip: FloatTensor<Autodiff<B, C>>,
-    h0: FloatTensor<Autodiff<B, C>>,
-) -> FloatTensor<Autodiff<B, C>> {
-    let parts = [x, delta, a_log, b, c, d_skip, h0].map(|t| t.into_parts());
-    let [x, delta, a_log, b, c, d_skip, h0] = parts.each_ref().map(|(p, _)| p.clone());
-    let nodes = parts.map(|(_, node)| node);
-    match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => {
-            let (out, tiles) = B::dmn_scan_train(
-                x.clone(),
-                delta.clone(),
-                a_log.clone(),
-                b.clone(),
-                c.clone(),
-                d_skip.clone(),
-                h0,
-            );
-            prep.finish([x, delta, a_log, b, c, d_skip, tiles], out)
+impl DmnScan for CubeBackend {
+    fn dmn_scan(
+        x: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d_skip: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        forward(x, delta, a_log, b, c, d_skip, h0, false).0
+    }
+}
+
+impl DmnScanBackward for CubeBackend {
+    fn dmn_scan_train(
+        x: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d_skip: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        forward(x, delta, a_log, b, c, d_skip, h0, true)
+    }
+
+    fn dmn_scan_backward(
+        x: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d_skip: FloatTensor<Self>,
+        tiles: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let [dx, ddelta, da_log, db, dc, dd, dh0] =
+            backward(x, delta, a_log, b, c, d_skip, tiles, dout);
+        (dx, ddelta, da_log, db, dc, dd, dh0)
+    }
+}
+
+impl<B: DmnScan + DmnScanBackward, C: CheckpointStrategy> DmnScan for Autodiff<B, C> {
+    fn dmn_scan(
+        x: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d_skip: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let parts = [x, delta, a_log, b, c, d_skip, h0].map(|t| t.into_parts());
+        let [x, delta, a_log, b, c, d_skip, h0] = parts.each_ref().map(|(p, _)| p.clone());
+        let nodes = parts.map(|(_, node)| node);
+        match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (out, tiles) = B::dmn_scan_train(
+                    x.clone(),
+                    delta.clone(),
+                    a_log.clone(),
+                    b.clone(),
+                    c.clone(),
+                    d_skip.clone(),
+                    h0,
+                );
+                prep.finish([x, delta, a_log, b, c, d_skip, tiles], out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::dmn_scan(x, delta, a_log, b, c, d_skip, h0)),
         }
-        OpsKind::UnTracked(prep) => prep.finish(B::dmn_scan(x, delta, a_log, b, c, d_skip, h0)),
     }
 }
 
