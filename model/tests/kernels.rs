@@ -5,12 +5,11 @@
 //! skipped; with `DMN_REQUIRE_WGPU` set it fails instead, so CI cannot pass without running them.
 
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use dmn::ops;
+use burn::tensor::{Device, Tensor, TensorData};
+use dmn::ops::{self, fixtures, fixtures::OpCase};
 use proptest::prelude::*;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-use std::cell::RefCell;
 
 /// Tolerance of every comparison: relative error per element. The denominator has a floor at
 /// the tensor's RMS, so that entries that happen to be near zero are compared at the tensor's
@@ -68,68 +67,30 @@ fn rel_err(got: &TensorData, want: &TensorData, floor: f32) -> f32 {
         .fold(0.0, f32::max)
 }
 
-thread_local! {
-    /// Test data comes from a generator per test thread: tests run in parallel, and a shared
-    /// device generator would hand each of them a different stream from run to run.
-    static RNG: RefCell<StdRng> = RefCell::new(StdRng::seed_from_u64(0));
-}
-
-fn seed_data(seed: u64) {
-    RNG.with(|r| *r.borrow_mut() = StdRng::seed_from_u64(seed));
-}
-
-/// Random data of shape `[a, b, c]` from this thread's generator.
-fn random(shape: [usize; 3], dist: Distribution) -> TensorData {
-    let n = shape.iter().product();
-    let values: Vec<f32> = RNG.with(|r| {
-        let mut rng = r.borrow_mut();
-        (0..n)
-            .map(|_| match dist {
-                Distribution::Uniform(lo, hi) => rng.random_range(lo..hi) as f32,
-                Distribution::Normal(mean, std) => {
-                    // Box–Muller
-                    let (u, v): (f64, f64) = (rng.random_range(f64::EPSILON..1.0), rng.random());
-                    (mean + std * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-                }
-                _ => unreachable!("the tests draw normal and uniform data only"),
-            })
-            .collect()
-    });
-    TensorData::new(values, shape)
-}
-
-/// An op under test: rank-3 inputs (lower ranks are passed as `[1, …]` and reshaped inside)
-/// to rank-3 outputs; `kernel` picks the WGSL kernels (true) or the reference (false).
-type Op = dyn Fn(&[Tensor<3>], bool) -> Vec<Tensor<3>>;
-
-/// Outputs and the gradients of every input that `grad` marks, under the loss
+/// Outputs and the gradients of every input the case marks, under the loss
 /// `Σ_i Σ output_i ⊙ w_i` with random weights, so every gradient entry is distinct.
-fn run(
-    op: &Op,
-    data: &[TensorData],
-    grad: &[bool],
-    device: &Device,
-    kernel: bool,
-) -> Vec<TensorData> {
+fn run(case: &OpCase, device: &Device, kernel: bool) -> Vec<TensorData> {
     let device = device.clone().autodiff();
-    let inputs: Vec<Tensor<3>> = data
+    let inputs: Vec<Tensor<3>> = case
+        .inputs
         .iter()
-        .zip(grad)
+        .zip(&case.grad)
         .map(|(d, &g)| {
             let t = Tensor::<3>::from_data(d.clone(), &device);
             if g { t.require_grad() } else { t }
         })
         .collect();
-    let outputs = op(&inputs, kernel);
-    seed_data(4242);
+    let outputs = (case.run)(&inputs, kernel);
+    let mut rng = StdRng::seed_from_u64(4242);
     let mut loss = Tensor::<1>::zeros([1], &device);
     for out in &outputs {
-        let w = Tensor::<3>::from_data(random(out.dims(), Distribution::Normal(0.0, 1.0)), &device);
+        let normal = burn::tensor::Distribution::Normal(0.0, 1.0);
+        let w = Tensor::<3>::from_data(fixtures::random(&mut rng, out.dims(), normal), &device);
         loss = loss + (out.clone() * w).sum();
     }
     let grads = loss.backward();
     let mut all: Vec<TensorData> = outputs.into_iter().map(|t| t.into_data()).collect();
-    for (t, &g) in inputs.iter().zip(grad) {
+    for (t, &g) in inputs.iter().zip(&case.grad) {
         if g {
             all.push(
                 t.grad(&grads)
@@ -142,51 +103,26 @@ fn run(
 }
 
 /// Worst relative error between kernel and CPU reference over outputs and gradients, with the
-/// index of the worst tensor (outputs first, then the gradients in input order).
-fn parity(gpu: &Device, op: &Op, data: &[TensorData], grad: &[bool]) -> (f32, usize) {
-    let want = run(op, data, grad, &Device::flex(), false);
-    let got = run(op, data, grad, gpu, true);
+/// name of the worst tensor.
+fn parity(gpu: &Device, case: &OpCase) -> (f32, String) {
+    let want = run(case, &Device::flex(), false);
+    let got = run(case, gpu, true);
     assert_eq!(got.len(), want.len());
     let floor = 0.01 * want.iter().map(rms).fold(0.0, f32::max);
-    got.iter()
+    let (err, worst) = got
+        .iter()
         .zip(&want)
         .map(|(g, w)| rel_err(g, w, floor))
         .enumerate()
-        .fold((0.0, 0), |a, (i, e)| if e > a.0 { (e, i) } else { a })
+        .fold((0.0, 0), |a, (i, e)| if e > a.0 { (e, i) } else { a });
+    (err, case.compared().swap_remove(worst))
 }
 
-fn scan_op(inputs: &[Tensor<3>], kernel: bool) -> Vec<Tensor<3>> {
-    let [x, delta, a_log, b, c, d_skip, h0] = [0, 1, 2, 3, 4, 5, 6].map(|i| inputs[i].clone());
-    let [_, e, n] = a_log.dims();
-    let (a_log, d_skip) = (a_log.reshape([e, n]), d_skip.reshape([e]));
-    let out = if kernel {
-        ops::auto::scan(true, x, delta, a_log, b, c, d_skip, h0, 8)
-    } else {
-        ops::scan(x, delta, a_log, b, c, d_skip, h0, 8)
-    };
-    vec![out.y, out.h_last]
-}
+/// The reference runs in time chunks of this length.
+const CHUNK: usize = 8;
 
-/// Inputs of a scan `[B, L, E, N]`: x, Δ, a_log, B, C, D, h0.
-fn scan_data([bs, l, e, n]: [usize; 4], seed: u64) -> Vec<TensorData> {
-    seed_data(seed);
-    let normal = Distribution::Normal(0.0, 1.0);
-    vec![
-        random([bs, l, e], normal),
-        random([bs, l, e], Distribution::Uniform(0.01, 0.5)),
-        random([1, e, n], Distribution::Uniform(-1.0, 1.0)),
-        random([bs, l, n], normal),
-        random([bs, l, n], normal),
-        random([1, 1, e], normal),
-        random([bs, e, n], normal),
-    ]
-}
-
-const SCAN_OUTPUTS: [&str; 9] = ["y", "h_last", "dx", "dΔ", "da_log", "dB", "dC", "dD", "dh0"];
-
-fn scan_parity(gpu: &Device, dims: [usize; 4], seed: u64) -> (f32, &'static str) {
-    let (err, i) = parity(gpu, &scan_op, &scan_data(dims, seed), &[true; 7]);
-    (err, SCAN_OUTPUTS[i])
+fn scan_parity(gpu: &Device, dims: [usize; 4], seed: u64) -> (f32, String) {
+    parity(gpu, &fixtures::scan(&mut StdRng::seed_from_u64(seed), dims, CHUNK))
 }
 
 #[test]
@@ -216,26 +152,24 @@ fn scan_kernel_matches_reference_forward_and_backward() {
 #[test]
 fn scan_kernel_streams_in_pieces_like_one_call() {
     let Some(gpu) = wgpu() else { return };
-    let data = scan_data([2, 50, 20, 8], 7);
-    let t3 = |i: usize| Tensor::<3>::from_data(data[i].clone(), &gpu);
-    let a_log = t3(2).reshape([20, 8]);
-    let d_skip = t3(5).reshape([20]);
-    let run = |start: usize, len: usize, h0: Tensor<3>| {
-        ops::auto::scan(
-            true,
-            t3(0).narrow(1, start, len),
-            t3(1).narrow(1, start, len),
-            a_log.clone(),
-            t3(3).narrow(1, start, len),
-            t3(4).narrow(1, start, len),
-            d_skip.clone(),
-            h0,
-            8,
-        )
+    let case = fixtures::scan(&mut StdRng::seed_from_u64(7), [2, 50, 20, 8], CHUNK);
+    let t3 = |i: usize| Tensor::<3>::from_data(case.inputs[i].clone(), &gpu);
+    let inputs = ops::ScanInputs {
+        x: t3(0),
+        delta: t3(1),
+        a_log: t3(2).reshape([20, 8]),
+        b: t3(3),
+        c: t3(4),
+        d_skip: t3(5).reshape([20]),
+        h0: t3(6),
     };
-    let whole = run(0, 50, t3(6));
-    let first = run(0, 21, t3(6));
-    let second = run(21, 29, first.h_last);
+    let whole = ops::auto::scan(true, inputs.clone(), CHUNK);
+    let first = ops::auto::scan(true, inputs.clone().steps(0, 21), CHUNK);
+    let rest = ops::ScanInputs {
+        h0: first.h_last,
+        ..inputs.steps(21, 29)
+    };
+    let second = ops::auto::scan(true, rest, CHUNK);
     let y = Tensor::cat(vec![first.y, second.y], 1);
     let err = rel_err(&y.into_data(), &whole.y.into_data(), 0.0).max(rel_err(
         &second.h_last.into_data(),
@@ -262,20 +196,6 @@ proptest! {
     }
 }
 
-fn memory_read_op(top_k: usize) -> impl Fn(&[Tensor<3>], bool) -> Vec<Tensor<3>> {
-    move |inputs: &[Tensor<3>], kernel: bool| {
-        let [query, strength, slots] = [0, 1, 2].map(|i| inputs[i].clone());
-        let [b, r, _] = query.dims();
-        let strength = strength.reshape([b, r]);
-        let out = if kernel {
-            ops::auto::memory_read(true, query, strength, slots, top_k)
-        } else {
-            ops::memory_read(query, strength, slots, top_k)
-        };
-        vec![out.read, out.weights]
-    }
-}
-
 #[test]
 fn memory_read_kernel_matches_reference_forward_and_backward() {
     let Some(gpu) = wgpu() else { return };
@@ -291,14 +211,9 @@ fn memory_read_kernel_matches_reference_forward_and_backward() {
     .into_iter()
     .enumerate()
     {
-        seed_data(300 + i as u64);
-        let data = vec![
-            random([b, r, d], Distribution::Normal(0.0, 1.0)),
-            random([b, r, 1], Distribution::Uniform(1.0, 6.0)),
-            random([b, k, d], Distribution::Normal(0.0, 1.0)),
-        ];
-        let (err, worst) = parity(&gpu, &memory_read_op(top_k), &data, &[true; 3]);
-        let name = ["read", "weights", "dquery", "dstrength", "dslots"][worst];
+        let mut rng = StdRng::seed_from_u64(300 + i as u64);
+        let case = fixtures::memory_read(&mut rng, [b, r, d, k], top_k);
+        let (err, name) = parity(&gpu, &case);
         eprintln!(
             "memory_read {:?}: max rel error {err:.2e} ({name})",
             [b, r, d, k, top_k]
@@ -310,82 +225,6 @@ fn memory_read_kernel_matches_reference_forward_and_backward() {
         );
     }
 }
-
-fn memory_write_op(top_k: usize) -> impl Fn(&[Tensor<3>], bool) -> Vec<Tensor<3>> {
-    move |t: &[Tensor<3>], kernel: bool| {
-        let [b, k, _] = t[0].dims();
-        let [_, h, _] = t[3].dims();
-        let per_slot = |i: usize| t[i].clone().reshape([b, k]);
-        let per_head = |i: usize| t[i].clone().reshape([b, h]);
-        let request = ops::WriteRequest {
-            key: t[3].clone(),
-            strength: per_head(4),
-            erase: t[5].clone(),
-            add: t[6].clone(),
-            write_gate: per_head(7),
-            alloc_gate: per_head(8),
-            decay: per_slot(9),
-        };
-        let (slots, age, usage) = (t[0].clone(), per_slot(1), per_slot(2));
-        let out = if kernel {
-            ops::auto::memory_write(true, slots, age, usage, request, top_k, 0.9)
-        } else {
-            ops::memory_write(slots, age, usage, request, top_k, 0.9)
-        };
-        vec![
-            out.slots,
-            out.write_weights,
-            out.age.reshape([b, k, 1]),
-            out.usage.reshape([b, k, 1]),
-        ]
-    }
-}
-
-/// Inputs of a write `[B, K, d, H]`; `empty`: zero slots, age and usage (a fresh memory, where
-/// every score and every usage ties).
-fn memory_write_data([b, k, d, h]: [usize; 4], empty: bool) -> Vec<TensorData> {
-    let normal = Distribution::Normal(0.0, 1.0);
-    let unit = Distribution::Uniform(0.0, 1.0);
-    let zeros = |s: [usize; 3]| Tensor::<3>::zeros(s, &Device::flex()).into_data();
-    let (slots, age, usage) = if empty {
-        (zeros([b, k, d]), zeros([b, k, 1]), zeros([b, k, 1]))
-    } else {
-        (
-            random([b, k, d], normal),
-            random([b, k, 1], Distribution::Uniform(0.0, 20.0)),
-            random([b, k, 1], Distribution::Uniform(0.0, 3.0)),
-        )
-    };
-    vec![
-        slots,
-        age,
-        usage,
-        random([b, h, d], normal),
-        random([b, h, 1], Distribution::Uniform(1.0, 6.0)),
-        random([b, h, d], unit),
-        random([b, h, d], normal),
-        random([b, h, 1], unit),
-        random([b, h, 1], unit),
-        random([b, k, 1], Distribution::Uniform(0.0, 0.3)),
-    ]
-}
-
-/// Gradients for everything but age and usage, which are statistics.
-const WRITE_GRADS: [bool; 10] = [true, false, false, true, true, true, true, true, true, true];
-const WRITE_NAMES: [&str; 12] = [
-    "slots",
-    "write_weights",
-    "age",
-    "usage",
-    "dslots",
-    "dkey",
-    "dstrength",
-    "derase",
-    "dadd",
-    "dwrite_gate",
-    "dalloc_gate",
-    "ddecay",
-];
 
 #[test]
 fn memory_write_kernel_matches_reference_forward_and_backward() {
@@ -401,10 +240,9 @@ fn memory_write_kernel_matches_reference_forward_and_backward() {
     .into_iter()
     .enumerate()
     {
-        seed_data(500 + i as u64);
-        let data = memory_write_data([b, k, d, h], false);
-        let (err, worst) = parity(&gpu, &memory_write_op(top_k), &data, &WRITE_GRADS);
-        let name = WRITE_NAMES[worst];
+        let mut rng = StdRng::seed_from_u64(500 + i as u64);
+        let case = fixtures::memory_write(&mut rng, [b, k, d, h], top_k, 0.9, false);
+        let (err, name) = parity(&gpu, &case);
         eprintln!(
             "memory_write {:?}: max rel error {err:.2e} ({name})",
             [b, k, d, h, top_k]
@@ -422,38 +260,21 @@ fn kernels_break_ties_like_the_reference_on_an_empty_memory() {
     let Some(gpu) = wgpu() else { return };
     // A fresh memory: every cosine is 0 and every usage is 0, so addressing is decided by ties
     // alone (the lower slot index wins on both sides).
-    seed_data(9);
-    let data = memory_write_data([2, 16, 32, 2], true);
-    let (err, worst) = parity(&gpu, &memory_write_op(4), &data, &WRITE_GRADS);
+    let mut rng = StdRng::seed_from_u64(9);
+    let write = fixtures::memory_write(&mut rng, [2, 16, 32, 2], 4, 0.9, true);
+    let (err, name) = parity(&gpu, &write);
     assert!(
         err <= TOLERANCE,
-        "empty-memory write: {} differs by {err:.2e}",
-        WRITE_NAMES[worst]
+        "empty-memory write: {name} differs by {err:.2e}"
     );
-    let read = vec![
-        random([2, 10, 32], Distribution::Normal(0.0, 1.0)),
-        random([2, 10, 1], Distribution::Uniform(1.0, 6.0)),
-        Tensor::<3>::zeros([2, 16, 32], &Device::flex()).into_data(),
-    ];
-    let (err, worst) = parity(&gpu, &memory_read_op(4), &read, &[true, true, false]);
+    let mut read = fixtures::memory_read(&mut rng, [2, 10, 32, 16], 4);
+    read.inputs[2] = TensorData::zeros::<f32, _>([2, 16, 32]);
+    read.grad[2] = false;
+    let (err, name) = parity(&gpu, &read);
     assert!(
         err <= TOLERANCE,
-        "empty-memory read: output {worst} differs by {err:.2e}"
+        "empty-memory read: {name} differs by {err:.2e}"
     );
-}
-
-fn retrieve_op(inputs: &[Tensor<3>], kernel: bool) -> Vec<Tensor<3>> {
-    let [query, ltm, bias, valid] = [0, 1, 2, 3].map(|i| inputs[i].clone());
-    let [b, e, _] = ltm.dims();
-    let [_, _, m] = bias.dims();
-    let bias = bias.reshape([m]);
-    let valid = valid.reshape([b, e]).greater_elem(0.5);
-    let out = if kernel {
-        ops::auto::retrieve(true, query, ltm, bias, valid)
-    } else {
-        ops::retrieve(query, ltm, bias, valid)
-    };
-    vec![out.context, out.weights]
 }
 
 #[test]
@@ -465,24 +286,14 @@ fn retrieve_kernel_matches_reference_forward_and_backward() {
         .into_iter()
         .enumerate()
     {
-        seed_data(700 + i as u64);
-        let e = m * per;
-        let mut valid = values(&random([b, e, 1], Distribution::Uniform(0.0, 1.0)))
-            .into_iter()
-            .map(|v| if v < 0.6 { 1.0f32 } else { 0.0 })
-            .collect::<Vec<_>>();
-        valid[0] = 1.0;
+        let mut case = fixtures::retrieve(&mut StdRng::seed_from_u64(700 + i as u64), [b, l, d, m, per]);
         if i == 0 {
+            let e = m * per;
+            let mut valid = values(&case.inputs[3]);
             valid[(b - 1) * e..].fill(0.0);
+            case.inputs[3] = TensorData::new(valid, [b, e, 1]);
         }
-        let data = vec![
-            random([b, l, d], Distribution::Normal(0.0, 1.0)),
-            random([b, e, d], Distribution::Normal(0.0, 1.0)),
-            random([1, 1, m], Distribution::Normal(0.0, 1.0)),
-            TensorData::new(valid, [b, e, 1]),
-        ];
-        let (err, worst) = parity(&gpu, &retrieve_op, &data, &[true, true, true, false]);
-        let name = ["context", "weights", "dquery", "dltm", "dlevel_bias"][worst];
+        let (err, name) = parity(&gpu, &case);
         eprintln!(
             "retrieve {:?}: max rel error {err:.2e} ({name})",
             [b, l, d, m, per]

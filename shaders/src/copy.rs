@@ -26,6 +26,10 @@ const WG: u32 = 256;
 /// Workgroups along x before wrapping to y (the per-dimension dispatch limit is 65 535).
 const ROW: u32 = 32_768;
 
+fn kernel() -> Wgsl {
+    Wgsl::new("copy", include_str!("copy.wgsl")).constant("wg", WG)
+}
+
 fn forward(src: CubeTensor) -> CubeTensor {
     let n = src.meta.shape()[0];
     assert!(
@@ -36,9 +40,7 @@ fn forward(src: CubeTensor) -> CubeTensor {
     let dst = output(&src, [n]);
     let total = groups(n / 4, WG);
     let (x, y) = (total.min(ROW), total.div_ceil(ROW));
-    Wgsl::new("copy", include_str!("copy.wgsl"))
-        .constant("wg", WG)
-        .launch(
+    kernel().launch(
             &src,
             WG,
             [x, y, 1],
@@ -54,4 +56,15 @@ fn forward(src: CubeTensor) -> CubeTensor {
 /// Copies a tensor whose length is a multiple of 4 with `copy.wgsl` (a wgpu device, no autodiff).
 pub fn copy(src: Tensor<1>) -> Tensor<1> {
     Tensor::from_dispatch(Dispatch::dmn_copy(src.into_dispatch()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel;
+    use crate::launch::assert_compiles;
+
+    #[test]
+    fn kernel_compiles() {
+        assert_compiles(&kernel());
+    }
 }

@@ -1,5 +1,6 @@
-//! The thin layer between a `.wgsl` file and burn-wgpu: template constants, buffer allocation and
-//! the dispatch itself. Every kernel of this crate goes through [`Wgsl::launch`].
+//! The thin layer between a `.wgsl` file and burn-wgpu: the helpers of `common.wgsl`, template
+//! constants, buffer allocation and the dispatch itself. Every kernel of this crate goes through
+//! [`Wgsl::launch`].
 
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{
@@ -92,26 +93,41 @@ fn emptied(source: &str) -> String {
     out
 }
 
-impl KernelSource for Wgsl {
-    /// The shader text, unrolled and with its constants filled in. With `DMN_WGSL_OVERRIDE=DIR`
-    /// set, `DIR/<name>.wgsl` replaces the built-in text where it exists: a kernel can be edited
-    /// and re-measured (`dmn bench kernels`) without a rebuild.
-    fn source(&self) -> SourceTemplate {
-        let text = std::env::var("DMN_WGSL_OVERRIDE")
-            .ok()
-            .and_then(|dir| std::fs::read_to_string(format!("{dir}/{}.wgsl", self.name)).ok())
-            .unwrap_or_else(|| self.source.to_string());
+/// The helpers kernels share, in parts (see [`use_parts`]).
+const COMMON: &str = include_str!("common.wgsl");
+
+/// `DIR/<name>.wgsl` when `DMN_WGSL_OVERRIDE=DIR` is set and the file exists, else `builtin`.
+fn overridable(name: &str, builtin: &str) -> String {
+    std::env::var("DMN_WGSL_OVERRIDE")
+        .ok()
+        .and_then(|dir| std::fs::read_to_string(format!("{dir}/{name}.wgsl")).ok())
+        .unwrap_or_else(|| builtin.to_string())
+}
+
+impl Wgsl {
+    /// The shader text as compiled: with the parts of `common.wgsl` it uses, unrolled, `empty`
+    /// as [`emptied`], with its constants filled in. With `DMN_WGSL_OVERRIDE=DIR` set,
+    /// `DIR/<name>.wgsl` (and `DIR/common.wgsl`) replaces the built-in text where it exists: a
+    /// kernel can be edited and re-measured (`dmn bench kernels`) without a rebuild.
+    fn text(&self, empty: bool) -> String {
+        let text = use_parts(
+            &overridable(self.name, self.source),
+            &overridable("common", COMMON),
+        );
         let text = unroll(&text, &self.constants);
-        let text = if EMPTY_KERNELS.load(Ordering::SeqCst) {
-            emptied(&text)
-        } else {
-            text
-        };
+        let text = if empty { emptied(&text) } else { text };
         self.constants
             .iter()
             .fold(SourceTemplate::new(text), |t, (name, value)| {
                 t.register(*name, value.to_string())
             })
+            .complete()
+    }
+}
+
+impl KernelSource for Wgsl {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(self.text(EMPTY_KERNELS.load(Ordering::SeqCst)))
     }
 
     fn id(&self) -> KernelId {
@@ -126,6 +142,39 @@ impl KernelSource for Wgsl {
     fn lang(&self) -> &'static str {
         "wgsl"
     }
+}
+
+/// Replaces each `//#use NAME …` line of a shader with those parts of `common` (a part is a
+/// `//#part NAME` line and what follows it, up to the next part), in the order named.
+///
+/// A forward kernel and its backward recompute the same selections and states; taking the code
+/// from one place means they cannot round or break ties differently.
+fn use_parts(source: &str, common: &str) -> String {
+    let mut parts: Vec<(&str, String)> = Vec::new();
+    for line in common.lines() {
+        if let Some(name) = line.trim().strip_prefix("//#part ") {
+            parts.push((name.trim(), String::new()));
+        } else if let Some((_, text)) = parts.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let mut out = String::with_capacity(source.len());
+    for line in source.lines() {
+        let Some(names) = line.trim().strip_prefix("//#use ") else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        for name in names.split_whitespace() {
+            let (_, text) = parts
+                .iter()
+                .find(|(part, _)| *part == name)
+                .unwrap_or_else(|| panic!("`//#use {names}`: common.wgsl has no part `{name}`"));
+            out.push_str(text);
+        }
+    }
+    out
 }
 
 /// Expands the `//#unroll NAME COUNT` … `//#end` blocks of a shader: the lines between repeat
@@ -267,9 +316,44 @@ pub(crate) fn region(buffer: &CubeTensor, start: usize, shape: &[usize]) -> Cube
     CubeBackend::float_reshape(flat, Shape::from(shape.to_vec()))
 }
 
+/// Asserts that `kernel`, as written and emptied, is valid WGSL to naga, the compiler wgpu runs
+/// on every native backend: a shader that would fail to compile on a device fails here, on any
+/// machine.
+#[cfg(test)]
+pub(crate) fn assert_compiles(kernel: &Wgsl) {
+    use naga::valid::{Capabilities, ValidationFlags, Validator};
+    for empty in [false, true] {
+        let text = kernel.text(empty);
+        let module = naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "{} (emptied: {empty}) does not parse:\n{}",
+                kernel.name,
+                e.emit_to_string(&text)
+            )
+        });
+        Validator::new(ValidationFlags::all(), Capabilities::default())
+            .validate(&module)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} (emptied: {empty}) is not valid:\n{}",
+                    kernel.name,
+                    e.emit_to_string(&text)
+                )
+            });
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{emptied, unroll};
+    use super::{emptied, unroll, use_parts};
+
+    #[test]
+    fn use_lines_take_the_named_parts_in_order() {
+        let common = "// header\n//#part a\nfn a() {}\n//#part b\nfn b() {}\n\n";
+        let got = use_parts("x\n  //#use b a\ny\n", common);
+        assert_eq!(got, "x\nfn b() {}\n\nfn a() {}\ny\n");
+        assert_eq!(use_parts("z\n", common), "z\n");
+    }
 
     #[test]
     fn an_emptied_shader_keeps_bindings_and_workgroup_size() {

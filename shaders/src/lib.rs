@@ -3,7 +3,7 @@
 //! | op | forward | backward |
 //! |---|---|---|
 //! | [`scan`] | `scan.wgsl` | `scan_backward.wgsl` |
-//! | [`memory_read`] | `memory_read.wgsl` | `memory_read_backward.wgsl`, `memory_read_slots_backward.wgsl` |
+//! | [`memory_read`] | `memory_read.wgsl` (`memory_read_wide.wgsl` for rows wider than 96) | `memory_read_backward.wgsl`, `memory_read_slots_backward.wgsl` |
 //! | [`memory_write`] | `memory_write.wgsl` | `memory_write_backward.wgsl` |
 //! | [`retrieve`] | `retrieve.wgsl` | `retrieve_backward.wgsl`, `retrieve_entries_backward.wgsl` |
 //!
@@ -12,10 +12,14 @@
 //! burn backend extension declared in its own module: a trait for the forward (implemented for
 //! burn-wgpu's `CubeBackend`, its `Fusion` wrapper and `Autodiff`, whose implementation records a
 //! custom backward) and one for what that backward runs. They run on burn's wgpu backend, with or
-//! without autodiff, and [`runs_on`] says whether a device can take them.
+//! without autodiff, and [`runs_on`] says whether a device can take them; `dmn::ops` calls them
+//! on tensors. Steps that a forward kernel and its backward both compute (cosine scores, top-k
+//! selection and its tie-breaking, the least used slot, the scan's recurrence) are written once,
+//! in `common.wgsl`, which the launcher splices into the kernels that use them.
 //!
 //! One `.wgsl` file per kernel, one thin launcher per op, in the manner of web-rwkv.
 
+mod autodiff;
 mod copy;
 mod launch;
 pub mod memory_read;
@@ -25,10 +29,10 @@ pub mod scan;
 
 pub use copy::{DmnBench, copy};
 pub use launch::set_empty_kernels;
-pub use memory_read::{DmnMemoryRead, DmnMemoryReadBackward, memory_read};
-pub use memory_write::{DmnMemoryWrite, DmnMemoryWriteBackward, Written, memory_write};
-pub use retrieve::{DmnRetrieve, DmnRetrieveBackward, retrieve};
-pub use scan::{DmnScan, DmnScanBackward, scan};
+pub use memory_read::{DmnMemoryRead, DmnMemoryReadBackward};
+pub use memory_write::{DmnMemoryWrite, DmnMemoryWriteBackward};
+pub use retrieve::{DmnRetrieve, DmnRetrieveBackward};
+pub use scan::{DmnScan, DmnScanBackward, ScanPrimitive};
 
 use burn::backend::DispatchDevice;
 use burn::tensor::Device;

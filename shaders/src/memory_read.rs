@@ -1,8 +1,8 @@
 //! The working-memory read as a burn backend extension: [`DmnMemoryRead`] (the forward the
 //! model calls), [`DmnMemoryReadBackward`] (what its autodiff node runs), the launchers of
 //! `memory_read.wgsl` / `memory_read_wide.wgsl` (forward), `memory_read_backward.wgsl` (per query
-//! row) and `memory_read_slots_backward.wgsl` (per slot), and the tensor-level [`memory_read`]
-//! with the contract of `dmn::ops::memory_read`.
+//! row) and `memory_read_slots_backward.wgsl` (per slot). The contract is
+//! `dmn::ops::memory_read`'s.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -11,17 +11,18 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
-use burn::backend::{Backend, Dispatch, backend_extension};
-use burn::tensor::{Shape, Tensor};
+use burn::backend::{Backend, backend_extension};
+use burn::tensor::Shape;
 
+use crate::autodiff;
 use crate::launch::{
-    BLOCKED_WG, MAX_UNROLLED_WIDTH, ROWS_PER_THREAD, Wgsl, blocked_groups, dims, groups, input,
+    BLOCKED_WG, MAX_UNROLLED_WIDTH, Wgsl, blocked_groups, dims, groups, input,
     output, pad_last, region, sizes,
 };
 
 /// The read's forward, run by the model. On `Autodiff` it records [`DmnMemoryReadBackward`] as
 /// its backward. `read` and `weights` come packed in one tensor (an autodiff node has one
-/// output), which [`memory_read`] slices apart.
+/// output).
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait DmnMemoryRead: Backend {
     /// Working-memory read; returns `read ‖ weights` packed as `[B, R, d + K]`.
@@ -56,15 +57,53 @@ fn slot_tile(k: usize, d: usize) -> usize {
     (2048 / d.max(1)).clamp(1, k.max(1))
 }
 
-/// A memory-read kernel with its compiled-in sizes.
-fn kernel(name: &'static str, source: &'static str, k: usize, d: usize) -> Wgsl {
+/// Whether rows of width `d` take the unrolled `memory_read.wgsl`, their slots padded to a
+/// multiple of 4, rather than `memory_read_wide.wgsl`.
+fn unrolled(d: usize) -> bool {
+    4 * d.div_ceil(4) <= MAX_UNROLLED_WIDTH
+}
+
+/// The forward kernel for `K` slots of width `d`.
+fn forward_kernel(k: usize, d: usize) -> Wgsl {
+    if unrolled(d) {
+        let d4 = d.div_ceil(4);
+        Wgsl::new("memory_read", include_str!("memory_read.wgsl"))
+            .constant("wg", BLOCKED_WG)
+            .constant("k", k as u32)
+            .constant("d", d as u32)
+            .constant("d4", d4 as u32)
+            .constant("d_pad", 4 * d4 as u32)
+    } else {
+        Wgsl::new("memory_read_wide", include_str!("memory_read_wide.wgsl"))
+            .constant("wg", BLOCKED_WG)
+            .constant("k", k as u32)
+            .constant("d", d as u32)
+    }
+}
+
+/// `memory_read_backward.wgsl` (per query row) for `K` slots of width `d`.
+fn rows_backward_kernel(k: usize, d: usize) -> Wgsl {
     let tile = slot_tile(k, d);
-    Wgsl::new(name, source)
-        .constant("wg", WG)
-        .constant("k", k as u32)
-        .constant("d", d as u32)
-        .constant("tile", tile as u32)
-        .constant("tile_d", (tile * d) as u32)
+    Wgsl::new(
+        "memory_read_backward",
+        include_str!("memory_read_backward.wgsl"),
+    )
+    .constant("wg", WG)
+    .constant("k", k as u32)
+    .constant("d", d as u32)
+    .constant("tile", tile as u32)
+    .constant("tile_d", (tile * d) as u32)
+}
+
+/// `memory_read_slots_backward.wgsl` (per slot) for `K` slots of width `d`.
+fn slots_backward_kernel(k: usize, d: usize) -> Wgsl {
+    Wgsl::new(
+        "memory_read_slots_backward",
+        include_str!("memory_read_slots_backward.wgsl"),
+    )
+    .constant("wg", WG)
+    .constant("k", k as u32)
+    .constant("per", d.div_ceil(WG as usize).max(1) as u32)
 }
 
 /// Shape of the packed output `read ‖ weights`: `[B, R, d + K]`.
@@ -107,24 +146,12 @@ fn forward(
             sizes.clone(),
         ]
     };
-    let d4 = d.div_ceil(4);
-    if 4 * d4 <= MAX_UNROLLED_WIDTH {
-        let slots = pad_last(slots, 4 * d4);
-        Wgsl::new("memory_read", include_str!("memory_read.wgsl"))
-            .constant("wg", BLOCKED_WG)
-            .constant("k", k as u32)
-            .constant("d", d as u32)
-            .constant("d4", d4 as u32)
-            .constant("d_pad", 4 * d4 as u32)
-            .launch(&query, BLOCKED_WG, blocked_groups(r, b), buffers(&slots));
+    let slots = if unrolled(d) {
+        pad_last(slots, 4 * d.div_ceil(4))
     } else {
-        Wgsl::new("memory_read_wide", include_str!("memory_read_wide.wgsl"))
-            .constant("wg", BLOCKED_WG)
-            .constant("k", k as u32)
-            .constant("d", d as u32)
-            .constant("rows_k", ROWS_PER_THREAD * k as u32)
-            .launch(&query, BLOCKED_WG, blocked_groups(r, b), buffers(&slots));
-    }
+        slots
+    };
+    forward_kernel(k, d).launch(&query, BLOCKED_WG, blocked_groups(r, b), buffers(&slots));
     out
 }
 
@@ -152,13 +179,7 @@ fn backward(
     let off_dc = off_dbeta + b * r;
     let off_qnorm = off_dc + b * r * k;
     let rowgrads = output(&query, [off_qnorm + b * r]);
-    kernel(
-        "memory_read_backward",
-        include_str!("memory_read_backward.wgsl"),
-        k,
-        d,
-    )
-    .launch(
+    rows_backward_kernel(k, d).launch(
         &query,
         WG,
         [groups(r, WG), b as u32, 1],
@@ -173,14 +194,7 @@ fn backward(
     );
 
     let dslots = output(&query, [b, k, d]);
-    Wgsl::new(
-        "memory_read_slots_backward",
-        include_str!("memory_read_slots_backward.wgsl"),
-    )
-    .constant("wg", WG)
-    .constant("k", k as u32)
-    .constant("per", d.div_ceil(WG as usize).max(1) as u32)
-    .launch(
+    slots_backward_kernel(k, d).launch(
         &query,
         WG,
         [k as u32, b as u32, 1],
@@ -209,15 +223,11 @@ impl<B: DmnMemoryReadBackward> Backward<B, 3> for MemoryReadBackward {
     type State = ([FloatTensor<B>; 4], usize);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dout = grads.consume::<B>(&ops.node);
-        let ([query, strength, slots, forward], top_k) = ops.state;
-        let (dq, dstrength, dslots) =
-            B::dmn_memory_read_backward(query, strength, slots, forward, dout, top_k);
-        for (parent, grad) in ops.parents.into_iter().zip([dq, dstrength, dslots]) {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        autodiff::backward::<B, _, _>(ops, grads, |([query, strength, slots, forward], top_k), dout| {
+            let (dq, dstrength, dslots) =
+                B::dmn_memory_read_backward(query, strength, slots, forward, dout, top_k);
+            [dq, dstrength, dslots]
+        });
     }
 }
 
@@ -257,9 +267,7 @@ where
         slots: FloatTensor<Self>,
         top_k: usize,
     ) -> FloatTensor<Self> {
-        let parts = [query, strength, slots].map(|t| t.into_parts());
-        let [query, strength, slots] = parts.each_ref().map(|(p, _)| p.clone());
-        let nodes = parts.map(|(_, node)| node);
+        let ([query, strength, slots], nodes) = autodiff::split::<B, C, _>([query, strength, slots]);
         let out = B::dmn_memory_read(query.clone(), strength.clone(), slots.clone(), top_k);
         match MemoryReadBackward
             .prepare::<C>(nodes)
@@ -274,25 +282,19 @@ where
     }
 }
 
-/// Working-memory read on the GPU, with the contract of `dmn::ops::memory_read`:
-/// query `[B, R, d]`, strength `[B, R]`, slots `[B, K, d]` → (read `[B, R, d]`,
-/// weights `[B, R, K]` with at most `top_k` non-zero per row).
-pub fn memory_read(
-    query: Tensor<3>,
-    strength: Tensor<2>,
-    slots: Tensor<3>,
-    top_k: usize,
-) -> (Tensor<3>, Tensor<3>) {
-    let [b, r, d] = query.dims();
-    let [_, k, _] = slots.dims();
-    let packed: Tensor<3> = Tensor::from_dispatch(Dispatch::dmn_memory_read(
-        query.into_dispatch(),
-        strength.into_dispatch(),
-        slots.into_dispatch(),
-        top_k,
-    ));
-    let read = packed.clone().narrow(2, 0, d);
-    let weights = packed.narrow(2, d, k);
-    debug_assert_eq!(read.dims(), [b, r, d]);
-    (read, weights)
+#[cfg(test)]
+mod tests {
+    use super::{forward_kernel, rows_backward_kernel, slots_backward_kernel};
+    use crate::launch::assert_compiles;
+
+    #[test]
+    fn kernels_compile_for_narrow_and_wide_rows() {
+        // [K, d]: odd widths on both sides of the unrolled kernel's limit (96), one slot, the
+        // paper's 512 slots.
+        for [k, d] in [[64, 96], [3, 5], [16, 17], [7, 200], [512, 40], [1, 1]] {
+            assert_compiles(&forward_kernel(k, d));
+            assert_compiles(&rows_backward_kernel(k, d));
+            assert_compiles(&slots_backward_kernel(k, d));
+        }
+    }
 }

@@ -11,10 +11,10 @@
 // loop-indexed private array would be gathered from memory on every access (lavapipe) or spilled
 // (GPUs).
 //
-// Top-k is a selection in the order (score descending, slot ascending): pass t takes the best
-// slot after pass t-1's pick in that order, so ties go to the lower slot index and nothing is
-// marked. The pick of the last pass is the threshold: a slot is selected when it comes before or
-// at it. The read then gathers only the selected slots. out = [read (d) ‖ weights (K)].
+// Top-k is the selection of `common.wgsl` (part `select`), eight rows at a time: pass t takes
+// the best slot after pass t-1's pick in the order (score descending, slot ascending), and the
+// pick of the last pass is the threshold. The read then gathers only the selected slots.
+// out = [read (d) ‖ weights (K)].
 
 @group(0) @binding(0) var<storage, read_write> query: array<f32>;       // [B, R, d]
 @group(0) @binding(1) var<storage, read_write> strength: array<f32>;    // [B, R]
@@ -27,12 +27,8 @@ const RB: u32 = 8u;
 const K: u32 = {{ k }}u;
 const D: u32 = {{ d }}u;
 const D4: u32 = {{ d4 }}u;
-// Added under the square root of norms, as in the reference: an all-zero slot scores 0.
-const NORM_EPS2: f32 = 1e-12;
-// Below every real score (|s| ≤ β), above which every pass finds its pick.
-const LOWEST: f32 = -3.0e38;
-// Above every real score: the pick "before" the first pass.
-const HIGHEST: f32 = 3.0e38;
+
+//#use cosine select
 
 // Element i of the query row starting at `at`, 0 past the width (i is a constant once unrolled,
 // so the test folds away).
@@ -41,11 +37,6 @@ fn q_at(at: u32, i: u32) -> f32 {
         return query[at + i];
     }
     return 0.0;
-}
-
-// Whether (s, k) comes before or at (s_at, k_at) in the order (score descending, slot ascending).
-fn before_or_at(s: vec4<f32>, k: u32, s_at: vec4<f32>, k_at: vec4<u32>) -> vec4<bool> {
-    return (s > s_at) | ((s == s_at) & (vec4<u32>(k) <= k_at));
 }
 
 @compute @workgroup_size({{ wg }}, 1, 1)
@@ -113,9 +104,9 @@ fn main(
             dot_hi += q_hi[4u * {g}u + 3u] * w.w;
         }
         //#end
-        let inv_norm = 1.0 / sqrt(ss + NORM_EPS2);
-        score_lo[k] = scale_lo * dot_lo * inv_norm;
-        score_hi[k] = scale_hi * dot_hi * inv_norm;
+        let w_norm = norm(ss);
+        score_lo[k] = scaled_cosine4(scale_lo, dot_lo, w_norm);
+        score_hi[k] = scaled_cosine4(scale_hi, dot_hi, w_norm);
     }
 
     // Selection, eight rows at a time: pass t picks the best (s, k) after the previous pick.
@@ -139,8 +130,8 @@ fn main(
             let s_hi = score_hi[k];
             // After the previous pick, and strictly better than the best so far (so the lowest
             // slot wins a tie).
-            let take_lo = !before_or_at(s_lo, k, at_lo, at_k_lo) & (s_lo > best_lo);
-            let take_hi = !before_or_at(s_hi, k, at_hi, at_k_hi) & (s_hi > best_hi);
+            let take_lo = !before_or_at4(s_lo, k, at_lo, at_k_lo) & (s_lo > best_lo);
+            let take_hi = !before_or_at4(s_hi, k, at_hi, at_k_hi) & (s_hi > best_hi);
             best_lo = select(best_lo, s_lo, take_lo);
             best_hi = select(best_hi, s_hi, take_hi);
             best_k_lo = select(best_k_lo, vec4<u32>(k), take_lo);
@@ -166,9 +157,9 @@ fn main(
     let out_hi = row_hi * (D + K) + D;
     for (var k = 0u; k < K; k++) {
         let w_lo = select(vec4<f32>(0.0), exp(score_lo[k] - top_lo) / total_lo,
-                          before_or_at(score_lo[k], k, at_lo, at_k_lo));
+                          before_or_at4(score_lo[k], k, at_lo, at_k_lo));
         let w_hi = select(vec4<f32>(0.0), exp(score_hi[k] - top_hi) / total_hi,
-                          before_or_at(score_hi[k], k, at_hi, at_k_hi));
+                          before_or_at4(score_hi[k], k, at_hi, at_k_hi));
         out[out_lo.x + k] = w_lo.x;
         out[out_lo.y + k] = w_lo.y;
         out[out_lo.z + k] = w_lo.z;

@@ -22,11 +22,12 @@
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;
 const D: u32 = {{ d }}u;
-const T: u32 = {{ tile }}u; // slots per tile, as in the forward pass
-const NORM_EPS2: f32 = 1e-12;
+const T: u32 = {{ tile }}u; // slots per tile
 
 var<workgroup> tile: array<f32, {{ tile_d }}>; // [T, D]
 var<workgroup> tile_norm: array<f32, {{ tile }}>;
+
+//#use cosine select
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -45,14 +46,14 @@ fn main(
     let q0 = row * d;
     let s0 = b * K * d;
 
-    // The forward pass again (same tiles, same expressions): scores, cosines, slot norms.
+    // The forward pass again (same sums, same expressions): scores, cosines, slot norms.
     var q: array<f32, {{ d }}>;
     var qq = 0.0;
     for (var i = 0u; i < D; i++) {
         q[i] = query[q0 + i];
         qq += q[i] * q[i];
     }
-    let qnorm = sqrt(qq + NORM_EPS2);
+    let qnorm = norm(qq);
     let beta = strength[row];
     let scale = beta / qnorm;
     var score: array<f32, {{ k }}>;
@@ -69,7 +70,7 @@ fn main(
             for (var i = 0u; i < D; i++) {
                 ss += tile[t * D + i] * tile[t * D + i];
             }
-            tile_norm[t] = sqrt(ss + NORM_EPS2);
+            tile_norm[t] = norm(ss);
         }
         workgroupBarrier();
         for (var t = 0u; t < tn; t++) {
@@ -77,7 +78,7 @@ fn main(
             for (var i = 0u; i < D; i++) {
                 dot += q[i] * tile[t * D + i];
             }
-            score[k0 + t] = scale * dot / tile_norm[t];
+            score[k0 + t] = scaled_cosine(scale, dot, tile_norm[t]);
             cosine[k0 + t] = dot / (qnorm * tile_norm[t]);
             slot_norm[k0 + t] = tile_norm[t];
         }
@@ -87,25 +88,8 @@ fn main(
         return;
     }
     var chosen: array<u32, {{ k }}>;
-    var taken: array<bool, {{ k }}>;
-    for (var k = 0u; k < K; k++) {
-        taken[k] = false;
-    }
-    for (var j = 0u; j < top_k; j++) {
-        var best = K;
-        for (var k = 0u; k < K; k++) {
-            if !taken[k] && (best == K || score[k] > score[best]) {
-                best = k;
-            }
-        }
-        taken[best] = true;
-        chosen[j] = best;
-    }
+    let total = select_top_k(&score, top_k, &chosen);
     let top = score[chosen[0]];
-    var total = 0.0;
-    for (var j = 0u; j < top_k; j++) {
-        total += exp(score[chosen[j]] - top);
-    }
 
     // dw and the softmax backward, over the selection.
     let o0 = row * (d + K);

@@ -18,9 +18,10 @@
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;
 const PER: u32 = {{ per }}u; // ⌈d / WG⌉ entries per thread
-const NORM_EPS2: f32 = 1e-12;
 
 var<workgroup> partial: array<f32, {{ wg }}>;
+
+//#use cosine
 
 fn workgroup_sum(lane: u32, value: f32) -> f32 {
     partial[lane] = value;
@@ -78,13 +79,13 @@ fn main(
             sg += s * g[p];
         }
     }
-    let norm = sqrt(workgroup_sum(lid.x, ss) + NORM_EPS2);
+    let w_norm = norm(workgroup_sum(lid.x, ss));
     let sdot = workgroup_sum(lid.x, sg);
     for (var p = 0u; p < PER; p++) {
         let i = lid.x + p * WG;
         if i < d {
             let s = slots[(b * K + k) * d + i];
-            dslots[(b * K + k) * d + i] = dread[p] + (g[p] - s * sdot / (norm * norm)) / norm;
+            dslots[(b * K + k) * d + i] = dread[p] + (g[p] - s * sdot / (w_norm * w_norm)) / w_norm;
         }
     }
 }

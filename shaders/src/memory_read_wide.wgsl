@@ -9,9 +9,9 @@
 // Each thread owns RB = 8 query rows (batch × tokens × heads), packed four to a vec4, with their
 // K scores. Each slot value is loaded once per thread and used for all eight rows (and for the
 // slot's norm): a load costs far more than an FMA here (on lavapipe every load inside a loop is
-// one scalar load per SIMD lane), so the work done per load sets the speed. Top-k is a selection
-// of `top_k` maxima (ties go to the lower slot index); the read then gathers only the selected
-// slots. out = [read (d) ‖ weights (K)].
+// one scalar load per SIMD lane), so the work done per load sets the speed. Top-k is the
+// selection of `common.wgsl`, row by row; the read then gathers only the selected slots.
+// out = [read (d) ‖ weights (K)].
 
 @group(0) @binding(0) var<storage, read_write> query: array<f32>;    // [B, R, d]
 @group(0) @binding(1) var<storage, read_write> strength: array<f32>; // [B, R]
@@ -23,10 +23,8 @@ const WG: u32 = {{ wg }}u;
 const RB: u32 = 8u;
 const K: u32 = {{ k }}u;
 const D: u32 = {{ d }}u;
-// Added under the square root of norms, as in the reference: an all-zero slot scores 0.
-const NORM_EPS2: f32 = 1e-12;
-// Marks a selected score; below every real score (|s| ≤ β).
-const TAKEN: f32 = -3.0e38;
+
+//#use cosine select
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -55,7 +53,7 @@ fn main(
             if j < 4u { q_lo[i][j] = v; } else { q_hi[i][j - 4u] = v; }
             qq += v * v;
         }
-        let sc = strength[row] / sqrt(qq + NORM_EPS2);
+        let sc = strength[row] / norm(qq);
         if j < 4u { scale_lo[j] = sc; } else { scale_hi[j - 4u] = sc; }
     }
 
@@ -73,16 +71,9 @@ fn main(
             dot_lo += q_lo[i] * w;
             dot_hi += q_hi[i] * w;
         }
-        let inv_norm = 1.0 / sqrt(ss + NORM_EPS2);
-        score_lo[k] = scale_lo * dot_lo * inv_norm;
-        score_hi[k] = scale_hi * dot_hi * inv_norm;
-    }
-    var score: array<f32, {{ rows_k }}>; // [RB, K]
-    for (var k = 0u; k < K; k++) {
-        for (var j = 0u; j < 4u; j++) {
-            score[j * K + k] = score_lo[k][j];
-            score[(j + 4u) * K + k] = score_hi[k][j];
-        }
+        let w_norm = norm(ss);
+        score_lo[k] = scaled_cosine4(scale_lo, dot_lo, w_norm);
+        score_hi[k] = scaled_cosine4(scale_hi, dot_hi, w_norm);
     }
 
     for (var j = 0u; j < RB; j++) {
@@ -92,36 +83,20 @@ fn main(
         }
         let row = b * rows + r;
         let o0 = row * (D + K);
-        // Selection of the top_k largest scores, ties to the lower index: each pass takes the
-        // first maximum and marks it TAKEN.
+        var score: array<f32, {{ k }}>;
+        for (var k = 0u; k < K; k++) {
+            score[k] = select(score_hi[k][j % 4u], score_lo[k][j % 4u], j < 4u);
+        }
         var pick: array<u32, {{ k }}>;
+        let total = select_top_k(&score, top_k, &pick);
+        // Softmax over the selection (pick[0] is the largest), written into the dense row.
+        let top = score[pick[0]];
         var picked: array<f32, {{ k }}>;
-        for (var t = 0u; t < top_k; t++) {
-            var best = 0u;
-            var best_score = TAKEN;
-            for (var k = 0u; k < K; k++) {
-                let s = score[j * K + k];
-                if s > best_score {
-                    best = k;
-                    best_score = s;
-                }
-            }
-            pick[t] = best;
-            picked[t] = best_score;
-            score[j * K + best] = TAKEN;
-        }
-        // Softmax over the selection (picked[0] is the largest), written into the dense row.
-        let top = picked[0];
-        var total = 0.0;
-        for (var t = 0u; t < top_k; t++) {
-            picked[t] = exp(picked[t] - top);
-            total += picked[t];
-        }
         for (var k = 0u; k < K; k++) {
             out[o0 + D + k] = 0.0;
         }
         for (var t = 0u; t < top_k; t++) {
-            picked[t] /= total;
+            picked[t] = exp(score[pick[t]] - top) / total;
             out[o0 + D + pick[t]] = picked[t];
         }
         // The read gathers the selected slots only.

@@ -1,11 +1,11 @@
 //! The working-memory write as a burn backend extension: [`DmnMemoryWrite`] (the forward the
 //! model calls), [`DmnMemoryWriteBackward`] (what its autodiff node runs), the launchers of
-//! `memory_write.wgsl` and `memory_write_backward.wgsl`, and the tensor-level [`memory_write`]
-//! with the contract of `dmn::ops::memory_write`.
+//! `memory_write.wgsl` and `memory_write_backward.wgsl`. The contract is
+//! `dmn::ops::memory_write`'s.
 //!
-//! The op's many inputs are packed at the tensor level, where autodiff routes the gradients
-//! back through the concatenation: per head `key ‖ erase ‖ add` and `β, g, α`, per slot
-//! `age, usage, f`. The kernels then bind six buffers.
+//! The op's many inputs come packed, by the caller at the tensor level, where autodiff routes
+//! the gradients back through the concatenation: per head `key ‖ erase ‖ add` and `β, g, α`, per
+//! slot `age, usage, f`. The kernels then bind six buffers.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -14,14 +14,14 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
-use burn::backend::{Backend, Dispatch, backend_extension};
-use burn::tensor::{Shape, Tensor};
+use burn::backend::{Backend, backend_extension};
+use burn::tensor::Shape;
 
+use crate::autodiff;
 use crate::launch::{Wgsl, dims, input, output, region, sizes};
 
 /// The write's forward, run by the model. On `Autodiff` it records [`DmnMemoryWriteBackward`] as
-/// its backward. Its outputs come packed in one tensor (an autodiff node has one output), which
-/// [`memory_write`] slices apart.
+/// its backward. Its outputs come packed in one tensor (an autodiff node has one output).
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait DmnMemoryWrite: Backend {
     /// Working-memory write; returns `W' ‖ ω ‖ age' ‖ usage'` packed as `[B, K·d + H·K + 2K]`.
@@ -80,11 +80,25 @@ fn backward_meta(
     )
 }
 
+/// A write kernel for `K` slots and `H` heads.
 fn kernel(name: &'static str, source: &'static str, k: usize, h: usize) -> Wgsl {
     Wgsl::new(name, source)
         .constant("wg", WG)
         .constant("k", k as u32)
         .constant("h", h as u32)
+}
+
+fn forward_kernel(k: usize, h: usize) -> Wgsl {
+    kernel("memory_write", include_str!("memory_write.wgsl"), k, h)
+}
+
+fn backward_kernel(k: usize, h: usize) -> Wgsl {
+    kernel(
+        "memory_write_backward",
+        include_str!("memory_write_backward.wgsl"),
+        k,
+        h,
+    )
 }
 
 /// Runs `memory_write.wgsl`.
@@ -108,7 +122,7 @@ fn forward(
     let (gates, per_slot) = (input(gates, what), input(per_slot, what));
     let out = output(&slots, [b, k * d + h * k + 2 * k]);
     let sizes = sizes(&slots, &[d, top_k.min(k), usage_decay.to_bits() as usize]);
-    kernel("memory_write", include_str!("memory_write.wgsl"), k, h).launch(
+    forward_kernel(k, h).launch(
         &slots,
         WG,
         [b as u32, 1, 1],
@@ -148,13 +162,7 @@ fn backward(
         &slots,
         &[d, top_k.min(k), off_heads, off_gates, off_slot, off_scratch],
     );
-    kernel(
-        "memory_write_backward",
-        include_str!("memory_write_backward.wgsl"),
-        k,
-        h,
-    )
-    .launch(
+    backward_kernel(k, h).launch(
         &slots,
         WG,
         [b as u32, 1, 1],
@@ -184,15 +192,11 @@ impl<B: DmnMemoryWriteBackward> Backward<B, 4> for MemoryWriteBackward {
     type State = ([FloatTensor<B>; 4], usize);
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dout = grads.consume::<B>(&ops.node);
-        let ([slots, heads, gates, per_slot], top_k) = ops.state;
-        let (ds, dh, dg, dp) =
-            B::dmn_memory_write_backward(slots, heads, gates, per_slot, dout, top_k);
-        for (parent, grad) in ops.parents.into_iter().zip([ds, dh, dg, dp]) {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        autodiff::backward::<B, _, _>(ops, grads, |([slots, heads, gates, per_slot], top_k), dout| {
+            let (ds, dh, dg, dp) =
+                B::dmn_memory_write_backward(slots, heads, gates, per_slot, dout, top_k);
+            [ds, dh, dg, dp]
+        });
     }
 }
 
@@ -241,9 +245,7 @@ where
         top_k: usize,
         usage_decay: f32,
     ) -> FloatTensor<Self> {
-        let parts = [slots, heads, gates, per_slot].map(|t| t.into_parts());
-        let inputs = parts.each_ref().map(|(p, _)| p.clone());
-        let nodes = parts.map(|(_, node)| node);
+        let (inputs, nodes) = autodiff::split::<B, C, _>([slots, heads, gates, per_slot]);
         let [slots, heads, gates, per_slot] = inputs.clone();
         let out = B::dmn_memory_write(slots, heads, gates, per_slot, top_k, usage_decay);
         match MemoryWriteBackward
@@ -257,55 +259,17 @@ where
     }
 }
 
-/// What [`memory_write`] returns: the written slots, age and usage, and the write weights.
-#[derive(Debug, Clone)]
-pub struct Written {
-    /// `[B, K, d]`
-    pub slots: Tensor<3>,
-    /// `[B, K]` (no gradient: a statistic)
-    pub age: Tensor<2>,
-    /// `[B, K]` (no gradient: a statistic)
-    pub usage: Tensor<2>,
-    /// ω, `[B, H, K]`
-    pub write_weights: Tensor<3>,
-}
+#[cfg(test)]
+mod tests {
+    use super::{backward_kernel, forward_kernel};
+    use crate::launch::assert_compiles;
 
-/// Working-memory write on the GPU, with the contract of `dmn::ops::memory_write`: slots
-/// `[B, K, d]`, age and usage `[B, K]`, per head key, erase and add `[B, H, d]` and strength,
-/// write gate and allocation gate `[B, H]`, per slot decay `[B, K]`.
-#[allow(clippy::too_many_arguments)]
-pub fn memory_write(
-    slots: Tensor<3>,
-    age: Tensor<2>,
-    usage: Tensor<2>,
-    key: Tensor<3>,
-    strength: Tensor<2>,
-    erase: Tensor<3>,
-    add: Tensor<3>,
-    write_gate: Tensor<2>,
-    alloc_gate: Tensor<2>,
-    decay: Tensor<2>,
-    top_k: usize,
-    usage_decay: f32,
-) -> Written {
-    let [b, k, d] = slots.dims();
-    let [_, h, _] = key.dims();
-    let heads = Tensor::cat(vec![key, erase, add], 2);
-    let gates = Tensor::stack::<3>(vec![strength, write_gate, alloc_gate], 2);
-    let per_slot = Tensor::stack::<3>(vec![age.detach(), usage.detach(), decay], 2);
-    let packed: Tensor<2> = Tensor::from_dispatch(Dispatch::dmn_memory_write(
-        slots.into_dispatch(),
-        heads.into_dispatch(),
-        gates.into_dispatch(),
-        per_slot.into_dispatch(),
-        top_k,
-        usage_decay,
-    ));
-    let at = |start: usize, len: usize| packed.clone().narrow(1, start, len);
-    Written {
-        slots: at(0, k * d).reshape([b, k, d]),
-        write_weights: at(k * d, h * k).reshape([b, h, k]),
-        age: at(k * d + h * k, k).detach(),
-        usage: at(k * d + h * k + k, k).detach(),
+    #[test]
+    fn kernels_compile_for_slots_and_heads() {
+        // [K, H]: the small preset, one slot per head, the paper's 512 slots and 8 heads.
+        for [k, h] in [[64, 4], [4, 1], [1, 1], [512, 8]] {
+            assert_compiles(&forward_kernel(k, h));
+            assert_compiles(&backward_kernel(k, h));
+        }
     }
 }

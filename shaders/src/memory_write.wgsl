@@ -21,7 +21,8 @@
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;
 const H: u32 = {{ h }}u;
-const NORM_EPS2: f32 = 1e-12;
+
+//#use cosine select least_used
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -56,9 +57,9 @@ fn main(
                 kk[h] += key * key;
             }
         }
+        let w_norm = norm(ss);
         for (var h = 0u; h < H; h++) {
-            out[om + h * K + k] =
-                gates[(b * H + h) * 3u] / sqrt(kk[h] + NORM_EPS2) * dot[h] / sqrt(ss + NORM_EPS2);
+            out[om + h * K + k] = scaled_cosine(gates[(b * H + h) * 3u] / norm(kk[h]), dot[h], w_norm);
         }
     }
     storageBarrier();
@@ -66,45 +67,19 @@ fn main(
     // Phase 2: head h's address and write weights.
     if lid.x < H {
         let h = lid.x;
-        var taken: array<bool, {{ k }}>;
+        // The content address: softmax over the top-k scores, 0 elsewhere.
+        var score: array<f32, {{ k }}>;
         var content: array<f32, {{ k }}>;
         for (var k = 0u; k < K; k++) {
-            taken[k] = false;
+            score[k] = out[om + h * K + k];
             content[k] = 0.0;
         }
-        // Top-k of the scores, largest first, ties to the lower index.
-        var first = 0.0;
-        var total = 0.0;
-        for (var j = 0u; j < top_k; j++) {
-            var best = K;
-            for (var k = 0u; k < K; k++) {
-                if !taken[k] && (best == K || out[om + h * K + k] > out[om + h * K + best]) {
-                    best = k;
-                }
-            }
-            taken[best] = true;
-            if j == 0u {
-                first = out[om + h * K + best];
-            }
-            content[best] = exp(out[om + h * K + best] - first);
-            total += content[best];
+        var pick: array<u32, {{ k }}>;
+        let total = select_top_k(&score, top_k, &pick);
+        for (var t = 0u; t < top_k; t++) {
+            content[pick[t]] = exp(score[pick[t]] - score[pick[0]]);
         }
-        // The h-th least used slot (ties to the lower index), by repeated minimum.
-        for (var k = 0u; k < K; k++) {
-            taken[k] = false;
-        }
-        var lru = 0u;
-        for (var rank = 0u; rank <= h; rank++) {
-            var best = K;
-            for (var k = 0u; k < K; k++) {
-                let u = per_slot[(b * K + k) * 3u + 1u];
-                if !taken[k] && (best == K || u < per_slot[(b * K + best) * 3u + 1u]) {
-                    best = k;
-                }
-            }
-            taken[best] = true;
-            lru = best;
-        }
+        let lru = least_used(b, h);
         let g = gates[(b * H + h) * 3u + 1u];
         let alpha = gates[(b * H + h) * 3u + 2u];
         for (var k = 0u; k < K; k++) {

@@ -28,7 +28,6 @@
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;
 const H: u32 = {{ h }}u;
-const NORM_EPS2: f32 = 1e-12;
 // Scratch per batch row: dot [H·K], content [H·K], ω [H·K], dω then dcos [H·K], ‖W_k‖ [K],
 // ‖key_h‖ [H], lru [H].
 const S_DOT: u32 = 0u;
@@ -39,6 +38,8 @@ const S_SNORM: u32 = 4u * H * K;
 const S_KNORM: u32 = 4u * H * K + K;
 const S_LRU: u32 = 4u * H * K + K + H;
 const S_LEN: u32 = 4u * H * K + K + 2u * H;
+
+//#use cosine select least_used
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -70,14 +71,14 @@ fn main(
         for (var i = 0u; i < d; i++) {
             ss += slots[(b * K + k) * d + i] * slots[(b * K + k) * d + i];
         }
-        grads[sc + S_SNORM + k] = sqrt(ss + NORM_EPS2);
+        grads[sc + S_SNORM + k] = norm(ss);
     }
     for (var h = lid.x; h < H; h += WG) {
         var kk = 0.0;
         for (var i = 0u; i < d; i++) {
             kk += heads[(b * H + h) * hd + i] * heads[(b * H + h) * hd + i];
         }
-        grads[sc + S_KNORM + h] = sqrt(kk + NORM_EPS2);
+        grads[sc + S_KNORM + h] = norm(kk);
     }
     storageBarrier();
 
@@ -86,46 +87,17 @@ fn main(
         let h = lid.x;
         let beta = gates[(b * H + h) * 3u];
         let kn = grads[sc + S_KNORM + h];
-        var taken: array<bool, {{ k }}>;
         var score: array<f32, {{ k }}>;
         for (var k = 0u; k < K; k++) {
-            taken[k] = false;
-            // The forward pass's expression, so that the same slots are selected.
-            score[k] = beta / kn * grads[sc + S_DOT + h * K + k] / grads[sc + S_SNORM + k];
+            score[k] = scaled_cosine(beta / kn, grads[sc + S_DOT + h * K + k], grads[sc + S_SNORM + k]);
             grads[sc + S_CONTENT + h * K + k] = 0.0;
         }
-        var first = 0.0;
-        var total = 0.0;
-        for (var j = 0u; j < top_k; j++) {
-            var best = K;
-            for (var k = 0u; k < K; k++) {
-                if !taken[k] && (best == K || score[k] > score[best]) {
-                    best = k;
-                }
-            }
-            taken[best] = true;
-            if j == 0u {
-                first = score[best];
-            }
-            let e = exp(score[best] - first);
-            grads[sc + S_CONTENT + h * K + best] = e;
-            total += e;
+        var pick: array<u32, {{ k }}>;
+        let total = select_top_k(&score, top_k, &pick);
+        for (var t = 0u; t < top_k; t++) {
+            grads[sc + S_CONTENT + h * K + pick[t]] = exp(score[pick[t]] - score[pick[0]]);
         }
-        for (var k = 0u; k < K; k++) {
-            taken[k] = false;
-        }
-        var lru = 0u;
-        for (var rank = 0u; rank <= h; rank++) {
-            var best = K;
-            for (var k = 0u; k < K; k++) {
-                let u = per_slot[(b * K + k) * 3u + 1u];
-                if !taken[k] && (best == K || u < per_slot[(b * K + best) * 3u + 1u]) {
-                    best = k;
-                }
-            }
-            taken[best] = true;
-            lru = best;
-        }
+        let lru = least_used(b, h);
         grads[sc + S_LRU + h] = f32(lru);
         let g = gates[(b * H + h) * 3u + 1u];
         let alpha = gates[(b * H + h) * 3u + 2u];

@@ -1,8 +1,8 @@
 //! Hierarchical retrieval as a burn backend extension: [`DmnRetrieve`] (the forward the model
 //! calls), [`DmnRetrieveBackward`] (what its autodiff node runs), the launchers of
 //! `retrieve.wgsl` (forward), `retrieve_backward.wgsl` (per query row) and
-//! `retrieve_entries_backward.wgsl` (per long-term entry), and the tensor-level [`retrieve`] with
-//! the contract of `dmn::ops::retrieve`.
+//! `retrieve_entries_backward.wgsl` (per long-term entry). The contract is
+//! `dmn::ops::retrieve`'s.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -12,14 +12,15 @@ use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
-use burn::backend::{Backend, Dispatch, backend_extension};
-use burn::tensor::{Bool, Shape, Tensor};
+use burn::backend::{Backend, backend_extension};
+use burn::tensor::Shape;
 
+use crate::autodiff;
 use crate::launch::{BLOCKED_WG, Wgsl, blocked_groups, dims, groups, input, output, region, sizes};
 
 /// Retrieval's forward, run by the model. On `Autodiff` it records [`DmnRetrieveBackward`] as its
 /// backward. `context` and `weights` come packed in one tensor (an autodiff node has one
-/// output), which [`retrieve`] slices apart.
+/// output). `valid` is the mask as floats (1 or 0), a constant.
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait DmnRetrieve: Backend {
     /// Hierarchical retrieval; returns `context ‖ weights` packed as `[B, L, d + E]`.
@@ -48,16 +49,35 @@ pub trait DmnRetrieveBackward: Backend {
 
 const WG: u32 = 64;
 
-/// A retrieval kernel with its compiled-in sizes; entries stream through workgroup memory in
-/// tiles of T · d ≤ 2048 floats (8 KB).
-fn kernel(name: &'static str, source: &'static str, e: usize, d: usize) -> Wgsl {
+/// `retrieve.wgsl` for `E` entries of width `d`.
+fn forward_kernel(e: usize, d: usize) -> Wgsl {
+    Wgsl::new("retrieve", include_str!("retrieve.wgsl"))
+        .constant("wg", BLOCKED_WG)
+        .constant("e", e as u32)
+        .constant("d", d as u32)
+}
+
+/// `retrieve_backward.wgsl` (per query row) for `E` entries of width `d`; entries stream through
+/// workgroup memory in tiles of T · d ≤ 2048 floats (8 KB).
+fn rows_backward_kernel(e: usize, d: usize) -> Wgsl {
     let tile = (2048 / d.max(1)).clamp(1, e.max(1));
-    Wgsl::new(name, source)
+    Wgsl::new("retrieve_backward", include_str!("retrieve_backward.wgsl"))
         .constant("wg", WG)
         .constant("e", e as u32)
         .constant("d", d as u32)
         .constant("tile", tile as u32)
         .constant("tile_d", (tile * d) as u32)
+}
+
+/// `retrieve_entries_backward.wgsl` (per entry) for `E` entries of width `d`.
+fn entries_backward_kernel(e: usize, d: usize) -> Wgsl {
+    Wgsl::new(
+        "retrieve_entries_backward",
+        include_str!("retrieve_entries_backward.wgsl"),
+    )
+    .constant("wg", WG)
+    .constant("e", e as u32)
+    .constant("per", d.div_ceil(WG as usize).max(1) as u32)
 }
 
 /// Shape of the packed output `context ‖ weights`: `[B, L, d + E]`.
@@ -97,11 +117,7 @@ fn forward(
     let (query, ltm) = (input(query, what), input(ltm, what));
     let (level_bias, valid) = (input(level_bias, what), input(valid, what));
     let out = output(&query, [b, l, d + e]);
-    Wgsl::new("retrieve", include_str!("retrieve.wgsl"))
-        .constant("wg", BLOCKED_WG)
-        .constant("e", e as u32)
-        .constant("d", d as u32)
-        .launch(
+    forward_kernel(e, d).launch(
             &query,
             BLOCKED_WG,
             blocked_groups(l, b),
@@ -134,13 +150,7 @@ fn backward(
 
     let off_ds = b * l * d;
     let rowgrads = output(&query, [off_ds + b * l * e]);
-    kernel(
-        "retrieve_backward",
-        include_str!("retrieve_backward.wgsl"),
-        e,
-        d,
-    )
-    .launch(
+    rows_backward_kernel(e, d).launch(
         &query,
         WG,
         [groups(l, WG), b as u32, 1],
@@ -155,14 +165,7 @@ fn backward(
 
     let off_dbias = b * e * d;
     let grads = output(&query, [off_dbias + b * e]);
-    Wgsl::new(
-        "retrieve_entries_backward",
-        include_str!("retrieve_entries_backward.wgsl"),
-    )
-    .constant("wg", WG)
-    .constant("e", e as u32)
-    .constant("per", d.div_ceil(WG as usize).max(1) as u32)
-    .launch(
+    entries_backward_kernel(e, d).launch(
         &query,
         WG,
         [e as u32, b as u32, 1],
@@ -192,14 +195,10 @@ impl<B: DmnRetrieveBackward> Backward<B, 3> for RetrieveBackward {
     type State = [FloatTensor<B>; 4];
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dout = grads.consume::<B>(&ops.node);
-        let [query, ltm, level_bias, forward] = ops.state;
-        let (dq, dltm, dbias) = B::dmn_retrieve_backward(query, ltm, level_bias, forward, dout);
-        for (parent, grad) in ops.parents.into_iter().zip([dq, dltm, dbias]) {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        autodiff::backward::<B, _, _>(ops, grads, |[query, ltm, level_bias, forward], dout| {
+            let (dq, dltm, dbias) = B::dmn_retrieve_backward(query, ltm, level_bias, forward, dout);
+            [dq, dltm, dbias]
+        });
     }
 }
 
@@ -239,9 +238,7 @@ where
         level_bias: FloatTensor<Self>,
         valid: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let parts = [query, ltm, level_bias].map(|t| t.into_parts());
-        let [query, ltm, level_bias] = parts.each_ref().map(|(p, _)| p.clone());
-        let nodes = parts.map(|(_, node)| node);
+        let ([query, ltm, level_bias], nodes) = autodiff::split::<B, C, _>([query, ltm, level_bias]);
         let out = B::dmn_retrieve(
             query.clone(),
             ltm.clone(),
@@ -259,23 +256,18 @@ where
     }
 }
 
-/// Hierarchical retrieval on the GPU, with the contract of `dmn::ops::retrieve`:
-/// query `[B, L, d]`, ltm `[B, E, d]` (E = M·m, level-packed), level_bias `[M]`, valid `[B, E]`
-/// → (context `[B, L, d]`, weights `[B, L, E]`).
-pub fn retrieve(
-    query: Tensor<3>,
-    ltm: Tensor<3>,
-    level_bias: Tensor<1>,
-    valid: Tensor<2, Bool>,
-) -> (Tensor<3>, Tensor<3>) {
-    let [_, _, d] = query.dims();
-    let [_, e, _] = ltm.dims();
-    let valid = valid.float().detach();
-    let packed: Tensor<3> = Tensor::from_dispatch(Dispatch::dmn_retrieve(
-        query.into_dispatch(),
-        ltm.into_dispatch(),
-        level_bias.into_dispatch(),
-        valid.into_dispatch(),
-    ));
-    (packed.clone().narrow(2, 0, d), packed.narrow(2, d, e))
+#[cfg(test)]
+mod tests {
+    use super::{entries_backward_kernel, forward_kernel, rows_backward_kernel};
+    use crate::launch::assert_compiles;
+
+    #[test]
+    fn kernels_compile_for_entries_and_widths() {
+        // [E, d]: the small preset's levels, one entry, rows wider than a thread's share.
+        for [e, d] in [[20, 96], [1, 8], [9, 130]] {
+            assert_compiles(&forward_kernel(e, d));
+            assert_compiles(&rows_backward_kernel(e, d));
+            assert_compiles(&entries_backward_kernel(e, d));
+        }
+    }
 }

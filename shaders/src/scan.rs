@@ -1,7 +1,6 @@
 //! The selective scan as a burn backend extension: [`DmnScan`] (the forward the model calls),
-//! [`DmnScanBackward`] (what its autodiff node runs), the launchers of `scan.wgsl` (forward) and
-//! `scan_backward.wgsl` (reverse scan), and the tensor-level [`scan`] with the contract of
-//! `dmn::ops::scan`.
+//! [`DmnScanBackward`] (what its autodiff node runs) and the launchers of `scan.wgsl` (forward)
+//! and `scan_backward.wgsl` (reverse scan). The contract is `dmn::ops::scan`'s.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -11,27 +10,70 @@ use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
-use burn::backend::{Backend, Dispatch, backend_extension};
-use burn::tensor::{Shape, Slice, Tensor};
+use burn::backend::{Backend, ExtensionType, backend_extension};
+use burn::tensor::{Shape, Slice};
 
+use crate::autodiff;
 use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
+
+/// The scan's seven tensors as backend primitives (`dmn::ops::ScanInputs` below the tensor
+/// API), shapes as there: x, Δ `[B, L, E]`, a_log `[E, N]`, B, C `[B, L, N]`, D `[E]`,
+/// h0 `[B, E, N]`. [`DmnScanBackward::dmn_scan_backward`] returns the gradients in the same
+/// fields.
+#[derive(ExtensionType, Debug, Clone)]
+#[extension_type(fusion)]
+pub struct ScanPrimitive<B: Backend> {
+    /// `[B, L, E]`
+    pub x: FloatTensor<B>,
+    /// Δ, `[B, L, E]`
+    pub delta: FloatTensor<B>,
+    /// `[E, N]`
+    pub a_log: FloatTensor<B>,
+    /// B, `[B, L, N]`
+    pub b: FloatTensor<B>,
+    /// C, `[B, L, N]`
+    pub c: FloatTensor<B>,
+    /// D, `[E]`
+    pub d_skip: FloatTensor<B>,
+    /// `[B, E, N]`
+    pub h0: FloatTensor<B>,
+}
+
+impl<B: Backend> ScanPrimitive<B> {
+    /// The fields in declaration order.
+    fn into_array(self) -> [FloatTensor<B>; 7] {
+        [
+            self.x,
+            self.delta,
+            self.a_log,
+            self.b,
+            self.c,
+            self.d_skip,
+            self.h0,
+        ]
+    }
+
+    fn from_array([x, delta, a_log, b, c, d_skip, h0]: [FloatTensor<B>; 7]) -> Self {
+        Self {
+            x,
+            delta,
+            a_log,
+            b,
+            c,
+            d_skip,
+            h0,
+        }
+    }
+}
 
 /// The scan's forward, run by the model. On `Autodiff` it records [`DmnScanBackward`]'s reverse
 /// scan as its backward. An autodiff node has exactly one output, so `y` and `h_last` come
-/// packed in one tensor, which [`scan`] slices apart.
+/// packed in one tensor.
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait DmnScan: Backend {
     /// Selective scan; returns `y ‖ h_last` packed as `[B, L·E + E·N]`.
-    #[fusion(dtype = x, shape = packed_shape(x, a_log))]
-    fn dmn_scan(
-        x: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a_log: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d_skip: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
-    ) -> FloatTensor<Self>;
+    #[fusion(meta = |inputs| train_meta(&inputs.x, &inputs.a_log).0)]
+    fn dmn_scan(#[extension_type] inputs: ScanPrimitive<Self>) -> FloatTensor<Self>;
 }
 
 /// What the scan's autodiff node runs: a forward that also saves the state entering each tile,
@@ -39,38 +81,19 @@ pub trait DmnScan: Backend {
 #[backend_extension(Cube, Fusion)]
 pub trait DmnScanBackward: Backend {
     /// Selective scan that also returns the state entering every tile, `[B, ⌈L/TILE⌉, E, N]`.
-    #[fusion(meta = |x, _delta, a_log, _b, _c, _d_skip, _h0| train_meta(x, a_log))]
+    #[fusion(meta = |inputs| train_meta(&inputs.x, &inputs.a_log))]
     fn dmn_scan_train(
-        x: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a_log: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d_skip: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
+        #[extension_type] inputs: ScanPrimitive<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
-    /// Reverse scan: gradients for x, Δ, a_log, B, C, D and h0 from the packed output gradient.
-    #[fusion(meta = |x, delta, a_log, b, c, d_skip, _tiles, _dout| backward_meta(x, delta, a_log, b, c, d_skip))]
-    #[allow(clippy::type_complexity)]
+    /// Reverse scan: the gradient of every input, from the tile states and the packed output
+    /// gradient (`inputs.h0` is not read: the first tile state is h0).
+    #[fusion(meta = |inputs, _tiles, _dout| inputs.clone())]
     fn dmn_scan_backward(
-        x: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a_log: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d_skip: FloatTensor<Self>,
+        #[extension_type] inputs: ScanPrimitive<Self>,
         tiles: FloatTensor<Self>,
         dout: FloatTensor<Self>,
-    ) -> (
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-    );
+    ) -> ScanPrimitive<Self>;
 }
 
 /// Threads per workgroup in the forward pass (one channel each).
@@ -94,6 +117,7 @@ fn packed_shape(x: &Shape, a_log: &Shape) -> Shape {
     Shape::from(vec![x[0], x[1] * e + e * n])
 }
 
+/// The packed output and the tile states of a training forward.
 fn train_meta(x: &TensorSpec, a_log: &TensorSpec) -> (TensorSpec, TensorSpec) {
     let (bs, l) = (x.shape[0], x.shape[1]);
     let (e, n) = (a_log.shape[0], a_log.shape[1]);
@@ -103,35 +127,6 @@ fn train_meta(x: &TensorSpec, a_log: &TensorSpec) -> (TensorSpec, TensorSpec) {
             Shape::from(vec![bs, l.div_ceil(tile_len(n)), e, n]),
             x.dtype,
         ),
-    )
-}
-
-#[allow(clippy::type_complexity)]
-fn backward_meta(
-    x: &TensorSpec,
-    delta: &TensorSpec,
-    a_log: &TensorSpec,
-    b: &TensorSpec,
-    c: &TensorSpec,
-    d_skip: &TensorSpec,
-) -> (
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-) {
-    let h0 = Shape::from(vec![x.shape[0], a_log.shape[0], a_log.shape[1]]);
-    (
-        x.clone(),
-        delta.clone(),
-        a_log.clone(),
-        b.clone(),
-        c.clone(),
-        d_skip.clone(),
-        TensorSpec::new(h0, x.dtype),
     )
 }
 
@@ -158,18 +153,39 @@ fn pack_inputs(
     (input(weights, "scan"), input(bc, "scan"))
 }
 
+/// `scan.wgsl` for state size `n`.
+fn forward_kernel(n: usize) -> Wgsl {
+    let tile = tile_len(n);
+    Wgsl::new("scan", include_str!("scan.wgsl"))
+        .constant("wg", WG_FORWARD)
+        .constant("n", n as u32)
+        .constant("tile", tile as u32)
+        .constant("tile_2n", (tile * 2 * n) as u32)
+}
+
+/// `scan_backward.wgsl` for state size `n`.
+fn backward_kernel(n: usize) -> Wgsl {
+    let (tile, wg) = (tile_len(n), wg_backward(n));
+    Wgsl::new("scan_backward", include_str!("scan_backward.wgsl"))
+        .constant("wg", wg)
+        .constant("n", n as u32)
+        .constant("tile", tile as u32)
+        .constant("tile_2n", (tile * 2 * n) as u32)
+        .constant("tile_n", (tile * n) as u32)
+        .constant("wg_2n", wg * 2 * n as u32)
+}
+
 /// Runs `scan.wgsl`; returns the packed output and, when `save_tiles`, the tile states.
-#[allow(clippy::too_many_arguments)]
-fn forward(
-    x: CubeTensor,
-    delta: CubeTensor,
-    a_log: CubeTensor,
-    b: CubeTensor,
-    c: CubeTensor,
-    d_skip: CubeTensor,
-    h0: CubeTensor,
-    save_tiles: bool,
-) -> (CubeTensor, CubeTensor) {
+fn forward(inputs: ScanPrimitive<CubeBackend>, save_tiles: bool) -> (CubeTensor, CubeTensor) {
+    let ScanPrimitive {
+        x,
+        delta,
+        a_log,
+        b,
+        c,
+        d_skip,
+        h0,
+    } = inputs;
     let [bs, l, e] = dims(&x);
     let n = a_log.meta.shape()[1];
     assert!(
@@ -186,12 +202,7 @@ fn forward(
         output(&x, [1])
     };
     let sizes = sizes(&x, &[l, e, save_tiles as usize]);
-    Wgsl::new("scan", include_str!("scan.wgsl"))
-        .constant("wg", WG_FORWARD)
-        .constant("n", n as u32)
-        .constant("tile", tile as u32)
-        .constant("tile_2n", (tile * 2 * n) as u32)
-        .launch(
+    forward_kernel(n).launch(
             &x,
             WG_FORWARD,
             [groups(e, WG_FORWARD), bs as u32, 1],
@@ -209,24 +220,26 @@ fn forward(
     (out, tiles)
 }
 
-/// Runs `scan_backward.wgsl`; returns `[dx, dΔ, da_log, dB, dC, dD, dh0]`.
-#[allow(clippy::too_many_arguments)]
+/// Runs `scan_backward.wgsl`; returns the gradient of each input in its field.
 fn backward(
-    x: CubeTensor,
-    delta: CubeTensor,
-    a_log: CubeTensor,
-    b: CubeTensor,
-    c: CubeTensor,
-    d_skip: CubeTensor,
+    inputs: ScanPrimitive<CubeBackend>,
     tiles: CubeTensor,
     dout: CubeTensor,
-) -> [CubeTensor; 7] {
+) -> ScanPrimitive<CubeBackend> {
+    let ScanPrimitive {
+        x,
+        delta,
+        a_log,
+        b,
+        c,
+        d_skip,
+        ..
+    } = inputs;
     let [bs, l, e] = dims(&x);
     let n = a_log.meta.shape()[1];
     let (x, delta) = (input(x, "scan backward"), input(delta, "scan backward"));
     let (tiles, dout) = (input(tiles, "scan backward"), input(dout, "scan backward"));
     let (weights, bc) = pack_inputs(a_log, d_skip, b, c);
-    let tile = tile_len(n);
     let wg = wg_backward(n);
     let g = groups(e, wg) as usize;
 
@@ -242,14 +255,7 @@ fn backward(
         &x,
         &[l, e, bs, off_ddelta, off_dbc, off_da, off_dd, off_dh0],
     );
-    Wgsl::new("scan_backward", include_str!("scan_backward.wgsl"))
-        .constant("wg", wg)
-        .constant("n", n as u32)
-        .constant("tile", tile as u32)
-        .constant("tile_2n", (tile * 2 * n) as u32)
-        .constant("tile_n", (tile * n) as u32)
-        .constant("wg_2n", wg * 2 * n as u32)
-        .launch(
+    backward_kernel(n).launch(
             &x,
             wg,
             [g as u32, bs as u32, 1],
@@ -265,8 +271,6 @@ fn backward(
             ],
         );
 
-    let dx = region(&grads, 0, &[bs, l, e]);
-    let ddelta = region(&grads, off_ddelta, &[bs, l, e]);
     let dbc = CubeBackend::float_sum_dim(region(&grads, off_dbc, &[g, bs, l, 2 * n]), 0);
     let dbc = CubeBackend::float_reshape(dbc, Shape::from(vec![bs, l, 2 * n]));
     let half = |range: core::ops::Range<usize>| {
@@ -277,11 +281,16 @@ fn backward(
     };
     let (db, dc) = (half(0..n), half(n..2 * n));
     let da_log = CubeBackend::float_sum_dim(region(&grads, off_da, &[bs, e, n]), 0);
-    let da_log = CubeBackend::float_reshape(da_log, Shape::from(vec![e, n]));
     let dd = CubeBackend::float_sum_dim(region(&grads, off_dd, &[bs, e]), 0);
-    let dd = CubeBackend::float_reshape(dd, Shape::from(vec![e]));
-    let dh0 = region(&grads, off_dh0, &[bs, e, n]);
-    [dx, ddelta, da_log, db, dc, dd, dh0]
+    ScanPrimitive {
+        x: region(&grads, 0, &[bs, l, e]),
+        delta: region(&grads, off_ddelta, &[bs, l, e]),
+        a_log: CubeBackend::float_reshape(da_log, Shape::from(vec![e, n])),
+        b: db,
+        c: dc,
+        d_skip: CubeBackend::float_reshape(dd, Shape::from(vec![e])),
+        h0: region(&grads, off_dh0, &[bs, e, n]),
+    }
 }
 
 /// The autodiff node: the training forward saves its inputs and the tile states; the backward
@@ -290,132 +299,61 @@ fn backward(
 struct ScanBackward;
 
 impl<B: DmnScanBackward> Backward<B, 7> for ScanBackward {
-    // x, Δ, a_log, B, C, D, tile states
-    type State = [FloatTensor<B>; 7];
+    // the inputs, the tile states
+    type State = (ScanPrimitive<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 7>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dout = grads.consume::<B>(&ops.node);
-        let [x, delta, a_log, b, c, d_skip, tiles] = ops.state;
-        let (dx, ddelta, da_log, db, dc, dd, dh0) =
-            B::dmn_scan_backward(x, delta, a_log, b, c, d_skip, tiles, dout);
-        for (parent, grad) in ops
-            .parents
-            .into_iter()
-            .zip([dx, ddelta, da_log, db, dc, dd, dh0])
-        {
-            if let Some(node) = parent {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        autodiff::backward::<B, _, _>(ops, grads, |(inputs, tiles), dout| {
+            B::dmn_scan_backward(inputs, tiles, dout).into_array()
+        });
     }
 }
 
 impl DmnScan for CubeBackend {
-    fn dmn_scan(
-        x: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a_log: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d_skip: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        forward(x, delta, a_log, b, c, d_skip, h0, false).0
+    fn dmn_scan(inputs: ScanPrimitive<Self>) -> FloatTensor<Self> {
+        forward(inputs, false).0
     }
 }
 
 impl DmnScanBackward for CubeBackend {
-    fn dmn_scan_train(
-        x: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a_log: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d_skip: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        forward(x, delta, a_log, b, c, d_skip, h0, true)
+    fn dmn_scan_train(inputs: ScanPrimitive<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        forward(inputs, true)
     }
 
     fn dmn_scan_backward(
-        x: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a_log: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d_skip: FloatTensor<Self>,
+        inputs: ScanPrimitive<Self>,
         tiles: FloatTensor<Self>,
         dout: FloatTensor<Self>,
-    ) -> (
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-    ) {
-        let [dx, ddelta, da_log, db, dc, dd, dh0] =
-            backward(x, delta, a_log, b, c, d_skip, tiles, dout);
-        (dx, ddelta, da_log, db, dc, dd, dh0)
+    ) -> ScanPrimitive<Self> {
+        backward(inputs, tiles, dout)
     }
 }
 
 impl<B: DmnScan + DmnScanBackward, C: CheckpointStrategy> DmnScan for Autodiff<B, C> {
-    fn dmn_scan(
-        x: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a_log: FloatTensor<Self>,
-        b: FloatTensor<Self>,
-        c: FloatTensor<Self>,
-        d_skip: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        let parts = [x, delta, a_log, b, c, d_skip, h0].map(|t| t.into_parts());
-        let [x, delta, a_log, b, c, d_skip, h0] = parts.each_ref().map(|(p, _)| p.clone());
-        let nodes = parts.map(|(_, node)| node);
+    fn dmn_scan(inputs: ScanPrimitive<Self>) -> FloatTensor<Self> {
+        let (inputs, nodes) = autodiff::split::<B, C, _>(inputs.into_array());
+        let inputs = ScanPrimitive::from_array(inputs);
         match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (out, tiles) = B::dmn_scan_train(
-                    x.clone(),
-                    delta.clone(),
-                    a_log.clone(),
-                    b.clone(),
-                    c.clone(),
-                    d_skip.clone(),
-                    h0,
-                );
-                prep.finish([x, delta, a_log, b, c, d_skip, tiles], out)
+                let (out, tiles) = B::dmn_scan_train(inputs.clone());
+                prep.finish((inputs, tiles), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::dmn_scan(x, delta, a_log, b, c, d_skip, h0)),
+            OpsKind::UnTracked(prep) => prep.finish(B::dmn_scan(inputs)),
         }
     }
 }
 
-/// Selective scan on the GPU, with the contract of `dmn::ops::scan`:
-/// x, Δ `[B, L, E]`, a_log `[E, N]`, B, C `[B, L, N]`, D `[E]`, h0 `[B, E, N]` →
-/// (y `[B, L, E]`, h_last `[B, E, N]`). Differentiable when the tensors are on an autodiff device.
-pub fn scan(
-    x: Tensor<3>,
-    delta: Tensor<3>,
-    a_log: Tensor<2>,
-    b: Tensor<3>,
-    c: Tensor<3>,
-    d_skip: Tensor<1>,
-    h0: Tensor<3>,
-) -> (Tensor<3>, Tensor<3>) {
-    let [bs, l, e] = x.dims();
-    let [_, n] = a_log.dims();
-    let packed: Tensor<2> = Tensor::from_dispatch(Dispatch::dmn_scan(
-        x.into_dispatch(),
-        delta.into_dispatch(),
-        a_log.into_dispatch(),
-        b.into_dispatch(),
-        c.into_dispatch(),
-        d_skip.into_dispatch(),
-        h0.into_dispatch(),
-    ));
-    let y = packed.clone().narrow(1, 0, l * e).reshape([bs, l, e]);
-    let h_last = packed.narrow(1, l * e, e * n).reshape([bs, e, n]);
-    (y, h_last)
+#[cfg(test)]
+mod tests {
+    use super::{backward_kernel, forward_kernel};
+    use crate::launch::assert_compiles;
+
+    #[test]
+    fn kernels_compile_for_every_state_size() {
+        // N sets the tile length, the backward's workgroup and every per-thread array.
+        for n in [1, 3, 16, 64, 256] {
+            assert_compiles(&forward_kernel(n));
+            assert_compiles(&backward_kernel(n));
+        }
+    }
 }

@@ -26,6 +26,8 @@ const TILE: u32 = {{ tile }}u;
 var<workgroup> bc_tile: array<f32, {{ tile_2n }}>; // [TILE, 2N]
 var<workgroup> len_shared: u32;
 
+//#use scan
+
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -44,22 +46,19 @@ fn main(
     let in_range = e < channels;
     let ec = min(e, channels - 1u);
 
-    var h: array<f32, {{ n }}>;
     var a: array<f32, {{ n }}>;
+    let d_skip = load_channel(ec, channels, &a);
+    var h: array<f32, {{ n }}>;
     for (var n = 0u; n < N; n++) {
         h[n] = h0[(b * channels + ec) * N + n];
-        a[n] = -exp(weights[ec * N + n]);
     }
-    let d_skip = weights[channels * N + ec];
     let packed = len * channels + channels * N;
     let n_tiles = (len + TILE - 1u) / TILE;
 
     for (var tile = 0u; tile < n_tiles; tile++) {
         let t0 = tile * TILE;
         let tn = min(TILE, len - t0);
-        for (var i = lid.x; i < tn * 2u * N; i += WG) {
-            bc_tile[i] = bc[(b * len + t0) * 2u * N + i];
-        }
+        load_bc_tile(lid.x, b, len, t0, tn);
         workgroupBarrier();
         if in_range {
             if save {
@@ -74,7 +73,7 @@ fn main(
                 let u = dt * xt;
                 var y = 0.0;
                 for (var n = 0u; n < N; n++) {
-                    h[n] = exp(dt * a[n]) * h[n] + u * bc_tile[tt * 2u * N + n];
+                    h[n] = next_state(h[n], a[n], dt, u, bc_tile[tt * 2u * N + n]);
                     y += h[n] * bc_tile[tt * 2u * N + N + n];
                 }
                 out[b * packed + (t0 + tt) * channels + e] = y + d_skip * xt;

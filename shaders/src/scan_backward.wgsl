@@ -33,6 +33,8 @@ var<workgroup> bc_tile: array<f32, {{ tile_2n }}>; // [TILE, 2N]
 var<workgroup> partial: array<f32, {{ wg_2n }}>;   // [WG, 2N]: this step's dB ‖ dC per channel
 var<workgroup> len_shared: u32;
 
+//#use scan
+
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -58,15 +60,14 @@ fn main(
     let mask = select(0.0, 1.0, in_range);
 
     var a: array<f32, {{ n }}>;
+    let d_skip = load_channel(ec, channels, &a);
     var g: array<f32, {{ n }}>;
     var da: array<f32, {{ n }}>;
     let packed = len * channels + channels * N;
     for (var n = 0u; n < N; n++) {
-        a[n] = -exp(weights[ec * N + n]);
         g[n] = dout[b * packed + len * channels + ec * N + n] * mask;
         da[n] = 0.0;
     }
-    let d_skip = weights[channels * N + ec];
     var dd_skip = 0.0;
     var hs: array<f32, {{ tile_n }}>; // h_{t-1} for each step of the tile
     let n_tiles = (len + TILE - 1u) / TILE;
@@ -75,9 +76,7 @@ fn main(
         let tile = n_tiles - 1u - k;
         let t0 = tile * TILE;
         let tn = min(TILE, len - t0);
-        for (var i = lid.x; i < tn * 2u * N; i += WG) {
-            bc_tile[i] = bc[(b * len + t0) * 2u * N + i];
-        }
+        load_bc_tile(lid.x, b, len, t0, tn);
         workgroupBarrier();
 
         var h: array<f32, {{ n }}>;
@@ -90,7 +89,7 @@ fn main(
             let u = dt * x[idx];
             for (var n = 0u; n < N; n++) {
                 hs[tt * N + n] = h[n];
-                h[n] = exp(dt * a[n]) * h[n] + u * bc_tile[tt * 2u * N + n];
+                h[n] = next_state(h[n], a[n], dt, u, bc_tile[tt * 2u * N + n]);
             }
         }
 
@@ -100,6 +99,7 @@ fn main(
             let idx = (b * len + t) * channels + ec;
             let dt = delta[idx];
             let xt = x[idx];
+            let u = dt * xt;
             let dy = dout[b * packed + t * channels + ec] * mask;
             var dx = d_skip * dy;
             var dd = 0.0;
@@ -109,7 +109,8 @@ fn main(
                 let cn = bc_tile[tt * 2u * N + N + n];
                 let hp = hs[tt * N + n];
                 let decay = exp(dt * a[n]);
-                let ht = decay * hp + dt * xt * bn;
+                // The state the forward pass reached at this step.
+                let ht = next_state(hp, a[n], dt, u, bn);
                 let gn = g[n] + dy * cn;
                 partial[lid.x * 2u * N + n] = gn * dt * xt;
                 partial[lid.x * 2u * N + N + n] = dy * ht;

@@ -8,7 +8,9 @@ use anyhow::{Result, bail};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use clap::{Args, Subcommand};
 use dmn::DmnConfig;
-use dmn::ops;
+use dmn::ops::{self, fixtures, fixtures::OpCase};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde_json::json;
 
 use super::device;
@@ -67,8 +69,6 @@ struct Measured {
     rel_error: f32,
 }
 
-type Op = dyn Fn(&[Tensor<3>], bool) -> Vec<Tensor<3>>;
-
 /// Seconds per call of `f`, after two warm-up calls; outputs stay alive until the device is
 /// synchronized, so no queued work can be skipped or left out of the timing.
 fn time<T>(device: &Device, iters: usize, f: impl Fn() -> T) -> Result<f64> {
@@ -103,26 +103,27 @@ fn max_rel_error(got: TensorData, want: TensorData) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Times `op` both ways on `device` with `inputs` (rank 3; `grad` marks differentiable ones).
+/// Times `case` both ways on `device`.
 fn measure(
     name: &'static str,
-    op: &Op,
-    inputs: &[TensorData],
-    grad: &[bool],
+    case: &OpCase,
     bytes: f64,
     device: &Device,
     iters: usize,
 ) -> Result<Measured> {
-    let plain: Vec<Tensor<3>> = inputs
+    let op = &case.run;
+    let plain: Vec<Tensor<3>> = case
+        .inputs
         .iter()
         .map(|d| Tensor::from_data(d.clone(), device))
         .collect();
     let forward = |kernel: bool| time(device, iters, || op(&plain, kernel));
 
     let ad = device.clone().autodiff();
-    let tracked: Vec<Tensor<3>> = inputs
+    let tracked: Vec<Tensor<3>> = case
+        .inputs
         .iter()
-        .zip(grad)
+        .zip(&case.grad)
         .map(|(d, &g)| {
             let t = Tensor::from_data(d.clone(), &ad);
             if g { t.require_grad() } else { t }
@@ -158,10 +159,6 @@ fn measure(
     })
 }
 
-fn random(shape: [usize; 3], dist: Distribution) -> TensorData {
-    Tensor::<3>::random(shape, dist, &Device::flex()).into_data()
-}
-
 fn kernels(args: KernelArgs) -> Result<()> {
     if args.iters == 0 || args.batch == 0 {
         bail!("--iters and --batch must be at least 1");
@@ -179,9 +176,7 @@ fn kernels(args: KernelArgs) -> Result<()> {
     let (k, h, top_k) = (c.wm_slots, c.wm_heads, c.wm_top_k);
     let (levels, per) = (c.ltm_levels, c.ltm_entries_per_level);
     let chunk = c.scan_chunk;
-    let normal = Distribution::Normal(0.0, 1.0);
-    let unit = Distribution::Uniform(0.0, 1.0);
-    Device::flex().seed(1);
+    let mut rng = StdRng::seed_from_u64(1);
     const F: f64 = 4.0; // bytes per f32
 
     let wanted = |name: &str| args.ops.is_empty() || args.ops.iter().any(|o| o == name);
@@ -190,63 +185,21 @@ fn kernels(args: KernelArgs) -> Result<()> {
 
     if wanted("scan") {
         // scan: x, Δ, B, C, a_log, D, h0 in; y, h_last out.
-        let scan_op = move |t: &[Tensor<3>], kernel: bool| {
-            let (a_log, d_skip) = (t[2].clone().reshape([e, n]), t[5].clone().reshape([e]));
-            let out = ops::auto::scan(
-                kernel,
-                t[0].clone(),
-                t[1].clone(),
-                a_log,
-                t[3].clone(),
-                t[4].clone(),
-                d_skip,
-                t[6].clone(),
-                chunk,
-            );
-            vec![out.y, out.h_last]
-        };
-        let inputs = [
-            random([b, l, e], normal),
-            random([b, l, e], Distribution::Uniform(0.001, 0.1)),
-            random([1, e, n], Distribution::Uniform(-1.0, 1.0)),
-            random([b, l, n], normal),
-            random([b, l, n], normal),
-            random([1, 1, e], normal),
-            random([b, e, n], normal),
-        ];
+        let case = fixtures::scan(&mut rng, [b, l, e, n], chunk);
         let bytes = F * (3 * b * l * e + 2 * b * l * n + 2 * b * e * n + e * n + e) as f64;
-        results.push(measure(
-            "scan", &scan_op, &inputs, &[true; 7], bytes, &device, args.iters,
-        )?);
+        results.push(measure("scan", &case, bytes, &device, args.iters)?);
 
         // What bounds the scan: the same sequence with other state sizes. The bytes moved barely
         // change with N (x, Δ and y dominate) while the work grows as N (one exp and two FMAs per
         // state); time that grows with N means the kernel is compute-bound on this device.
         for state in [1usize, 4, 16] {
-            let plain = [
-                random([b, l, e], normal),
-                random([b, l, e], Distribution::Uniform(0.001, 0.1)),
-                random([e, state, 1], Distribution::Uniform(-1.0, 1.0)),
-                random([b, l, state], normal),
-                random([b, l, state], normal),
-                random([e, 1, 1], normal),
-                random([b, e, state], normal),
-            ]
-            .map(|data| Tensor::<3>::from_data(data, &device));
-            let seconds = time(&device, args.iters, || {
-                ops::auto::scan(
-                    true,
-                    plain[0].clone(),
-                    plain[1].clone(),
-                    plain[2].clone().reshape([e, state]),
-                    plain[3].clone(),
-                    plain[4].clone(),
-                    plain[5].clone().reshape([e]),
-                    plain[6].clone(),
-                    chunk,
-                )
-                .y
-            })?;
+            let case = fixtures::scan(&mut rng, [b, l, e, state], chunk);
+            let plain: Vec<Tensor<3>> = case
+                .inputs
+                .iter()
+                .map(|data| Tensor::from_data(data.clone(), &device))
+                .collect();
+            let seconds = time(&device, args.iters, || (case.run)(&plain, true))?;
             let moved = F * (3 * b * l * e + 2 * b * l * state + 2 * b * e * state) as f64;
             sweep.push((state, seconds, moved));
         }
@@ -254,114 +207,27 @@ fn kernels(args: KernelArgs) -> Result<()> {
     if wanted("memory_read") {
         // memory_read: one query per token and head.
         let r = l * h;
-        let read_op = move |t: &[Tensor<3>], kernel: bool| {
-            let out = ops::auto::memory_read(
-                kernel,
-                t[0].clone(),
-                t[1].clone().reshape([b, r]),
-                t[2].clone(),
-                top_k,
-            );
-            vec![out.read, out.weights]
-        };
-        let inputs = [
-            random([b, r, d], normal),
-            random([b, r, 1], Distribution::Uniform(1.0, 6.0)),
-            random([b, k, d], normal),
-        ];
+        let case = fixtures::memory_read(&mut rng, [b, r, d, k], top_k);
         let bytes = F * (b * r * d + b * r + b * k * d + b * r * (d + k)) as f64;
-        results.push(measure(
-            "memory_read",
-            &read_op,
-            &inputs,
-            &[true; 3],
-            bytes,
-            &device,
-            args.iters,
-        )?);
+        results.push(measure("memory_read", &case, bytes, &device, args.iters)?);
     }
     if wanted("memory_write") {
         // memory_write: one update of H heads.
-        let write_op = move |t: &[Tensor<3>], kernel: bool| {
-            let slot = |i: usize| t[i].clone().reshape([b, k]);
-            let head = |i: usize| t[i].clone().reshape([b, h]);
-            let request = ops::WriteRequest {
-                key: t[3].clone(),
-                strength: head(4),
-                erase: t[5].clone(),
-                add: t[6].clone(),
-                write_gate: head(7),
-                alloc_gate: head(8),
-                decay: slot(9),
-            };
-            let out = ops::auto::memory_write(
-                kernel,
-                t[0].clone(),
-                slot(1),
-                slot(2),
-                request,
-                top_k,
-                c.wm_usage_decay as f32,
-            );
-            vec![out.slots, out.write_weights]
-        };
-        let inputs = [
-            random([b, k, d], normal),
-            random([b, k, 1], Distribution::Uniform(0.0, 20.0)),
-            random([b, k, 1], Distribution::Uniform(0.0, 3.0)),
-            random([b, h, d], normal),
-            random([b, h, 1], Distribution::Uniform(1.0, 6.0)),
-            random([b, h, d], unit),
-            random([b, h, d], normal),
-            random([b, h, 1], unit),
-            random([b, h, 1], unit),
-            random([b, k, 1], Distribution::Uniform(0.0, 0.3)),
-        ];
-        let grads = [true, false, false, true, true, true, true, true, true, true];
+        let decay = c.wm_usage_decay as f32;
+        let case = fixtures::memory_write(&mut rng, [b, k, d, h], top_k, decay, false);
         let bytes = F * (2 * b * k * d + 3 * b * h * d + 3 * b * h + 5 * b * k + b * h * k) as f64;
-        results.push(measure(
-            "memory_write",
-            &write_op,
-            &inputs,
-            &grads,
-            bytes,
-            &device,
-            args.iters,
-        )?);
+        results.push(measure("memory_write", &case, bytes, &device, args.iters)?);
     }
     if wanted("retrieve") {
         // retrieve: every token against every level-packed entry.
         let entries = levels * per;
-        let retrieve_op = move |t: &[Tensor<3>], kernel: bool| {
-            let out = ops::auto::retrieve(
-                kernel,
-                t[0].clone(),
-                t[1].clone(),
-                t[2].clone().reshape([levels]),
-                t[3].clone().reshape([b, entries]).greater_elem(0.5),
-            );
-            vec![out.context, out.weights]
-        };
-        let inputs = [
-            random([b, l, d], normal),
-            random([b, entries, d], normal),
-            random([1, 1, levels], normal),
-            random([b, entries, 1], unit),
-        ];
+        let case = fixtures::retrieve(&mut rng, [b, l, d, levels, per]);
         let bytes = F * (b * l * d + b * entries * d + b * entries + b * l * (d + entries)) as f64;
-        results.push(measure(
-            "retrieve",
-            &retrieve_op,
-            &inputs,
-            &[true, true, true, false],
-            bytes,
-            &device,
-            args.iters,
-        )?);
+        results.push(measure("retrieve", &case, bytes, &device, args.iters)?);
     }
     // The device's copy bandwidth, over a buffer large enough to leave the caches.
     let copy_len = 16 * 1024 * 1024;
-    let src = Tensor::<1>::random([copy_len], normal, &device);
+    let src = Tensor::<1>::random([copy_len], Distribution::Normal(0.0, 1.0), &device);
     let copy_s = time(&device, args.iters, || dmn::shaders::copy(src.clone()))?;
     let copy_gbs = 2.0 * F * copy_len as f64 / copy_s / 1e9;
 

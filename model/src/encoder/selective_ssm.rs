@@ -8,7 +8,7 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{silu, softplus};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
-use crate::ops::auto;
+use crate::ops::{ScanInputs, auto};
 
 /// Configuration of one [`SelectiveSsmBlock`].
 #[derive(Config, Debug)]
@@ -165,17 +165,16 @@ impl SelectiveSsmBlock {
         );
         let bm = dbc.clone().narrow(2, self.dt_rank, self.d_state);
         let cm = dbc.narrow(2, self.dt_rank + self.d_state, self.d_state);
-        let out = auto::scan(
-            self.kernels,
-            u,
+        let inputs = ScanInputs {
+            x: u,
             delta,
-            self.a_log.val(),
-            bm,
-            cm,
-            self.d_skip.val(),
-            state.h,
-            self.chunk,
-        );
+            a_log: self.a_log.val(),
+            b: bm,
+            c: cm,
+            d_skip: self.d_skip.val(),
+            h0: state.h,
+        };
+        let out = auto::scan(self.kernels, inputs, self.chunk);
         let y = self.out_proj.forward(out.y * silu(z));
         (
             x + y,

@@ -7,7 +7,7 @@
 
 use burn::tensor::{Bool, Device, Tensor};
 
-use super::{MemoryRead, MemoryWrite, Retrieval, ScanOutput, WriteRequest};
+use super::{MemoryRead, MemoryWrite, Retrieval, ScanInputs, ScanOutput, WriteRequest};
 
 /// Whether the kernels take ops on `device` when `enabled`.
 pub fn kernels_run_on(enabled: bool, device: &Device) -> bool {
@@ -23,25 +23,13 @@ pub fn kernels_run_on(enabled: bool, device: &Device) -> bool {
 }
 
 /// [`super::scan`], or the `scan.wgsl` kernel (which ignores `chunk`: it tiles time itself).
-#[allow(clippy::too_many_arguments)]
-pub fn scan(
-    kernels: bool,
-    x: Tensor<3>,
-    delta: Tensor<3>,
-    a_log: Tensor<2>,
-    b: Tensor<3>,
-    c: Tensor<3>,
-    d_skip: Tensor<1>,
-    h0: Tensor<3>,
-    chunk: usize,
-) -> ScanOutput {
+pub fn scan(kernels: bool, inputs: ScanInputs, chunk: usize) -> ScanOutput {
     #[cfg(feature = "wgpu")]
-    if kernels_run_on(kernels, &x.device()) {
-        let (y, h_last) = dmn_shaders::scan(x, delta, a_log, b, c, d_skip, h0);
-        return ScanOutput { y, h_last };
+    if kernels_run_on(kernels, &inputs.x.device()) {
+        return super::wgsl::scan(inputs);
     }
     let _ = kernels;
-    super::scan(x, delta, a_log, b, c, d_skip, h0, chunk)
+    super::scan(inputs, chunk)
 }
 
 /// [`super::memory_read`], or the `memory_read.wgsl` kernel.
@@ -54,8 +42,7 @@ pub fn memory_read(
 ) -> MemoryRead {
     #[cfg(feature = "wgpu")]
     if kernels_run_on(kernels, &query.device()) {
-        let (read, weights) = dmn_shaders::memory_read(query, strength, slots, top_k);
-        return MemoryRead { read, weights };
+        return super::wgsl::memory_read(query, strength, slots, top_k);
     }
     let _ = kernels;
     super::memory_read(query, strength, slots, top_k)
@@ -71,8 +58,7 @@ pub fn retrieve(
 ) -> Retrieval {
     #[cfg(feature = "wgpu")]
     if kernels_run_on(kernels, &query.device()) {
-        let (context, weights) = dmn_shaders::retrieve(query, ltm, level_bias, valid);
-        return Retrieval { context, weights };
+        return super::wgsl::retrieve(query, ltm, level_bias, valid);
     }
     let _ = kernels;
     super::retrieve(query, ltm, level_bias, valid)
@@ -90,27 +76,7 @@ pub fn memory_write(
 ) -> MemoryWrite {
     #[cfg(feature = "wgpu")]
     if kernels_run_on(kernels, &slots.device()) {
-        let r = request;
-        let w = dmn_shaders::memory_write(
-            slots,
-            age,
-            usage,
-            r.key,
-            r.strength,
-            r.erase,
-            r.add,
-            r.write_gate,
-            r.alloc_gate,
-            r.decay,
-            top_k,
-            usage_decay,
-        );
-        return MemoryWrite {
-            slots: w.slots,
-            age: w.age,
-            usage: w.usage,
-            write_weights: w.write_weights,
-        };
+        return super::wgsl::memory_write(slots, age, usage, request, top_k, usage_decay);
     }
     let _ = kernels;
     super::memory_write(slots, age, usage, request, top_k, usage_decay)

@@ -3,16 +3,19 @@
 //! must produce the same values and gradients.
 
 pub mod auto;
+pub mod fixtures;
 mod memory_read;
 mod memory_write;
 mod retrieve;
 mod scan;
 mod sparse;
+#[cfg(feature = "wgpu")]
+mod wgsl;
 
 pub use memory_read::{MemoryRead, memory_read};
 pub use memory_write::{MemoryWrite, WriteRequest, memory_write};
 pub use retrieve::{Retrieval, retrieve};
-pub use scan::{ScanOutput, scan, scan_sequential};
+pub use scan::{ScanInputs, ScanOutput, scan, scan_sequential};
 pub use sparse::{cosine_scores, top_k, top_k_softmax};
 
 /// Large negative score used for masked entries: `exp` of it is exactly 0 in f32, and unlike
