@@ -168,7 +168,8 @@ pub async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::Memor
     };
     let result = probe(&demo.model, &batch, &demo.device)
         .read_async()
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     let answer = Answer {
         asked,
         distance: q.distance,
