@@ -122,7 +122,10 @@ fn parity(gpu: &Device, case: &OpCase) -> (f32, String) {
 const CHUNK: usize = 8;
 
 fn scan_parity(gpu: &Device, dims: [usize; 4], seed: u64) -> (f32, String) {
-    parity(gpu, &fixtures::scan(&mut StdRng::seed_from_u64(seed), dims, CHUNK))
+    parity(
+        gpu,
+        &fixtures::scan(&mut StdRng::seed_from_u64(seed), dims, CHUNK),
+    )
 }
 
 #[test]
@@ -286,7 +289,10 @@ fn retrieve_kernel_matches_reference_forward_and_backward() {
         .into_iter()
         .enumerate()
     {
-        let mut case = fixtures::retrieve(&mut StdRng::seed_from_u64(700 + i as u64), [b, l, d, m, per]);
+        let mut case = fixtures::retrieve(
+            &mut StdRng::seed_from_u64(700 + i as u64),
+            [b, l, d, m, per],
+        );
         if i == 0 {
             let e = m * per;
             let mut valid = values(&case.inputs[3]);

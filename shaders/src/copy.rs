@@ -41,15 +41,15 @@ fn forward(src: CubeTensor) -> CubeTensor {
     let total = groups(n / 4, WG);
     let (x, y) = (total.min(ROW), total.div_ceil(ROW));
     kernel().launch(
-            &src,
-            WG,
-            [x, y, 1],
-            vec![
-                src.handle.clone(),
-                dst.handle.clone(),
-                sizes(&src, &[n / 4, x as usize]),
-            ],
-        );
+        &src,
+        WG,
+        [x, y, 1],
+        vec![
+            src.handle.clone(),
+            dst.handle.clone(),
+            sizes(&src, &[n / 4, x as usize]),
+        ],
+    );
     dst
 }
 

@@ -16,8 +16,8 @@ use burn::tensor::Shape;
 
 use crate::autodiff;
 use crate::launch::{
-    BLOCKED_WG, MAX_UNROLLED_WIDTH, Wgsl, blocked_groups, dims, groups, input,
-    output, pad_last, region, sizes,
+    BLOCKED_WG, MAX_UNROLLED_WIDTH, Wgsl, blocked_groups, dims, groups, input, output, pad_last,
+    region, sizes,
 };
 
 /// The read's forward, run by the model. On `Autodiff` it records [`DmnMemoryReadBackward`] as
@@ -120,12 +120,7 @@ fn backward_meta(
 }
 
 /// Runs `memory_read.wgsl`.
-fn forward(
-    query: CubeTensor,
-    strength: CubeTensor,
-    slots: CubeTensor,
-    top_k: usize,
-) -> CubeTensor {
+fn forward(query: CubeTensor, strength: CubeTensor, slots: CubeTensor, top_k: usize) -> CubeTensor {
     let [b, r, d] = dims(&query);
     let [_, k, _] = dims(&slots);
     assert!(top_k >= 1, "memory_read kernel: top_k must be at least 1");
@@ -223,11 +218,15 @@ impl<B: DmnMemoryReadBackward> Backward<B, 3> for MemoryReadBackward {
     type State = ([FloatTensor<B>; 4], usize);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        autodiff::backward::<B, _, _>(ops, grads, |([query, strength, slots, forward], top_k), dout| {
-            let (dq, dstrength, dslots) =
-                B::dmn_memory_read_backward(query, strength, slots, forward, dout, top_k);
-            [dq, dstrength, dslots]
-        });
+        autodiff::backward::<B, _, _>(
+            ops,
+            grads,
+            |([query, strength, slots, forward], top_k), dout| {
+                let (dq, dstrength, dslots) =
+                    B::dmn_memory_read_backward(query, strength, slots, forward, dout, top_k);
+                [dq, dstrength, dslots]
+            },
+        );
     }
 }
 
@@ -267,7 +266,8 @@ where
         slots: FloatTensor<Self>,
         top_k: usize,
     ) -> FloatTensor<Self> {
-        let ([query, strength, slots], nodes) = autodiff::split::<B, C, _>([query, strength, slots]);
+        let ([query, strength, slots], nodes) =
+            autodiff::split::<B, C, _>([query, strength, slots]);
         let out = B::dmn_memory_read(query.clone(), strength.clone(), slots.clone(), top_k);
         match MemoryReadBackward
             .prepare::<C>(nodes)

@@ -192,11 +192,15 @@ impl<B: DmnMemoryWriteBackward> Backward<B, 4> for MemoryWriteBackward {
     type State = ([FloatTensor<B>; 4], usize);
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
-        autodiff::backward::<B, _, _>(ops, grads, |([slots, heads, gates, per_slot], top_k), dout| {
-            let (ds, dh, dg, dp) =
-                B::dmn_memory_write_backward(slots, heads, gates, per_slot, dout, top_k);
-            [ds, dh, dg, dp]
-        });
+        autodiff::backward::<B, _, _>(
+            ops,
+            grads,
+            |([slots, heads, gates, per_slot], top_k), dout| {
+                let (ds, dh, dg, dp) =
+                    B::dmn_memory_write_backward(slots, heads, gates, per_slot, dout, top_k);
+                [ds, dh, dg, dp]
+            },
+        );
     }
 }
 

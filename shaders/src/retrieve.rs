@@ -118,18 +118,18 @@ fn forward(
     let (level_bias, valid) = (input(level_bias, what), input(valid, what));
     let out = output(&query, [b, l, d + e]);
     forward_kernel(e, d).launch(
-            &query,
-            BLOCKED_WG,
-            blocked_groups(l, b),
-            vec![
-                query.handle.clone(),
-                ltm.handle.clone(),
-                level_bias.handle.clone(),
-                valid.handle.clone(),
-                out.handle.clone(),
-                sizes(&query, &[l, per_level]),
-            ],
-        );
+        &query,
+        BLOCKED_WG,
+        blocked_groups(l, b),
+        vec![
+            query.handle.clone(),
+            ltm.handle.clone(),
+            level_bias.handle.clone(),
+            valid.handle.clone(),
+            out.handle.clone(),
+            sizes(&query, &[l, per_level]),
+        ],
+    );
     out
 }
 
@@ -238,7 +238,8 @@ where
         level_bias: FloatTensor<Self>,
         valid: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let ([query, ltm, level_bias], nodes) = autodiff::split::<B, C, _>([query, ltm, level_bias]);
+        let ([query, ltm, level_bias], nodes) =
+            autodiff::split::<B, C, _>([query, ltm, level_bias]);
         let out = B::dmn_retrieve(
             query.clone(),
             ltm.clone(),

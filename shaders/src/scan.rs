@@ -203,20 +203,20 @@ fn forward(inputs: ScanPrimitive<CubeBackend>, save_tiles: bool) -> (CubeTensor,
     };
     let sizes = sizes(&x, &[l, e, save_tiles as usize]);
     forward_kernel(n).launch(
-            &x,
-            WG_FORWARD,
-            [groups(e, WG_FORWARD), bs as u32, 1],
-            vec![
-                x.handle.clone(),
-                delta.handle.clone(),
-                weights.handle.clone(),
-                bc.handle.clone(),
-                h0.handle.clone(),
-                out.handle.clone(),
-                tiles.handle.clone(),
-                sizes,
-            ],
-        );
+        &x,
+        WG_FORWARD,
+        [groups(e, WG_FORWARD), bs as u32, 1],
+        vec![
+            x.handle.clone(),
+            delta.handle.clone(),
+            weights.handle.clone(),
+            bc.handle.clone(),
+            h0.handle.clone(),
+            out.handle.clone(),
+            tiles.handle.clone(),
+            sizes,
+        ],
+    );
     (out, tiles)
 }
 
@@ -256,20 +256,20 @@ fn backward(
         &[l, e, bs, off_ddelta, off_dbc, off_da, off_dd, off_dh0],
     );
     backward_kernel(n).launch(
-            &x,
-            wg,
-            [g as u32, bs as u32, 1],
-            vec![
-                x.handle.clone(),
-                delta.handle.clone(),
-                weights.handle.clone(),
-                bc.handle.clone(),
-                tiles.handle.clone(),
-                dout.handle.clone(),
-                grads.handle.clone(),
-                sizes,
-            ],
-        );
+        &x,
+        wg,
+        [g as u32, bs as u32, 1],
+        vec![
+            x.handle.clone(),
+            delta.handle.clone(),
+            weights.handle.clone(),
+            bc.handle.clone(),
+            tiles.handle.clone(),
+            dout.handle.clone(),
+            grads.handle.clone(),
+            sizes,
+        ],
+    );
 
     let dbc = CubeBackend::float_sum_dim(region(&grads, off_dbc, &[g, bs, l, 2 * n]), 0);
     let dbc = CubeBackend::float_reshape(dbc, Shape::from(vec![bs, l, 2 * n]));

@@ -101,7 +101,13 @@ pub fn scan(inputs: ScanInputs, chunk: usize) -> ScanOutput {
     while start < l {
         let t = chunk.min(l - start);
         // x_t, Δ_t [B, T, E_in] and B_t, C_t [B, T, N] of the chunk's steps
-        let ScanInputs { x: xc, delta: dc, b: bc, c: cc, .. } = inputs.clone().steps(start, t);
+        let ScanInputs {
+            x: xc,
+            delta: dc,
+            b: bc,
+            c: cc,
+            ..
+        } = inputs.clone().steps(start, t);
 
         // Δ_t A and u_t = (Δ_t x_t) ⊗ B_t, laid out [B, E_in, N, T] so time is the matmul axis.
         let da = (dc.clone().unsqueeze_dim::<4>(3) * a.clone().unsqueeze_dims::<4>(&[0, 1]))
@@ -251,10 +257,11 @@ mod tests {
             .reshape(dims)
                 / 10.0;
             let grads = ((out.y * w).sum() + out.h_last.powi_scalar(2).sum()).backward();
-            let mut all: Vec<TensorData> = [&inputs.x, &inputs.delta, &inputs.b, &inputs.c, &inputs.h0]
-                .iter()
-                .map(|t| t.grad(&grads).unwrap().into_data())
-                .collect();
+            let mut all: Vec<TensorData> =
+                [&inputs.x, &inputs.delta, &inputs.b, &inputs.c, &inputs.h0]
+                    .iter()
+                    .map(|t| t.grad(&grads).unwrap().into_data())
+                    .collect();
             all.push(inputs.a_log.grad(&grads).unwrap().into_data());
             all.push(inputs.d_skip.grad(&grads).unwrap().into_data());
             all
