@@ -381,12 +381,13 @@ impl Dmn {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::EncoderKind;
     use burn::tensor::{Distribution, Tolerance};
 
-    fn tokens(b: usize, l: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
+    /// `[B, L]` random tokens below `vocab`.
+    pub(crate) fn tokens(b: usize, l: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
         Tensor::<2>::random([b, l], Distribution::Uniform(0.0, vocab as f64), device)
             .int()
             .clamp(0, vocab as i64 - 1)

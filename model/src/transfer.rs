@@ -204,14 +204,9 @@ fn epsilon_greedy(z: Tensor<2>, m: usize, epsilon: f32) -> Tensor<2, Int> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::tests::tokens;
     use crate::{DmnConfig, ForwardOptions};
     use burn::tensor::TensorData;
-
-    fn tokens(b: usize, l: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
-        Tensor::<2>::random([b, l], Distribution::Uniform(0.0, vocab as f64), device)
-            .int()
-            .clamp(0, vocab as i64 - 1)
-    }
 
     #[test]
     fn lru_transfer_moves_the_least_used_slots() {

@@ -1,5 +1,6 @@
 //! Training from scratch in the tab: the tiny preset on needle retrieval, one step per turn of
-//! the browser's event loop, with a memory trace of a fixed held-out sequence every two seconds.
+//! the browser's event loop, with a memory trace of a fixed held-out sequence every two seconds
+//! (less often where a trace is slow, so that traces never take more than a fifth of the time).
 //! If WebGPU fails mid-run, training starts over on the CPU backend and the page says why.
 
 use burn::module::Module;
@@ -21,8 +22,12 @@ use crate::page;
 
 /// Values a needle can hold (chance accuracy 1/16).
 pub const VALUES: usize = 16;
-/// Milliseconds between memory traces.
+/// Milliseconds between memory traces, at least.
 const TRACE_EVERY_MS: f64 = 2000.0;
+/// Between two traces, training runs at least this many times as long as the last trace took:
+/// on a slow device (a software adapter) a trace costs a good part of a step, and tracing every
+/// step would halve training's speed for a picture that changes little from step to step.
+const TRAINING_PER_TRACE: f64 = 4.0;
 
 /// What a run in the tab trains on.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,7 +114,8 @@ async fn train_on(
         l.runs += 1;
         page::record("run", &l.runs.to_string());
     }
-    let (mut step, mut tokens, mut last_trace) = (0u64, 0u64, f64::NEG_INFINITY);
+    let (mut step, mut tokens) = (0u64, 0u64);
+    let (mut last_trace, mut trace_ms) = (f64::NEG_INFINITY, 0.0);
     loop {
         if live.borrow().generation != generation {
             return Ok(());
@@ -141,7 +147,8 @@ async fn train_on(
             length: batch.len,
             tokens,
         });
-        if page::now_ms() - last_trace > TRACE_EVERY_MS {
+        if page::now_ms() - last_trace > TRACE_EVERY_MS.max(TRAINING_PER_TRACE * trace_ms) {
+            let trace_started = page::now_ms();
             let traces = probe(&trainer.model.valid(), &held_out, device)
                 .read_async()
                 .await
@@ -149,6 +156,7 @@ async fn train_on(
                 .traces;
             live.borrow_mut().history.set_traces(step, traces);
             last_trace = page::now_ms();
+            trace_ms = last_trace - trace_started;
         }
         ctx.request_repaint();
         // One turn of the event loop: the window draws between steps.

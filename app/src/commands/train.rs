@@ -1,5 +1,9 @@
 //! `dmn train`: trains a model on a task, streaming long sequences in segments (truncated
 //! back-propagation), logging metrics and writing resumable checkpoints (see [`Session`]).
+//!
+//! One file per subcommand, as for the others: its arguments (a quarter of the file, each with
+//! the help text `dmn train --help` prints), the run directory they describe and the run itself
+//! read together, which takes the file past 400 lines.
 
 use std::path::PathBuf;
 
