@@ -121,25 +121,25 @@ pub struct DmnConfig {
     #[config(default = 0.1)]
     pub policy_cost: f64,
     /// SSM state size per channel (Mamba's `d_state`).
-    #[config(default = 16)]
+    #[config(default = "EncoderConfig::D_STATE")]
     pub d_state: usize,
     /// SSM inner width is `expand · d_model` (Mamba uses 2).
-    #[config(default = 2)]
+    #[config(default = "EncoderConfig::EXPAND")]
     pub expand: usize,
     /// Kernel width of the causal depthwise convolution in front of the scan.
-    #[config(default = 4)]
+    #[config(default = "EncoderConfig::D_CONV")]
     pub d_conv: usize,
     /// Heads of the attention encoders; must divide `d_model`.
-    #[config(default = 4)]
+    #[config(default = "EncoderConfig::ATTN_HEADS")]
     pub attn_heads: usize,
     /// Tokens each query of the sliding-window Transformer sees, itself included.
-    #[config(default = 128)]
+    #[config(default = "EncoderConfig::ATTN_WINDOW")]
     pub attn_window: usize,
     /// Time chunk of the reference scan and of linear attention. The chunked reference
     /// materializes a `chunk × chunk` decay matrix per channel and state, so its cost grows as
     /// `L · chunk`; on a CPU, chunks of 4–8 are fastest (measured: the `small` preset trains
     /// 2.8× faster with 4 than with 16).
-    #[config(default = 8)]
+    #[config(default = "EncoderConfig::SCAN_CHUNK")]
     pub scan_chunk: usize,
     /// Run scan, memory read/write and retrieval as the hand-written WGSL kernels when the model
     /// is on a wgpu device. Off: the Burn-op reference everywhere, to compare the two.

@@ -72,7 +72,9 @@ impl EncoderState {
     }
 }
 
-/// Configuration of the [`BaseEncoder`]: the block family and every block's sizes.
+/// Configuration of the [`BaseEncoder`]: the block family and every block's sizes. The
+/// defaults are the associated constants below, which [`crate::DmnConfig`]'s flat encoder
+/// fields take as theirs too (one place for each default).
 #[derive(Config, Debug)]
 pub struct EncoderConfig {
     /// Block family.
@@ -82,29 +84,44 @@ pub struct EncoderConfig {
     /// Blocks in the stack.
     pub n_layers: usize,
     /// SSM state size `N`.
-    #[config(default = 16)]
+    #[config(default = "EncoderConfig::D_STATE")]
     pub d_state: usize,
     /// SSM inner width is `expand · D`.
-    #[config(default = 2)]
+    #[config(default = "EncoderConfig::EXPAND")]
     pub expand: usize,
     /// Width of the SSM's causal convolution.
-    #[config(default = 4)]
+    #[config(default = "EncoderConfig::D_CONV")]
     pub d_conv: usize,
     /// Rank of the SSM's Δ projection.
     #[config(default = 4)]
     pub dt_rank: usize,
     /// Heads of the attention blocks.
-    #[config(default = 4)]
+    #[config(default = "EncoderConfig::ATTN_HEADS")]
     pub attn_heads: usize,
     /// Tokens the sliding-window Transformer sees.
-    #[config(default = 128)]
+    #[config(default = "EncoderConfig::ATTN_WINDOW")]
     pub attn_window: usize,
     /// Time chunk of the reference scan and of linear attention.
-    #[config(default = 8)]
+    #[config(default = "EncoderConfig::SCAN_CHUNK")]
     pub scan_chunk: usize,
     /// Run the scan as its WGSL kernel on wgpu devices.
     #[config(default = true)]
     pub kernels: bool,
+}
+
+impl EncoderConfig {
+    /// Default SSM state size (Mamba's `d_state`).
+    pub const D_STATE: usize = 16;
+    /// Default SSM expansion (Mamba uses 2).
+    pub const EXPAND: usize = 2;
+    /// Default causal-convolution width.
+    pub const D_CONV: usize = 4;
+    /// Default attention heads.
+    pub const ATTN_HEADS: usize = 4;
+    /// Default sliding-window length.
+    pub const ATTN_WINDOW: usize = 128;
+    /// Default scan chunk: on a CPU, chunks of 4–8 are fastest (see `DmnConfig::scan_chunk`).
+    pub const SCAN_CHUNK: usize = 8;
 }
 
 /// The stack of blocks and a final norm.
