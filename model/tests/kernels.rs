@@ -209,7 +209,7 @@ fn memory_read_kernel_matches_reference_forward_and_backward() {
         [1, 1, 5, 3, 3],
         [3, 130, 17, 16, 4],
         [2, 9, 200, 7, 2],
-        [1, 8, 40, 512, 16],
+        [1, 8, 100, 512, 16],
     ]
     .into_iter()
     .enumerate()

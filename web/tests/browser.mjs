@@ -234,7 +234,9 @@ async function main() {
     }
     const task = mode === "demo" ? `-${arg("task", "needle")}` : "";
     result.screenshot = join(out, `${mode}${task}${webgpu ? "" : "-cpu"}.png`);
-    await page.screenshot({ path: result.screenshot });
+    // A training step holds the page's thread for seconds on a software adapter: the picture
+    // waits for the next frame, which can take longer than Playwright's default 30 s.
+    await page.screenshot({ path: result.screenshot, timeout: 180000 });
   } finally {
     await cdp.close().catch(() => {});
     await closeBrowser(browser);
