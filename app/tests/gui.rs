@@ -146,6 +146,11 @@ fn window_renders_with_the_wgpu_device_burn_trains_on() {
             "wgpu",
             "--preset",
             "tiny",
+            // A fixed length (no curriculum): every step has the shapes of the first, so the
+            // shaders are compiled once, not once per step; and they are the shaders of the tiny
+            // model in the kernel tests (needle at 64, batch 16), found in the driver's cache.
+            "--length",
+            "64",
             "--steps",
             "4",
             "--exit-after-steps",

@@ -329,6 +329,8 @@ fn tiny_model_trains_on_wgpu_with_kernels_like_on_cpu() {
     use dmn::train::{OptimizerConfig, Trainer};
 
     let Some(gpu) = wgpu() else { return };
+    // The task and batch (16) of `dmn gui --preset tiny --length 64`: the window test on wgpu
+    // then finds most of these shaders in the Vulkan driver's cache.
     let task = Needle::new(64, 16, 16, 8).unwrap();
     // Dense reads and writes (top_k = K): see the note above.
     let config = DmnConfig::tiny(task.vocab_size()).with_wm_top_k(16);
@@ -347,7 +349,7 @@ fn tiny_model_trains_on_wgpu_with_kernels_like_on_cpu() {
         trainer.sample_latents = false;
         let mut rng = StdRng::seed_from_u64(5);
         (0..20)
-            .map(|_| trainer.step(&task.sample(&mut rng, 8)).read().loss)
+            .map(|_| trainer.step(&task.sample(&mut rng, 16)).read().loss)
             .collect::<Vec<f32>>()
     };
     let cpu = losses(Device::flex());
