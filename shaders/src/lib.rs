@@ -46,13 +46,36 @@ pub fn runs_on(device: &Device) -> bool {
     )
 }
 
-/// The default wgpu adapter, probed once, or `None` when the machine has no usable driver. Without
+/// The default wgpu adapter, probed, or `None` when the machine has no usable driver. Without
 /// the probe a missing driver surfaces as a panic deep inside the runtime at the first op.
 pub fn wgpu_device() -> Option<Device> {
-    use burn::tensor::{DeviceKind, Tensor};
+    wgpu_device_of(burn::tensor::DeviceKind::DefaultDevice)
+}
+
+/// A second wgpu device, apart from [`wgpu_device`]: the first discrete, integrated or CPU adapter
+/// that works (on a machine with one adapter, the same adapter opened twice), or `None`. A device
+/// compiles its shaders one at a time, so work on this one compiles beside work on the default.
+pub fn second_wgpu_device() -> Option<Device> {
+    use burn::tensor::DeviceKind;
+    [
+        DeviceKind::DiscreteGpu(0),
+        DeviceKind::IntegratedGpu(0),
+        DeviceKind::Cpu,
+    ]
+    .into_iter()
+    .find_map(wgpu_device_of)
+}
+
+/// The wgpu device of `kind`, probed with one small op (see [`wgpu_device`]).
+fn wgpu_device_of(kind: burn::tensor::DeviceKind) -> Option<Device> {
+    use burn::tensor::Tensor;
     use std::panic::{AssertUnwindSafe, catch_unwind, set_hook, take_hook};
 
-    let device = Device::wgpu(DeviceKind::DefaultDevice);
+    // One probe at a time: two at once could restore each other's silent panic hook and leave
+    // panics unreported for the rest of the process.
+    static PROBING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _probing = PROBING.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::wgpu(kind);
     let hook = take_hook();
     set_hook(Box::new(|_| {}));
     let probe = catch_unwind(AssertUnwindSafe(|| {

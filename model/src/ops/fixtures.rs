@@ -1,6 +1,7 @@
-//! Each op at a chosen size on random inputs, as the kernel parity tests (`tests/kernels.rs`) and
-//! `dmn bench kernels` run it: an [`OpCase`] holds the inputs as data and runs the op on them,
-//! by the WGSL kernels or by the reference ([`super::auto`]).
+//! Each op at a chosen size on random inputs, as the kernel parity tests
+//! (`tests/integration/kernels.rs`) and `dmn bench kernels` run it: an [`OpCase`] holds the
+//! inputs as data and runs the op on them, by the WGSL kernels or by the reference
+//! ([`super::auto`]).
 //!
 //! Inputs are rank-3 arrays (lower ranks stored as `[1, …]` and reshaped when run), so that one
 //! harness can put any op's inputs on a device, mark some for gradients and collect them.

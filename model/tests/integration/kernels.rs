@@ -330,6 +330,11 @@ fn tiny_model_trains_on_wgpu_with_kernels_like_on_cpu() {
     use dmn::train::{OptimizerConfig, Trainer};
 
     let Some(gpu) = wgpu() else { return };
+    // A device of its own where there is one: a device compiles one shader at a time, and this
+    // test's hundreds of shaders then compile beside the op tests' instead of after them.
+    #[cfg(feature = "wgpu")]
+    let gpu = dmn::shaders::second_wgpu_device().unwrap_or(gpu);
+    assert!(ops::auto::kernels_run_on(true, &gpu));
     // The task and batch (16) of `dmn gui --preset tiny --length 64`: the window test on wgpu
     // then finds most of these shaders in the Vulkan driver's cache.
     let task = Needle::new(64, 16, 16, 8).unwrap();
