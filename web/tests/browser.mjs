@@ -1,6 +1,7 @@
 // Drives index.html in headless Chromium and prints one JSON object with what it saw.
 //
-//   node web/tests/browser.mjs train --out DIR [--no-webgpu] [--steps N] [--lose-device]
+//   node web/tests/browser.mjs train --out DIR [--no-webgpu] [--steps N] [--distance D]
+//                                    [--lose-device]
 //   node web/tests/browser.mjs demo  --out DIR --value V --distance D --seed S [--evaluate]
 //                                    [--lose-device]
 //   node web/tests/browser.mjs demo  --out DIR --task copy --values A,B,C --distance D --seed S
@@ -140,7 +141,8 @@ async function main() {
     const started = Date.now();
     if (mode === "train") {
       const want = Number(arg("steps", "20"));
-      await page.goto(base);
+      const distance = arg("distance");
+      await page.goto(distance ? `${base}?distance=${distance}` : base);
       const losses = [];
       let lastStep = 0;
       const deadline = started + Number(arg("timeout", "600")) * 1000;
