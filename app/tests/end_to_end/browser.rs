@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use dmn_test_support::{json_summary, require};
 use serde_json::Value;
@@ -31,24 +32,34 @@ fn browser_available() -> bool {
     require("DMN_REQUIRE_BROWSER", available, "the browser demo")
 }
 
-/// Builds the bundle once for both tests.
-fn build_bundle() {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(build);
+/// Where a test's runs write, once the bundle is built (once for both tests); `None` when the
+/// browser test cannot run here (see [`browser_available`]).
+fn prepared() -> Option<PathBuf> {
+    if !browser_available() {
+        return None;
+    }
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(why) = BUILT.get_or_init(build_bundle) {
+        panic!("{why}");
+    }
+    Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser"))
 }
 
-fn build() {
+fn build_bundle() -> Result<(), String> {
     let out = Command::new("bash")
         .arg("web/build.sh")
         .current_dir(repo())
         .output()
-        .unwrap();
+        .map_err(|e| format!("cannot run web/build.sh: {e}"))?;
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "web/build.sh failed:\n{text}");
+    if !out.status.success() {
+        return Err(format!("web/build.sh failed:\n{text}"));
+    }
     if let Some(line) = text.lines().find(|l| l.starts_with("bundle:")) {
         eprintln!("{line}");
     }
+    Ok(())
 }
 
 /// Runs the driver; returns what it saw.
@@ -125,11 +136,7 @@ fn ask_both(
 
 #[test]
 fn the_browser_demo_trains_on_webgpu_and_on_the_cpu_backend_without_it() {
-    if !browser_available() {
-        return;
-    }
-    build_bundle();
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    let Some(out) = prepared() else { return };
 
     // Training from scratch on WebGPU: ≥ 20 steps, finite losses that fall. At needle distance
     // 16, whose steps take 15 s on the software adapter where the default 64 takes 23 s.
@@ -184,11 +191,7 @@ fn the_browser_demo_trains_on_webgpu_and_on_the_cpu_backend_without_it() {
 
 #[test]
 fn the_shipped_checkpoints_answer_in_the_browser_as_natively() {
-    if !browser_available() {
-        return;
-    }
-    build_bundle();
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    let Some(out) = prepared() else { return };
 
     // The shipped checkpoints answer fixed needle and copy inputs as the native `dmn probe` does.
     // The needle page then loses its device and is asked again: it says so and answers on the
