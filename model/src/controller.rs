@@ -45,7 +45,7 @@ pub struct MemoryController {
     output: Linear,
     /// `3D → D → 1`: f_I over (slot, segment summary, long-term summary).
     importance_hidden: Linear,
-    importance_out: Linear,
+    pub(crate) importance_out: Linear,
     /// `D → C`: a learned policy's compression-level logits per slot, on f_I's hidden layer.
     level_out: Option<Linear>,
     heads: usize,

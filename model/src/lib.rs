@@ -6,7 +6,8 @@
 //! counter, VAE compression whose width follows importance). A **memory controller** scores
 //! importance, retrieves from both memories and combines the result with the encoder state.
 //! Long sequences stream segment by segment: the scan state, the working memory and the
-//! long-term memory are carried across segments, gradients are truncated at segment boundaries.
+//! long-term memory are carried across segments; in training, gradients cross segment boundaries
+//! through the memories (up to `credit_segments` of them) and stop at the encoder's state.
 //!
 //! The source for every equation is the DMN proposal (seed 000, cited as "§2.x"); the slot
 //! memory follows the MemNet design (seed 002).

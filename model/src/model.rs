@@ -64,6 +64,16 @@ impl DmnState {
             segments: self.segments,
         }
     }
+
+    /// Cuts only the encoder's state: the memories keep their graph, so a later segment's loss
+    /// reaches the writes and transfers of this one (credit across segments, see
+    /// [`crate::train`]).
+    pub fn detach_encoder(self) -> Self {
+        Self {
+            encoder: self.encoder.detach(),
+            ..self
+        }
+    }
 }
 
 /// Per-call switches.
@@ -432,6 +442,62 @@ pub(crate) mod tests {
         let grads = GradientsParams::from_grads(out.logits.sum().backward(), &model);
         assert!(grads.get::<2>(model.embedding.weight.id).is_none());
         assert!(grads.get::<2>(model.lm_head.weight.id).is_some());
+    }
+
+    /// Summed |gradient| of a parameter, 0 when it got none.
+    fn grad_mass<const D: usize>(
+        grads: &burn::optim::GradientsParams,
+        id: burn::module::ParamId,
+    ) -> f32 {
+        grads
+            .get::<D>(id)
+            .map_or(0.0, |g| g.abs().sum().into_scalar::<f32>())
+    }
+
+    #[test]
+    fn a_loss_segments_later_reaches_write_gate_importance_and_level_biases() {
+        // Three segments of 16 tokens (levels 0 and 1 hold entries after them, so the level
+        // biases do not cancel), the loss on a fourth of 8: within the last segment no token
+        // reads a write of its own (updates come every 8 tokens) and its transfer comes after
+        // every read, so write gate and importance learn only through the memories carried
+        // from earlier segments. Cut at every boundary they get nothing.
+        use burn::optim::GradientsParams;
+        let device = Device::flex().autodiff();
+        let model = DmnConfig::tiny(20)
+            .with_segment_len(16)
+            .init(&device)
+            .unwrap();
+        let inputs: Vec<_> = (0..3).map(|_| tokens(2, 16, 20, &device)).collect();
+        let last = tokens(2, 8, 20, &device);
+        let masses = |keep_graph: bool| {
+            let mut state = model.init_state(2, &device);
+            for x in &inputs {
+                let (_, next) = model.forward_segment(state, x.clone(), ForwardOptions::default());
+                state = if keep_graph {
+                    next.detach_encoder()
+                } else {
+                    next.detach()
+                };
+            }
+            let (out, _) = model.forward_segment(state, last.clone(), ForwardOptions::default());
+            let grads = GradientsParams::from_grads(out.logits.sum().backward(), &model);
+            let wm = model.working_memory.as_ref().unwrap();
+            let ltm = model.long_term_memory.as_ref().unwrap();
+            [
+                grad_mass::<2>(&grads, wm.write_gate.weight.id),
+                grad_mass::<2>(&grads, model.controller.importance_out.weight.id),
+                grad_mass::<1>(&grads, ltm.level_bias.id),
+            ]
+        };
+        let [gate, importance, bias] = masses(true);
+        assert!(gate > 0.0, "write gate got no gradient across segments");
+        assert!(
+            importance > 0.0,
+            "importance got no gradient across segments"
+        );
+        assert!(bias > 0.0, "level biases got no gradient");
+        let [gate, importance, _] = masses(false);
+        assert_eq!((gate, importance), (0.0, 0.0), "cut at every boundary");
     }
 
     #[test]

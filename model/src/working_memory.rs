@@ -54,8 +54,8 @@ pub struct WorkingMemory {
     /// `D → bottleneck`, then `bottleneck → D`: the candidate `MLP_W(h_t)`.
     candidate_in: Linear,
     candidate_out: Linear,
-    /// `D → 1`, σ: write gate g.
-    write_gate: Linear,
+    /// `D → 1`: write gate g ([`hard_gate`]).
+    pub(crate) write_gate: Linear,
     /// `D → 1`, σ: allocation gate α.
     alloc_gate: Linear,
     /// `D → 1` on each slot, σ: slot-wise decay f (bias starts very negative: forget slowly).
@@ -115,6 +115,21 @@ impl WorkingMemoryState {
     }
 }
 
+/// The write gate `g = σ(z)` cut to exactly 0 below [`GATE_FLOOR`]: an update that decides not
+/// to write leaves every slot bit-identical ([`crate::ops::memory_write`]), however many such
+/// updates pass. The cut is straight-through: the gradient is σ's everywhere, so a closed gate
+/// still learns when it should have opened, and above the floor the gate trains as a plain
+/// sigmoid.
+pub fn hard_gate(logit: Tensor<2>) -> Tensor<2> {
+    let soft = sigmoid(logit);
+    let open = soft.clone().greater_equal_elem(GATE_FLOOR).float();
+    // soft + (soft·open − soft) is exactly soft·open in floating point: x + (−x) = 0, x + 0 = x.
+    soft.clone() + (soft.clone() * open - soft).detach()
+}
+
+/// Write gates below this are cut to exactly 0 ([`hard_gate`]).
+pub const GATE_FLOOR: f32 = 0.05;
+
 fn gate_bias(mut layer: Linear, value: f32, device: &Device) -> Linear {
     let [_, out] = layer.weight.dims();
     layer.bias = Some(burn::module::Param::from_tensor(Tensor::full(
@@ -136,7 +151,9 @@ impl WorkingMemoryConfig {
             erase: LinearConfig::new(d, d).init(device),
             candidate_in: LinearConfig::new(d, self.bottleneck).init(device),
             candidate_out: LinearConfig::new(self.bottleneck, d).init(device),
-            write_gate: LinearConfig::new(d, 1).init(device),
+            // Open at first (g ≈ 0.73), far from the floor where gates are cut to 0: the model
+            // learns what to write before it learns what to skip.
+            write_gate: gate_bias(LinearConfig::new(d, 1).init(device), 1.0, device),
             // New content goes to stale slots by default; the model learns when to update in place.
             alloc_gate: gate_bias(LinearConfig::new(d, 1).init(device), 1.0, device),
             decay: gate_bias(LinearConfig::new(d, 1).init(device), -6.0, device),
@@ -270,7 +287,7 @@ impl WorkingMemory {
         let pool = softmax(self.pool.forward(h.clone()), 1);
         let summary = pool.swap_dims(1, 2).matmul(h);
         let gate = |l: &Linear| sigmoid(l.forward(summary.clone())).reshape([b, hh]);
-        let write_gate = gate(&self.write_gate);
+        let write_gate = hard_gate(self.write_gate.forward(summary.clone()).reshape([b, hh]));
         let request = WriteRequest {
             key: self.key.forward(summary.clone()),
             strength: softplus(self.strength.forward(summary.clone()), 1.0).reshape([b, hh]) + 1.0,

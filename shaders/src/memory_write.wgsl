@@ -2,8 +2,11 @@
 //
 //   c_h  = top_k softmax(β_h cos(key_h, W))        content address of head h
 //   ω_h  = g_h (α_h lru_h + (1 − α_h) c_h)          lru_h: one-hot on the h-th least used slot
-//   W'   = W ⊙ (1 − f) ⊙ Π_h (1 − ω_h ⊗ e_h) + Σ_h ω_h ⊗ a_h
-//   written = clamp(Σ_h ω_h, 0, 1),  age' = (age + 1)(1 − written),  usage' = usage·λ + written
+//   m    = clamp(Σ_h ω_h, 0, 1)                    written mass
+//   W'   = W ⊙ (1 − f ⊙ m) ⊙ Π_h (1 − ω_h ⊗ e_h) + Σ_h ω_h ⊗ a_h
+//   age' = (age + 1)(1 − m),  usage' = usage·(1 − (1 − λ) max_h g_h) + m
+//
+// With every g_h = 0 the slots and usage come out bit-identical (keep is exactly 1, added 0).
 //
 // One workgroup per batch row, in three phases separated by barriers: the H × K scores (a
 // thread per slot), the addresses (a thread per head), then the K × d slot update (a thread per
@@ -99,7 +102,11 @@ fn main(
             add[h] = heads[(b * H + h) * 3u * d + 2u * d + j];
         }
         for (var k = 0u; k < K; k++) {
-            var keep = 1.0 - per_slot[(b * K + k) * 3u + 2u];
+            var mass = 0.0;
+            for (var h = 0u; h < H; h++) {
+                mass += out[om + h * K + k];
+            }
+            var keep = 1.0 - per_slot[(b * K + k) * 3u + 2u] * clamp(mass, 0.0, 1.0);
             var added = 0.0;
             for (var h = 0u; h < H; h++) {
                 let w = out[om + h * K + k];
@@ -110,7 +117,11 @@ fn main(
             out[o0 + p] = slots[b * K * d + p] * keep + added;
         }
     }
-    // Age and usage.
+    // Age and usage; usage decays only when some head writes.
+    var writing = 0.0;
+    for (var h = 0u; h < H; h++) {
+        writing = max(writing, gates[(b * H + h) * 3u + 1u]);
+    }
     for (var k = lid.x; k < K; k += WG) {
         var sum = 0.0;
         for (var h = 0u; h < H; h++) {
@@ -118,6 +129,6 @@ fn main(
         }
         let written = clamp(sum, 0.0, 1.0);
         out[om + H * K + k] = (per_slot[(b * K + k) * 3u] + 1.0) * (1.0 - written);
-        out[om + H * K + K + k] = per_slot[(b * K + k) * 3u + 1u] * usage_decay + written;
+        out[om + H * K + K + k] = per_slot[(b * K + k) * 3u + 1u] * (1.0 + writing * (usage_decay - 1.0)) + written;
     }
 }

@@ -1,11 +1,12 @@
 // Working-memory write, backward. With G = dW' and dω the output gradients,
-// P_kj = Π_h (1 − ω_hk e_hj) and P^h its product without head h:
+// P_kj = Π_h (1 − ω_hk e_hj), P^h its product without head h, and m_k the written mass (a
+// constant, as in the forward pass):
 //
-//   dW_kj  = G_kj (1 − f_k) P_kj + [cosine term below]
-//   df_k   = −Σ_j G_kj W_kj P_kj
+//   dW_kj  = G_kj (1 − f_k m_k) P_kj + [cosine term below]
+//   df_k   = −m_k Σ_j G_kj W_kj P_kj
 //   da_hj  = Σ_k ω_hk G_kj
-//   de_hj  = −Σ_k G_kj W_kj (1 − f_k) ω_hk P^h_kj
-//   dω_hk += Σ_j G_kj (a_hj − W_kj (1 − f_k) e_hj P^h_kj)
+//   de_hj  = −Σ_k G_kj W_kj (1 − f_k m_k) ω_hk P^h_kj
+//   dω_hk += Σ_j G_kj (a_hj − W_kj (1 − f_k m_k) e_hj P^h_kj)
 //   dg_h   = Σ_k dω_hk addr_hk,   dα_h = Σ_k g_h dω_hk (lru_hk − c_hk),   dc_hk = (1 − α_h) g_h dω_hk
 //   ds_hk  = c_hk (dc_hk − Σ_j c_hj dc_hj)  (0 outside the top-k),   dβ_h = Σ_k ds_hk cos_hk
 //   dcos   = β ds:  dkey_h = (u − k̂ (k̂·u)) / ‖key_h‖, u = Σ_k dcos_hk Ŵ_k
@@ -40,6 +41,15 @@ const S_LRU: u32 = 4u * H * K + K + H;
 const S_LEN: u32 = 4u * H * K + K + 2u * H;
 
 //#use cosine select least_used
+
+// The written mass m_k of the forward pass, from ω in the scratch.
+fn written(sc: u32, k: u32) -> f32 {
+    var sum = 0.0;
+    for (var h = 0u; h < H; h++) {
+        sum += grads[sc + S_OMEGA + h * K + k];
+    }
+    return clamp(sum, 0.0, 1.0);
+}
 
 @compute @workgroup_size({{ wg }}, 1, 1)
 fn main(
@@ -112,7 +122,8 @@ fn main(
 
     // Phase B1, per slot: the direct slot gradient, df, and dω (into the dcos scratch).
     for (var k = lid.x; k < K; k += WG) {
-        let keep_f = 1.0 - per_slot[(b * K + k) * 3u + 2u];
+        let mass = written(sc, k);
+        let keep_f = 1.0 - per_slot[(b * K + k) * 3u + 2u] * mass;
         var domega: array<f32, {{ h }}>;
         for (var h = 0u; h < H; h++) {
             domega[h] = dout[o0 + K * d + h * K + k];
@@ -141,7 +152,7 @@ fn main(
         }
         grads[off_dslot + (b * K + k) * 3u] = 0.0;
         grads[off_dslot + (b * K + k) * 3u + 1u] = 0.0;
-        grads[off_dslot + (b * K + k) * 3u + 2u] = df;
+        grads[off_dslot + (b * K + k) * 3u + 2u] = df * mass;
         for (var h = 0u; h < H; h++) {
             grads[sc + S_DCOS + h * K + k] = domega[h];
         }
@@ -155,7 +166,7 @@ fn main(
         for (var k = 0u; k < K; k++) {
             let omega = grads[sc + S_OMEGA + h * K + k];
             let gw = dout[o0 + k * d + j];
-            var others = 1.0 - per_slot[(b * K + k) * 3u + 2u];
+            var others = 1.0 - per_slot[(b * K + k) * 3u + 2u] * written(sc, k);
             for (var o = 0u; o < H; o++) {
                 if o != h {
                     others *= 1.0 - grads[sc + S_OMEGA + o * K + k] * heads[(b * H + o) * hd + d + j];

@@ -100,6 +100,10 @@ pub struct TrainArgs {
     /// Working-memory slots (default: the preset's).
     #[arg(long)]
     pub wm_slots: Option<usize>,
+    /// Segments one backward pass spans through the memories' state (default: the model
+    /// config's, 64; 1 truncates at every segment, as an ablation).
+    #[arg(long)]
+    pub credit_segments: Option<usize>,
     /// λ of the learned policies' reward `r_task + λ · r_comp` (default: the model config's,
     /// 0.1): how much a kept latent dimension costs against task accuracy.
     #[arg(long)]
@@ -161,6 +165,7 @@ impl TrainArgs {
             compression: None,
             ltm: None,
             wm_slots: None,
+            credit_segments: None,
         }
     }
 
@@ -239,6 +244,10 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
     };
     let model = match args.wm_slots {
         Some(slots) => model.with_wm_slots(slots),
+        None => model,
+    };
+    let model = match args.credit_segments {
+        Some(segments) => model.with_credit_segments(segments),
         None => model,
     };
     let model = match args.policy_cost {

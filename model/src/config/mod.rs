@@ -182,9 +182,15 @@ pub struct DmnConfig {
     /// `M · m` entries keeping the most important ones (the "flat LTM" ablation).
     #[config(default = true)]
     pub ltm_hierarchical: bool,
-    /// Tokens per segment: the unit of streaming and of truncated back-propagation.
+    /// Tokens per segment: the unit of streaming and of the encoder's truncated
+    /// back-propagation.
     #[config(default = 128)]
     pub segment_len: usize,
+    /// Segments that one backward pass spans through the memories' state (the encoder's state is
+    /// cut at every segment): a question can credit a write up to this many segments earlier.
+    /// 1 truncates at every segment. Bounds the graph a training step holds.
+    #[config(default = 64)]
+    pub credit_segments: usize,
     /// Tokens between working-memory writes. A token reads the memory as written by the
     /// previous updates, so smaller intervals mean fresher memory and more sequential steps.
     #[config(default = 8)]

@@ -102,6 +102,7 @@ impl DmnConfig {
             ),
             Rule::within("ltm_latent_dim", self.ltm_latent_dim, 1..=16384),
             Rule::within("segment_len", self.segment_len, 1..=BIG),
+            Rule::within("credit_segments", self.credit_segments, 1..=BIG),
             Rule::up_to(
                 "wm_update_interval",
                 self.wm_update_interval,

@@ -103,7 +103,8 @@ pub fn memory_read(rng: &mut impl Rng, [b, r, d, k]: [usize; 4], top_k: usize) -
 /// A write of `H` heads into `K` slots of width `d`, `[B, K, d, H]`; `empty`: zero slots, age and
 /// usage (a fresh memory, where every score and every usage ties). Inputs: slots, age, usage,
 /// then the request's key, strength, erase, add, write gate, allocation gate and decay. Age and
-/// usage are statistics and get no gradient.
+/// usage are statistics and get no gradient. The first row's write gates are exactly 0 (an
+/// update that writes nothing) when `B > 1`.
 pub fn memory_write(
     rng: &mut impl Rng,
     [b, k, d, h]: [usize; 4],
@@ -126,7 +127,7 @@ pub fn memory_write(
         random(rng, [b, h, 1], Distribution::Uniform(1.0, 6.0)),
         random(rng, [b, h, d], UNIT),
         random(rng, [b, h, d], NORMAL),
-        random(rng, [b, h, 1], UNIT),
+        closed_first_row(random(rng, [b, h, 1], UNIT), h),
         random(rng, [b, h, 1], UNIT),
         random(rng, [b, k, 1], Distribution::Uniform(0.0, 0.3)),
     ];
@@ -168,6 +169,16 @@ pub fn memory_write(
             ]
         }),
     }
+}
+
+/// `gates` `[B, H, 1]` with the first row's `H` gates set to 0, when there is another row.
+fn closed_first_row(gates: TensorData, h: usize) -> TensorData {
+    let shape = gates.shape().clone();
+    let mut v = gates.try_to_vec::<f32>().expect("f32 gates");
+    if v.len() > h {
+        v[..h].fill(0.0);
+    }
+    TensorData::new(v, shape)
 }
 
 /// Retrieval of `L` query rows from `M` levels of `m` entries of width `d`, `[B, L, d, M, m]`;

@@ -4,13 +4,21 @@
 //! ```text
 //! w_h   = α_h · lru_h + (1 − α_h) · top_k_softmax(β_h cos(key_h, W))   address of head h
 //! ω_h   = g_h · w_h                                                     write weights
-//! keep  = (1 − f) ⊙ Π_h (1 − ω_h ⊗ e_h)                                 forget: decay and erase
+//! m     = clamp(Σ_h ω_h, 0, 1)                                          written mass per slot
+//! keep  = (1 − f ⊙ m) ⊙ Π_h (1 − ω_h ⊗ e_h)                             forget: decay and erase
 //! W'    = W ⊙ keep + Σ_h ω_h ⊗ a_h                                      W_t = W ⊙ (1 − f_t) + g_t ⊙ W̃_t
+//! usage' = usage · (1 − (1 − λ) max_h g_h) + m
 //! ```
 //! `lru_h` is one-hot on the h-th least used slot, so a write that does not match any content goes
 //! to stale memory first. Age counts updates since a slot was last overwritten; usage is a decayed
-//! count of reads and writes (reads add to it in [`crate::working_memory`]). Age and usage are
-//! statistics, not differentiable state.
+//! count of reads and writes (reads add to it in [`crate::working_memory`]). Age, usage and the
+//! written mass `m` are statistics, not differentiable state.
+//!
+//! An update touches only the slots it writes: decay and erase act through `m` and `ω`, which are
+//! 0 outside each head's top-k and least-used pick, and usage decays only when a head writes. With
+//! every write gate at exactly 0 the update is an exact no-op on the slots and their usage, so
+//! what a slot holds does not fade with the number of updates that pass over it (the working
+//! memory's gates can be exactly 0: [`crate::working_memory`]).
 
 use burn::tensor::Tensor;
 
@@ -108,9 +116,20 @@ pub fn memory_write(
     );
     let alpha = request.alloc_gate.unsqueeze_dim::<3>(2);
     let address = alpha.clone() * least_used(&usage, h) + (alpha.neg() + 1.0) * content;
+    // Whether any head writes, [B, 1]: usage decays only then.
+    let active = request.write_gate.clone().detach().max_dim(1);
     let omega = request.write_gate.unsqueeze_dim::<3>(2) * address; // [B, H, K]
+    let written = omega
+        .clone()
+        .detach()
+        .sum_dim(1)
+        .reshape([b, k])
+        .clamp(0.0, 1.0);
 
-    let mut keep = (request.decay.neg() + 1.0).unsqueeze_dim::<3>(2); // [B, K, 1]
+    let mut keep = (request.decay * written.clone())
+        .neg()
+        .add_scalar(1.0)
+        .unsqueeze_dim::<3>(2); // [B, K, 1]
     for head in 0..h {
         let w = omega.clone().narrow(1, head, 1).swap_dims(1, 2); // [B, K, 1]
         let e = request.erase.clone().narrow(1, head, 1); // [B, 1, d]
@@ -118,14 +137,8 @@ pub fn memory_write(
     }
     let slots = slots * keep + omega.clone().swap_dims(1, 2).matmul(request.add);
 
-    let written = omega
-        .clone()
-        .detach()
-        .sum_dim(1)
-        .reshape([b, k])
-        .clamp(0.0, 1.0);
     let age = (age + 1.0) * (written.clone().neg() + 1.0);
-    let usage = usage * usage_decay + written;
+    let usage = usage * (active * (usage_decay - 1.0)).add_scalar(1.0) + written;
     MemoryWrite {
         slots,
         age,
@@ -206,6 +219,75 @@ mod tests {
                 &slots.narrow(1, 0, 2).into_data(),
                 Tolerance::absolute(1e-6),
             );
+    }
+
+    /// Bits of a tensor, for exact comparison.
+    fn bits(t: Tensor<3>) -> Vec<u32> {
+        t.into_data().iter::<f32>().map(f32::to_bits).collect()
+    }
+
+    #[test]
+    fn a_closed_gate_leaves_slots_and_usage_bit_identical() {
+        // 10^5 updates with random keys, erases, candidates, allocation and decay, every write
+        // gate exactly 0: the slots and their usage never change by a single bit, while age
+        // counts the updates (it is a statistic, not memory).
+        let device = Device::flex();
+        let (b, h, k, d) = (2, 2, 6, 4);
+        let slots = Tensor::<3>::random([b, k, d], Distribution::Normal(0.0, 1.0), &device);
+        let usage = Tensor::<2>::random([b, k], Distribution::Uniform(0.0, 3.0), &device);
+        let (want_slots, want_usage) = (bits(slots.clone()), bits(usage.clone().unsqueeze()));
+        let updates = 100_000;
+        // 64 random requests, used in turn (drawing one per update would dominate the time).
+        let uniform = |lo, hi| Distribution::Uniform(lo, hi);
+        let requests: Vec<WriteRequest> = (0..64)
+            .map(|_| WriteRequest {
+                key: Tensor::random([b, h, d], Distribution::Normal(0.0, 1.0), &device),
+                strength: Tensor::random([b, h], uniform(1.0, 6.0), &device),
+                erase: Tensor::random([b, h, d], uniform(0.0, 1.0), &device),
+                add: Tensor::random([b, h, d], Distribution::Normal(0.0, 1.0), &device),
+                write_gate: Tensor::zeros([b, h], &device),
+                alloc_gate: Tensor::random([b, h], uniform(0.0, 1.0), &device),
+                decay: Tensor::random([b, k], uniform(0.0, 0.5), &device),
+            })
+            .collect();
+        let mut state = (slots, Tensor::<2>::zeros([b, k], &device), usage);
+        for update in 0..updates {
+            let request = requests[update % requests.len()].clone();
+            let out = memory_write(state.0, state.1, state.2, request, 2, 0.9);
+            state = (out.slots, out.age, out.usage);
+        }
+        assert_eq!(bits(state.0), want_slots, "slots changed");
+        assert_eq!(bits(state.2.unsqueeze()), want_usage, "usage changed");
+        let age = state.1.into_data().try_to_vec::<f32>().unwrap();
+        assert!(age.iter().all(|&a| a == updates as f32), "age {age:?}");
+    }
+
+    #[test]
+    fn decay_and_erase_touch_only_written_slots() {
+        // One head writes a content-addressed update with top-1: the matching slot is replaced,
+        // every other slot is untouched although decay is 0.5 everywhere.
+        let device = Device::flex();
+        let slots = Tensor::<3>::random([1, 5, 8], Distribution::Normal(0.0, 1.0), &device);
+        let key = slots.clone().narrow(1, 3, 1);
+        let new = Tensor::<3>::random([1, 1, 8], Distribution::Normal(0.0, 1.0), &device);
+        let mut req = request(key, new, 0.0, 5);
+        req.decay = Tensor::full([1, 5], 0.5, &device);
+        req.write_gate = Tensor::full([1, 1], 0.7, &device);
+        let out = memory_write(
+            slots.clone(),
+            Tensor::zeros([1, 5], &device),
+            Tensor::zeros([1, 5], &device),
+            req,
+            1,
+            0.9,
+        );
+        for i in [0, 1, 2, 4] {
+            assert_eq!(
+                bits(out.slots.clone().narrow(1, i, 1)),
+                bits(slots.clone().narrow(1, i, 1)),
+                "slot {i} was not written but changed"
+            );
+        }
     }
 
     #[test]

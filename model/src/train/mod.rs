@@ -1,9 +1,11 @@
-//! Training on a [`Task`] with truncated back-propagation through segments.
+//! Training on a [`Task`], streaming through segments.
 //!
-//! A batch of length `T` streams through the model in segments of `segment_len` tokens. Each
-//! segment that holds scored positions is back-propagated and followed by an optimizer step; the
-//! state is then detached, so gradients never cross a segment boundary and memory does not grow
-//! with `T`. Segments without scored positions only advance the state.
+//! A batch of length `T` streams through the model in segments of `segment_len` tokens. The
+//! encoder's state is cut at every segment boundary; the memories' state keeps its graph across
+//! the segments of a credit window ([`credit`]), which ends at a scored segment with one backward
+//! pass and an optimizer step, so the loss at a question reaches the write it needed segments
+//! before. A window spans at most `credit_segments` segments, so the graph does not grow with
+//! `T`; segments outside every window only advance the state.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -18,6 +20,7 @@ use crate::policy::learner::{PolicyLearner, PolicyStateError, PolicyStats, host}
 use crate::tasks::Batch;
 use step::StepTally;
 
+mod credit;
 mod evaluate;
 mod step;
 
@@ -148,7 +151,8 @@ impl Trainer {
         self.optimizer = optimizer;
     }
 
-    /// One pass over `batch` with an optimizer step after every scored segment.
+    /// One pass over `batch`: one backward pass and optimizer step per credit window
+    /// ([`credit::credit_windows`]); segments outside every window only advance the state.
     ///
     /// # Panics
     /// If the batch has fewer rows than the trainer has devices.
@@ -159,27 +163,43 @@ impl Trainer {
         let shards = batch.split(self.devices.len());
         let mut states = self.initial_states(&shards);
         let mut tally = StepTally::new(shards[0].batch, &self.devices[0]);
+        let segments = segments(batch.len, self.model.segment_len());
+        let scored: Vec<bool> = segments
+            .iter()
+            .map(|&(start, len)| batch.has_targets(start, len))
+            .collect();
+        // Without the memories there is no state worth the credit (the encoder's is cut anyway).
+        let cap = if self.use_memory {
+            self.config.credit_segments
+        } else {
+            1
+        };
+        let mut windows = credit::credit_windows(&scored, cap).into_iter().peekable();
         // Copies of the model without autodiff for segments that only advance the state; made
         // once per optimizer update.
         let mut frozen: Option<Vec<Dmn>> = None;
-        let mut start = 0;
-        while start < batch.len {
-            let len = self.model.segment_len().min(batch.len - start);
-            states = if batch.has_targets(start, len) {
-                // A scored segment: forward and backward on every shard, one optimizer step.
-                let (next, grads) = self.train_segment(&shards, states, start, len, &mut tally);
+        let mut i = 0;
+        while i < segments.len() {
+            if let Some(window) = windows.next_if(|w| *w.start() == i) {
+                // A credit window: forward through its segments and one backward on every
+                // shard, one optimizer step.
+                let span = &segments[window.clone()];
+                let scored = &scored[window.clone()];
+                let (next, grads) = self.train_window(&shards, states, span, scored, &mut tally);
                 self.model =
                     self.optimizer
                         .step_multi(self.optimizer_config.lr, self.model.clone(), grads);
                 frozen = None;
-                next
+                states = next;
+                i = window.end() + 1;
             } else {
-                // No targets: the state advances, no graph is recorded, so memory stays flat
-                // over any distance.
+                // Outside every window: the state advances, no graph is recorded, so memory
+                // stays flat over any distance.
                 let models = frozen.get_or_insert_with(|| self.frozen_copies());
-                self.advance_segment(models, &shards, states, start, len, &mut tally)
-            };
-            start += len;
+                let (start, len) = segments[i];
+                states = self.advance_segment(models, &shards, states, start, len, &mut tally);
+                i += 1;
+            }
         }
         self.update_policy(&tally);
         tally.finish()
@@ -221,49 +241,66 @@ impl Trainer {
         }
     }
 
-    /// One scored segment on every shard: forward, loss and backward, each shard on its own
-    /// device with its own copy of the model. Returns the next states and the shards' gradients.
-    fn train_segment(
+    /// One credit window on every shard: its segments forward with the memories' graph kept
+    /// from one to the next (the encoder's state is cut), the mean loss of its scored segments,
+    /// and one backward pass; each shard on its own device with its own copy of the model.
+    /// Returns the next states (detached) and the shards' gradients.
+    fn train_window(
         &self,
         shards: &[Batch],
         states: Vec<DmnState>,
-        start: usize,
-        len: usize,
+        span: &[(usize, usize)],
+        scored: &[bool],
         tally: &mut StepTally,
     ) -> (Vec<DmnState>, MultiGradientsParams) {
         let rows: usize = shards.iter().map(|s| s.batch).sum();
         let mut grads = MultiGradientsParams::default();
         let mut next_states = Vec::with_capacity(shards.len());
-        for (i, (shard, state)) in shards.iter().zip(states).enumerate() {
+        for (i, (shard, mut state)) in shards.iter().zip(states).enumerate() {
             let device = &self.devices[i];
             let model = match i {
                 0 => self.model.clone(),
                 _ => self.model.clone().fork(device),
             };
-            let (inputs, targets, mask) = shard.segment(start, len, device);
-            let (out, next) = model.forward_segment(state, inputs, self.forward_options());
-            if i == 0 && self.transfer_learner.is_some() {
-                tally.score_rows(&out, &targets, &mask);
+            let mut losses = Vec::new();
+            for (&(start, len), &scored) in span.iter().zip(scored) {
+                let (inputs, targets, mask) = shard.segment(start, len, device);
+                let (out, next) = model.forward_segment(state, inputs, self.forward_options());
+                state = next.detach_encoder();
+                if scored {
+                    if i == 0 && self.transfer_learner.is_some() {
+                        tally.score_rows(&out, &targets, &mask);
+                    }
+                    let loss = segment_loss(
+                        &out,
+                        targets.clone(),
+                        mask.clone(),
+                        &self.config.loss_weights,
+                    );
+                    // Each shard's loss is a mean over its rows; weight it by its share of the
+                    // batch.
+                    let share = shard.batch as f64 / rows as f64;
+                    let correct = correct_predictions(out.logits.clone().detach(), targets, mask);
+                    tally.add_loss(loss.task.clone().detach() * share, correct);
+                    tally.scored += shard.scored_in(start, len);
+                    if i == 0 {
+                        tally.loss_terms += 1;
+                    }
+                    losses.push(loss.total * share);
+                }
+                if i == 0 {
+                    tally.observe(out);
+                }
             }
-            let loss = segment_loss(
-                &out,
-                targets.clone(),
-                mask.clone(),
-                &self.config.loss_weights,
-            );
-            // Each shard's loss is a mean over its rows; weight it by its share of the batch.
-            let share = shard.batch as f64 / rows as f64;
-            let correct = correct_predictions(out.logits.clone().detach(), targets, mask);
-            tally.add_loss(loss.task.clone().detach() * share, correct);
-            tally.scored += shard.scored_in(start, len);
-            let g = GradientsParams::from_grads((loss.total * share).backward(), &model);
+            let terms = losses.len().max(1) as f64;
+            let total = losses
+                .into_iter()
+                .reduce(|a, b| a + b)
+                .expect("a credit window ends at a scored segment");
+            let g = GradientsParams::from_grads((total / terms).backward(), &model);
             grads.grads.push((g, device.clone()));
-            if i == 0 {
-                tally.observe(out);
-            }
-            next_states.push(next.detach());
+            next_states.push(state.detach());
         }
-        tally.loss_terms += 1;
         (next_states, grads)
     }
 
@@ -320,4 +357,13 @@ impl Trainer {
             &self.devices[0].clone().without_autodiff(),
         )
     }
+}
+
+/// The segments `(start, len)` of a sequence of `len` tokens, `segment_len` each (the last may
+/// be shorter).
+fn segments(len: usize, segment_len: usize) -> Vec<(usize, usize)> {
+    (0..len)
+        .step_by(segment_len)
+        .map(|start| (start, segment_len.min(len - start)))
+        .collect()
 }

@@ -256,6 +256,12 @@ fn memory_write_kernel_matches_reference_forward_and_backward() {
             "memory_write {:?}: {name} differs by {err:.2e}",
             [b, k, d, h, top_k]
         );
+        if b > 1 {
+            // The first row's write gates are 0: the kernel leaves its slots bit-identical.
+            let bits = |t: &TensorData| values(t)[..k * d].iter().map(|v| v.to_bits()).collect();
+            let slots: Vec<u32> = bits(&run(&case, &gpu, true)[0]);
+            assert_eq!(slots, bits(&case.inputs[0]), "a closed write changed slots");
+        }
     }
 }
 
