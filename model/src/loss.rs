@@ -172,6 +172,7 @@ mod gradient_tests {
                 ForwardOptions {
                     sample: true,
                     trace: false,
+                    training: true,
                 },
             );
             let (inputs, targets, _) = batch.segment(24, 24, &device);
@@ -181,6 +182,7 @@ mod gradient_tests {
                 ForwardOptions {
                     sample: true,
                     trace: false,
+                    training: true,
                 },
             );
             let mask = Tensor::<2>::ones([2, 24], &device);

@@ -49,6 +49,7 @@ pub fn probe(model: &Dmn, batch: &Batch, device: &Device) -> ProbeTensors {
         let options = ForwardOptions {
             sample: false,
             trace: true,
+            training: false,
         };
         let (out, next) = model.forward_segment(state, inputs, options);
         if scored.iter().any(|&t| (start..start + len).contains(&t)) {

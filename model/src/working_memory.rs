@@ -115,20 +115,27 @@ impl WorkingMemoryState {
     }
 }
 
-/// The write gate `g = σ(z)` cut to exactly 0 below [`GATE_FLOOR`]: an update that decides not
-/// to write leaves every slot bit-identical ([`crate::ops::memory_write`]), however many such
-/// updates pass. The cut is straight-through: the gradient is σ's everywhere, so a closed gate
-/// still learns when it should have opened, and above the floor the gate trains as a plain
-/// sigmoid.
-pub fn hard_gate(logit: Tensor<2>) -> Tensor<2> {
+/// The write gate `g = σ(z)` cut to exactly 0 below `cut`: an update that decides not to write
+/// leaves every slot bit-identical ([`crate::ops::memory_write`]), however many such updates
+/// pass. The cut is straight-through: the gradient is σ's everywhere, so a closed gate still
+/// learns when it should have opened, and above the cut the gate trains as a plain sigmoid.
+///
+/// Training cuts at [`TRAINING_CUT`], low, so that every gate keeps learning; inference cuts at
+/// [`INFERENCE_CUT`], so that the weak writes a model makes on what it has no use for (noise,
+/// where training on short sequences never taught it to close the gate fully) do not wear away
+/// what it holds. Measured on needle models trained at ≤ 128 tokens: recall at 10K tokens
+/// 0.19 → 1.00 and 0.88 → 0.94 with the inference cut; training at 0.4 learns less well.
+pub fn hard_gate(logit: Tensor<2>, cut: f32) -> Tensor<2> {
     let soft = sigmoid(logit);
-    let open = soft.clone().greater_equal_elem(GATE_FLOOR).float();
+    let open = soft.clone().greater_equal_elem(cut).float();
     // soft + (soft·open − soft) is exactly soft·open in floating point: x + (−x) = 0, x + 0 = x.
     soft.clone() + (soft.clone() * open - soft).detach()
 }
 
-/// Write gates below this are cut to exactly 0 ([`hard_gate`]).
-pub const GATE_FLOOR: f32 = 0.05;
+/// Write gates below this are cut to exactly 0 in training ([`hard_gate`]).
+pub const TRAINING_CUT: f32 = 0.05;
+/// Write gates below this are cut to exactly 0 outside training ([`hard_gate`]).
+pub const INFERENCE_CUT: f32 = 0.4;
 
 fn gate_bias(mut layer: Linear, value: f32, device: &Device) -> Linear {
     let [_, out] = layer.weight.dims();
@@ -226,7 +233,8 @@ impl WorkingMemory {
 
     /// Runs one segment through the memory: its tokens come in groups of `update_interval`;
     /// each group first reads the memory as the previous updates left it (so no token reads
-    /// what it wrote itself), then one update writes a summary of the group.
+    /// what it wrote itself), then one update writes a summary of the group. `training` chooses
+    /// the write gates' cut ([`hard_gate`]).
     ///
     /// # Shapes
     /// - queries: `[B, L, H, d]` and strengths `[B, L, H]`, h: `[B, L, d]` → read `[B, L, H·d]`
@@ -235,6 +243,7 @@ impl WorkingMemory {
         mut state: WorkingMemoryState,
         queries: ReadQueries,
         h: Tensor<3>,
+        training: bool,
         mut trace: Option<&mut SegmentTrace>,
     ) -> SegmentRun {
         let [b, l, d] = h.dims();
@@ -256,7 +265,12 @@ impl WorkingMemory {
             );
             reads.push(read.read.reshape([b, t, hh * d]));
             read_entropy_sum = read_entropy_sum + entropy(read.weights.clone()).mean();
-            let (written, gate) = self.write(after_read, h.clone().narrow(1, start, t));
+            let cut = if training {
+                TRAINING_CUT
+            } else {
+                INFERENCE_CUT
+            };
+            let (written, gate) = self.write(after_read, h.clone().narrow(1, start, t), cut);
             write_mass = write_mass + written.write_weights.clone().sum_dim(1).reshape([b, k]);
             gate_sum = gate_sum + gate.mean();
             if let Some(trace) = trace.as_deref_mut() {
@@ -280,14 +294,22 @@ impl WorkingMemory {
     ///
     /// # Shapes
     /// - h: `[B, T, d]` → write weights `[B, H, K]` and write gates `[B, H]`
-    pub fn write(&self, state: WorkingMemoryState, h: Tensor<3>) -> (MemoryWrite, Tensor<2>) {
+    pub fn write(
+        &self,
+        state: WorkingMemoryState,
+        h: Tensor<3>,
+        cut: f32,
+    ) -> (MemoryWrite, Tensor<2>) {
         let [b, _, _] = h.dims();
         let hh = self.heads;
         // Attention pooling per head: [B, T, H] → softmax over T → summary [B, H, d].
         let pool = softmax(self.pool.forward(h.clone()), 1);
         let summary = pool.swap_dims(1, 2).matmul(h);
         let gate = |l: &Linear| sigmoid(l.forward(summary.clone())).reshape([b, hh]);
-        let write_gate = hard_gate(self.write_gate.forward(summary.clone()).reshape([b, hh]));
+        let write_gate = hard_gate(
+            self.write_gate.forward(summary.clone()).reshape([b, hh]),
+            cut,
+        );
         let request = WriteRequest {
             key: self.key.forward(summary.clone()),
             strength: softplus(self.strength.forward(summary.clone()), 1.0).reshape([b, hh]) + 1.0,
@@ -395,12 +417,38 @@ mod tests {
     }
 
     #[test]
+    fn the_gate_is_exactly_zero_below_its_cut_and_learns_through_it() {
+        let device = Device::flex().autodiff();
+        // σ(z) = 0.018, 0.12, 0.5, 0.88.
+        let z = Tensor::<2>::from_floats([[-4.0, -2.0, 0.0, 2.0]], &device).require_grad();
+        for (cut, want_open) in [
+            (TRAINING_CUT, [false, true, true, true]),
+            (INFERENCE_CUT, [false, false, true, true]),
+        ] {
+            let g = hard_gate(z.clone(), cut);
+            let values = g.clone().into_data().try_to_vec::<f32>().unwrap();
+            let soft = sigmoid(z.clone()).into_data().try_to_vec::<f32>().unwrap();
+            for i in 0..4 {
+                let want = if want_open[i] { soft[i] } else { 0.0 };
+                assert_eq!(values[i].to_bits(), want.to_bits(), "cut {cut}, z[{i}]");
+            }
+            // Straight-through: σ's gradient, σ(1 − σ), also where the gate is cut.
+            let grad = z.grad(&g.sum().backward()).unwrap();
+            let grad = grad.into_data().try_to_vec::<f32>().unwrap();
+            for i in 0..4 {
+                let want = soft[i] * (1.0 - soft[i]);
+                assert!((grad[i] - want).abs() < 1e-6, "cut {cut}: {grad:?}");
+            }
+        }
+    }
+
+    #[test]
     fn write_shapes() {
         let device = Device::flex();
         let wm = WorkingMemoryConfig::new(8, 6, 2, 3, 4, 0.9).init(&device);
         let st = wm.init_state(3, 8, &device);
         let h = Tensor::<3>::random([3, 5, 8], Distribution::Normal(0.0, 1.0), &device);
-        let (out, g) = wm.write(st, h);
+        let (out, g) = wm.write(st, h, TRAINING_CUT);
         assert_eq!(out.slots.dims(), [3, 6, 8]);
         assert_eq!(out.write_weights.dims(), [3, 2, 6]);
         assert_eq!(g.dims(), [3, 2]);

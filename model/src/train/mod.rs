@@ -238,6 +238,7 @@ impl Trainer {
         ForwardOptions {
             sample: self.sample_latents,
             trace: false,
+            training: true,
         }
     }
 
