@@ -42,9 +42,7 @@ pub fn probe(model: &Dmn, batch: &Batch, device: &Device) -> ProbeTensors {
     let mut predictions = Vec::new();
     let mut positions = Vec::new();
     let mut traces = Vec::new();
-    let mut start = 0;
-    while start < batch.len {
-        let len = seg.min(batch.len - start);
+    for (start, len) in crate::train::segments(batch.len, seg) {
         let (inputs, _, _) = batch.segment(start, len, device);
         let options = ForwardOptions {
             sample: false,
@@ -65,7 +63,6 @@ pub fn probe(model: &Dmn, batch: &Batch, device: &Device) -> ProbeTensors {
         }
         traces.extend(out.trace);
         state = next;
-        start += len;
     }
     ProbeTensors {
         predictions: (!predictions.is_empty()).then(|| Tensor::cat(predictions, 0)),
@@ -113,7 +110,7 @@ impl ProbeTensors {
         };
         let mut traces = Vec::with_capacity(self.traces.len());
         for t in &self.traces {
-            traces.push(t.read_async().await);
+            traces.push(t.read_async().await?);
         }
         Ok(self.assemble(predicted, traces))
     }

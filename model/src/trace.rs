@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::long_term_memory::Transfer;
 use crate::ops::MemoryWrite;
+use crate::train::DeviceError;
 
 /// One transfer from working memory into long-term memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,21 +242,35 @@ impl SegmentTrace {
         self.assemble(flat, ids)
     }
 
-    /// Reads the trace back without blocking (required in the browser).
-    pub async fn read_async(&self) -> MemoryTrace {
+    /// Reads the trace back without blocking (required in the browser). An error means the
+    /// device failed (a lost GPU): a trace is never handed on with figures missing.
+    pub async fn read_async(&self) -> Result<MemoryTrace, DeviceError> {
         let (flat, ids) = self.parts();
-        let flat = match flat.into_data_async().await {
-            Ok(d) => d.convert::<f32>().try_to_vec::<f32>().unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
+        let expected = flat.dims()[0];
+        let flat = flat
+            .into_data_async()
+            .await
+            .map_err(DeviceError::of)?
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        if flat.len() != expected {
+            return Err(DeviceError::of(format!(
+                "the trace read back {} of its {expected} values",
+                flat.len()
+            )));
+        }
         let ids = match ids {
-            Some(t) => t
-                .into_data_async()
-                .await
-                .ok()
-                .map(|d| d.convert::<i64>().try_to_vec::<i64>().unwrap_or_default()),
+            Some(t) => Some(
+                t.into_data_async()
+                    .await
+                    .map_err(DeviceError::of)?
+                    .convert::<i64>()
+                    .try_to_vec::<i64>()
+                    .unwrap_or_default(),
+            ),
             None => None,
         };
-        self.assemble(flat, ids)
+        Ok(self.assemble(flat, ids))
     }
 }

@@ -28,9 +28,7 @@ fn stream_evaluation(model: &Dmn, batch: &Batch, device: &Device, keep: bool) ->
     let (mut loss_terms, mut scored) = (0, 0);
     let mut stats = None;
     let mut predicted = Vec::new();
-    let mut start = 0;
-    while start < batch.len {
-        let len = seg.min(batch.len - start);
+    for (start, len) in super::segments(batch.len, seg) {
         let (inputs, targets, mask) = batch.segment(start, len, device);
         let (out, next) = model.forward_segment(state, inputs, ForwardOptions::default());
         if batch.has_targets(start, len) {
@@ -50,7 +48,6 @@ fn stream_evaluation(model: &Dmn, batch: &Batch, device: &Device, keep: bool) ->
         }
         stats = Some(out.stats);
         state = next;
-        start += len;
     }
     StepTensors {
         loss_sum,

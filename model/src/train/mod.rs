@@ -293,7 +293,7 @@ impl Trainer {
                     tally.observe(out);
                 }
             }
-            let terms = losses.len().max(1) as f64;
+            let terms = losses.len() as f64;
             let total = losses
                 .into_iter()
                 .reduce(|a, b| a + b)
@@ -362,7 +362,7 @@ impl Trainer {
 
 /// The segments `(start, len)` of a sequence of `len` tokens, `segment_len` each (the last may
 /// be shorter).
-fn segments(len: usize, segment_len: usize) -> Vec<(usize, usize)> {
+pub(crate) fn segments(len: usize, segment_len: usize) -> Vec<(usize, usize)> {
     (0..len)
         .step_by(segment_len)
         .map(|start| (start, segment_len.min(len - start)))

@@ -39,6 +39,15 @@ impl Default for SlotHeatmap {
     }
 }
 
+/// Whether `t` holds every figure the grid reads: a trace read back from a failing device may
+/// have fewer, and is left out rather than drawn from.
+fn drawable(t: &MemoryTrace) -> bool {
+    let (k, h, u) = (t.slots, t.heads, t.updates);
+    t.write_weights.len() == u * h * k
+        && t.read_weights.len() == u * h * k
+        && t.slot_norms.len() == u * k
+}
+
 /// The grid `[K rows, U columns]` (row-major) of `quantity` over the traces' updates, in order.
 pub fn grid(traces: &[MemoryTrace], quantity: Quantity, head: Option<usize>) -> (Vec<f32>, usize) {
     let Some(first) = traces.first() else {
@@ -47,7 +56,7 @@ pub fn grid(traces: &[MemoryTrace], quantity: Quantity, head: Option<usize>) -> 
     let (k, h) = (first.slots, first.heads);
     let columns: Vec<Vec<f32>> = traces
         .iter()
-        .filter(|t| t.slots == k && t.heads == h)
+        .filter(|t| t.slots == k && t.heads == h && drawable(t))
         .flat_map(|t| {
             (0..t.updates).map(move |u| {
                 (0..k)
@@ -212,6 +221,29 @@ mod tests {
         assert_eq!(&cells[3..6], &[0.5, 2.0, 0.75]);
         let (head1, _) = grid(&traces, Quantity::Write, Some(1));
         assert_eq!(&head1[0..3], &[0.5, 0.0, 0.25]);
+    }
+
+    #[test]
+    fn a_trace_missing_figures_is_left_out() {
+        let whole = MemoryTrace {
+            slots: 2,
+            heads: 1,
+            updates: 1,
+            write_weights: vec![1.0, 0.0],
+            read_weights: vec![0.0, 1.0],
+            slot_norms: vec![1.0, 1.0],
+            ..MemoryTrace::default()
+        };
+        // As read back from a lost device: updates counted, figures empty.
+        let empty = MemoryTrace {
+            updates: 3,
+            write_weights: Vec::new(),
+            ..whole.clone()
+        };
+        for q in [Quantity::Write, Quantity::Read, Quantity::Norm] {
+            let (cells, u) = grid(&[empty.clone(), whole.clone()], q, None);
+            assert_eq!((cells.len(), u), (2, 1), "{q:?}");
+        }
     }
 
     #[test]
