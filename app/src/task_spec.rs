@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use dmn::tasks::{
-    CharText, InductionHeads, KeySentences, ListOps, MultiDocQa, MultiQueryRecall, Needle,
-    SelectiveCopy, Task,
+    CharText, InductionHeads, KeySentences, ListOps, MultiDocQa, MultiKeyNeedle, MultiQueryRecall,
+    Needle, Passkey, SelectiveCopy, Task,
 };
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +14,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
-    /// Needle (passkey) retrieval; length = distance from the value to the query.
+    /// Needle retrieval; length = distance from the value to the query.
     Needle,
+    /// A 4-token passkey said back token by token; length = distance from its last token to the
+    /// query.
+    Passkey,
+    /// Multi-key needle: `pairs` key/value needles spread over the sequence, 16 keys asked back
+    /// at its end; length = region holding the pairs (at least 3 · pairs).
+    Multikey,
     /// Selective copying; length = region holding the tokens to copy.
     Copy,
     /// Multi-query associative recall; length = sequence length.
@@ -39,6 +45,8 @@ impl TaskKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Needle => "needle",
+            Self::Passkey => "passkey",
+            Self::Multikey => "multikey",
             Self::Copy => "copy",
             Self::Mqar => "mqar",
             Self::Induction => "induction",
@@ -53,6 +61,8 @@ impl TaskKind {
     pub fn default_length(self) -> usize {
         match self {
             Self::Needle => 64,
+            Self::Passkey => 64,
+            Self::Multikey => 256,
             Self::Copy => 64,
             Self::Mqar => 128,
             Self::Induction => 64,
@@ -73,8 +83,19 @@ pub struct TaskSpec {
     pub length: usize,
     /// Distinct values to remember (needle, copy) — chance accuracy is 1 / values.
     pub values: usize,
+    /// Key/value pairs per sequence of the multi-key needle.
+    #[serde(default = "default_pairs")]
+    pub pairs: usize,
     /// The text file or folder for `text`.
     pub text: Option<PathBuf>,
+}
+
+/// Pairs of the multi-key needle when a run does not say (the benchmark's n = 64: more than the
+/// working-memory slots of the tiny and small presets' long-term memory can hold at once).
+pub const DEFAULT_PAIRS: usize = 64;
+
+fn default_pairs() -> usize {
+    DEFAULT_PAIRS
 }
 
 /// Length stays at `start` for `hold` steps, then grows geometrically to the task's length over
@@ -189,6 +210,24 @@ pub fn needle(spec: &TaskSpec, distance: usize) -> Result<Needle> {
     Ok(Needle::new(distance, spec.values, 16, 8)?)
 }
 
+/// The passkey task of a run at `distance`: 4 digits of `values` each.
+pub fn passkey(spec: &TaskSpec, distance: usize) -> Result<Passkey> {
+    Ok(Passkey::new(distance, 4, spec.values, 16, 8)?)
+}
+
+/// The multi-key needle of a run over a region of `length` tokens (raised to the 3 · pairs it
+/// needs), 16 keys asked (fewer when there are fewer pairs).
+pub fn multi_key(spec: &TaskSpec, length: usize) -> Result<MultiKeyNeedle> {
+    let region = length.max(3 * spec.pairs);
+    Ok(MultiKeyNeedle::new(
+        region,
+        spec.pairs,
+        16.min(spec.pairs),
+        spec.values,
+        16,
+    )?)
+}
+
 /// The copy task of a run with a region of `region` tokens (what `build_task` builds for copy
 /// runs).
 pub fn copy(spec: &TaskSpec, region: usize) -> Result<SelectiveCopy> {
@@ -243,6 +282,8 @@ fn build(spec: &TaskSpec, length: usize, held_out: bool) -> Result<Box<dyn Task>
     let values = spec.values;
     Ok(match spec.kind {
         TaskKind::Needle => Box::new(needle(spec, length)?),
+        TaskKind::Passkey => Box::new(passkey(spec, length)?),
+        TaskKind::Multikey => Box::new(multi_key(spec, length)?),
         TaskKind::Copy => Box::new(copy(spec, length)?),
         TaskKind::Mqar => Box::new(MultiQueryRecall::new(8, length.max(24), 64, 0.1)?),
         TaskKind::Induction => Box::new(InductionHeads::new((length / 2).max(2), values)?),
@@ -295,6 +336,8 @@ mod tests {
     fn every_task_builds_and_text_needs_a_path() {
         for kind in [
             TaskKind::Needle,
+            TaskKind::Passkey,
+            TaskKind::Multikey,
             TaskKind::Copy,
             TaskKind::Mqar,
             TaskKind::Induction,
@@ -304,6 +347,7 @@ mod tests {
                 kind,
                 length: kind.default_length(),
                 values: 16,
+                pairs: DEFAULT_PAIRS,
                 text: None,
             };
             assert!(build_task(&spec, spec.length).is_ok(), "{kind:?}");
@@ -312,6 +356,7 @@ mod tests {
             kind: TaskKind::Text,
             length: 32,
             values: 16,
+            pairs: DEFAULT_PAIRS,
             text: None,
         };
         assert!(

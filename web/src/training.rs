@@ -10,7 +10,7 @@ use dmn::probe::probe;
 use dmn::tasks::{EVAL_SEED, Task, step_seed};
 use dmn::train::{OptimizerConfig, Trainer};
 use dmn_app::gui::history::Point;
-use dmn_app::task_spec::{TaskKind, TaskSpec, needle};
+use dmn_app::task_spec::{DEFAULT_PAIRS, TaskKind, TaskSpec, needle};
 use eframe::egui;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -98,6 +98,7 @@ async fn train_on(
         kind: TaskKind::Needle,
         length: settings.distance,
         values: VALUES,
+        pairs: DEFAULT_PAIRS,
         text: None,
     };
     let task = needle(&spec, settings.distance).map_err(|e| format!("{e:#}"))?;

@@ -1,5 +1,5 @@
-//! `dmn eval`: accuracy of a trained run at each requested distance (one JSON line each), or
-//! bits per character and perplexity on text, F1 and ROUGE-L of the predicted summary on the
+//! `dmn eval`: accuracy of a trained run at each requested distance (one JSON line each) and
+//! the share of sequences answered exactly (every scored token right), or bits per character and perplexity on text, F1 and ROUGE-L of the predicted summary on the
 //! key-sentence task, with the bytes its long-term memory holds at the
 //! end of a sequence and the model's forward FLOPs per token (counted from its config).
 
@@ -78,6 +78,7 @@ pub fn evaluate(
             kind,
             length: distance as usize,
             values: config.train.task.values,
+            pairs: config.train.task.pairs,
             text: args.text.clone().or(config.train.task.text.clone()),
         };
         let task = build_eval_task(&spec, spec.length)?;
@@ -94,7 +95,9 @@ pub fn evaluate(
         let (mut loss, mut loss_terms, mut correct, mut scored, mut tokens) =
             (0.0f64, 0usize, 0.0f64, 0usize, 0usize);
         let mut ltm_bytes = 0.0f64;
-        let (mut f1, mut rouge_l) = (0.0f64, 0.0f64);
+        let (mut f1, mut rouge_l, mut exact) = (0.0f64, 0.0f64, 0usize);
+        // Every task but text is answered at a few positions, kept to score whole answers.
+        let answers = kind != TaskKind::Text;
         let mut done = 0;
         let mut round = 0;
         while done < args.samples {
@@ -103,7 +106,7 @@ pub fn evaluate(
                 &mut StdRng::seed_from_u64(step_seed(args.seed ^ distance, round)),
                 n,
             );
-            let out = if kind == TaskKind::Summary {
+            let out = if answers {
                 dmn::train::evaluate_predicting(&model, &batch, &device)
             } else {
                 evaluate_batch(&model, &batch, &device)
@@ -114,15 +117,18 @@ pub fn evaluate(
             correct += stats.accuracy as f64 * out.scored as f64;
             scored += out.scored;
             ltm_bytes += stats.ltm_bytes as f64 * n as f64;
-            if kind == TaskKind::Summary {
+            if answers {
                 for (r, predicted) in out.predictions(&batch).iter().enumerate() {
                     let reference: Vec<u32> = batch
                         .scored(r)
                         .into_iter()
                         .map(|t| batch.targets[r * batch.len + t])
                         .collect();
-                    f1 += unigram_f1(predicted, &reference);
-                    rouge_l += dmn::tasks::rouge_l(predicted, &reference);
+                    exact += usize::from(*predicted == reference);
+                    if kind == TaskKind::Summary {
+                        f1 += unigram_f1(predicted, &reference);
+                        rouge_l += dmn::tasks::rouge_l(predicted, &reference);
+                    }
                 }
             }
             tokens += batch.batch * batch.len;
@@ -142,6 +148,10 @@ pub fn evaluate(
             "tokens_per_s": tokens as f64 / seconds.max(1e-9),
             "peak_rss_bytes": peak_rss_bytes(),
         });
+        if answers {
+            // A sequence counts only when every scored token is right (the passkey's exact match).
+            line["exact_match"] = json!(exact as f64 / done.max(1) as f64);
+        }
         if kind == TaskKind::Summary {
             line["f1"] = json!(f1 / done.max(1) as f64);
             line["rouge_l"] = json!(rouge_l / done.max(1) as f64);

@@ -16,7 +16,9 @@ use crate::checkpoint;
 use crate::progress::Progress;
 use crate::run_dir::{RunConfig, RunDir};
 use crate::session::Session;
-use crate::task_spec::{Curriculum, Phase, PhaseSteps, TaskKind, TaskSpec, TrainSpec, build_task};
+use crate::task_spec::{
+    Curriculum, DEFAULT_PAIRS, Phase, PhaseSteps, TaskKind, TaskSpec, TrainSpec, build_task,
+};
 
 /// Arguments of `dmn train`.
 #[derive(Debug, Clone, Args)]
@@ -54,9 +56,12 @@ pub struct TrainArgs {
     /// Task length: the needle distance, the copy region, the sequence length… (default per task).
     #[arg(long, alias = "distance")]
     pub length: Option<u64>,
-    /// Distinct values to remember (needle, copy, induction).
+    /// Distinct values to remember (needle, passkey digits, multi-key values, copy, induction).
     #[arg(long, default_value_t = 16)]
     pub values: usize,
+    /// Key/value pairs per sequence of the multi-key needle.
+    #[arg(long, default_value_t = DEFAULT_PAIRS)]
+    pub pairs: usize,
     /// Sequences per step.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
@@ -148,6 +153,7 @@ impl TrainArgs {
             resume: false,
             length: None,
             values: 16,
+            pairs: DEFAULT_PAIRS,
             batch_size: 16,
             lr: 3e-3,
             checkpoint_every: 100,
@@ -271,6 +277,7 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         kind,
         length,
         values: args.values,
+        pairs: args.pairs,
         text: args.text.clone(),
     };
     let task = build_task(&spec, length)?; // validates the task (and reads the text) before anything is written

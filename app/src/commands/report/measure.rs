@@ -195,6 +195,7 @@ impl Measure<'_> {
                     kind: t.kind,
                     length: t.length,
                     values: 16,
+                    pairs: crate::task_spec::DEFAULT_PAIRS,
                     text: None,
                 };
                 build_task(&spec, t.length)

@@ -1,6 +1,6 @@
-//! `dmn eval`: a JSON line per distance.
+//! `dmn eval`: a JSON line per distance, with token accuracy and exact matches.
 
-use super::{json_lines, ok, train};
+use super::{json_lines, ok, run_config, train};
 
 #[test]
 fn eval_prints_a_json_line_per_distance() {
@@ -27,5 +27,40 @@ fn eval_prints_a_json_line_per_distance() {
         let flops = l["flops_per_token"].as_f64().unwrap();
         assert!((1e4..1e6).contains(&flops), "{flops}");
         assert!(l["ltm_bytes"].as_f64().unwrap() >= 0.0);
+        // One answer token per needle: a sequence is exact exactly when its token is right.
+        assert_eq!(l["exact_match"].as_f64(), Some(acc));
     }
+}
+
+#[test]
+fn passkey_and_multi_key_runs_train_and_score_whole_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (task, extra) in [("passkey", &[][..]), ("multikey", &["--pairs", "6"][..])] {
+        let run = dir.path().join(task);
+        let mut args = vec![
+            "train",
+            "--task",
+            task,
+            "--length",
+            "30",
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ok(&args);
+        let out = ok(&["eval", "--run", run.to_str().unwrap(), "--samples", "4"]);
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["task"], task);
+        let (acc, exact) = (line["accuracy"].as_f64(), line["exact_match"].as_f64());
+        // Several answer tokens per sequence: a whole answer is never likelier than a token.
+        assert!(exact.unwrap() <= acc.unwrap(), "{line}");
+    }
+    assert_eq!(
+        run_config(&dir.path().join("multikey"))["train"]["task"]["pairs"],
+        6
+    );
 }

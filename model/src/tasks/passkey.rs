@@ -1,0 +1,169 @@
+//! Multi-token passkey: a key marker and a passkey of several tokens early in a sea of noise; at
+//! a query `distance` later the model says the passkey back, token by token.
+//!
+//! ```text
+//! noise… KEY p₁ p₂ p₃ p₄ noise… (distance − 1 tokens) QUERY p₁ p₂ p₃
+//!                                                       ↓    ↓  ↓  ↓
+//!                                                       p₁   p₂ p₃ p₄
+//! ```
+//!
+//! The answer's inputs are the passkey itself (teacher forcing), so a row is answered exactly
+//! (every digit right) if and only if greedy decoding from the query would say the whole passkey:
+//! the first wrong digit fails both. With 16 values and 4 digits, chance is 16⁻⁴.
+
+use rand::RngExt;
+use rand::rngs::StdRng;
+
+use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check};
+
+/// Passkey retrieval at a fixed distance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passkey {
+    /// Positions from the passkey's last token to the query (≥ 1; any size).
+    pub distance: usize,
+    /// Tokens in the passkey.
+    pub digits: usize,
+    /// Possible values of each digit.
+    pub values: usize,
+    /// Number of distinct noise tokens.
+    pub noise: usize,
+    /// Noise tokens before the passkey; it starts at a random position in `0..=lead`.
+    pub lead: usize,
+}
+
+impl Passkey {
+    /// A passkey task; errors name the bad parameter.
+    pub fn new(
+        distance: usize,
+        digits: usize,
+        values: usize,
+        noise: usize,
+        lead: usize,
+    ) -> Result<Self, TaskError> {
+        check(distance >= 1, "distance", distance, "at least 1")?;
+        check((1..=64).contains(&digits), "digits", digits, "in 1..=64")?;
+        check(
+            (2..=65536).contains(&values),
+            "values",
+            values,
+            "in 2..=65536",
+        )?;
+        check((1..=65536).contains(&noise), "noise", noise, "in 1..=65536")?;
+        Ok(Self {
+            distance,
+            digits,
+            values,
+            noise,
+            lead,
+        })
+    }
+
+    /// Row `b`: noise, the passkey after KEY at a random position, QUERY `distance` after its
+    /// last digit, then the passkey but its last digit as the answer's inputs.
+    fn fill_row(&self, out: &mut Batch, b: usize, rng: &mut StdRng) {
+        let len = self.seq_len();
+        let row = b * len;
+        let noise_base = FIRST_DATA + self.values as u32;
+        for t in 0..len {
+            out.inputs[row + t] = noise_base + rng.random_range(0..self.noise as u32);
+        }
+        let at = row + rng.random_range(0..=self.lead);
+        let q = at + self.digits + self.distance;
+        out.inputs[at] = KEY;
+        out.inputs[q] = QUERY;
+        for d in 0..self.digits {
+            let digit = FIRST_DATA + rng.random_range(0..self.values as u32);
+            out.inputs[at + 1 + d] = digit;
+            if d + 1 < self.digits {
+                out.inputs[q + 1 + d] = digit;
+            }
+            out.targets[q + d] = digit;
+            out.mask[q + d] = 1.0;
+        }
+    }
+}
+
+impl Task for Passkey {
+    fn name(&self) -> &'static str {
+        "passkey"
+    }
+
+    fn vocab_size(&self) -> usize {
+        FIRST_DATA as usize + self.values + self.noise
+    }
+
+    fn seq_len(&self) -> usize {
+        self.lead + self.distance + 2 * self.digits
+    }
+
+    fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
+        let mut out = Batch::zeros(batch, self.seq_len());
+        for b in 0..batch {
+            self.fill_row(&mut out, b, rng);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::value_of;
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_answer_is_the_passkey_digit_by_digit_at_the_requested_distance() {
+        for distance in [1, 50, 100_000] {
+            let task = Passkey::new(distance, 4, 16, 16, 8).unwrap();
+            let batch = task.sample(&mut StdRng::seed_from_u64(5), 3);
+            for b in 0..3 {
+                let row = batch.row(b);
+                let key = row.iter().position(|&t| t == KEY).unwrap();
+                let passkey = &row[key + 1..key + 5];
+                assert!(passkey.iter().all(|&t| value_of(t, 16).is_some()));
+                let scored = batch.scored(b);
+                assert_eq!(scored.len(), 4);
+                let q = scored[0];
+                assert_eq!(row[q], QUERY);
+                assert_eq!(q - (key + 4), distance, "distance from the last digit");
+                assert_eq!(scored, (q..q + 4).collect::<Vec<_>>(), "answered in a row");
+                let answer: Vec<u32> = scored
+                    .iter()
+                    .map(|&t| batch.targets[b * batch.len + t])
+                    .collect();
+                assert_eq!(answer, passkey, "the targets are the passkey in order");
+                assert_eq!(&row[q + 1..q + 4], &passkey[..3], "teacher-forced answer");
+                assert!(row.iter().all(|&t| (t as usize) < task.vocab_size()));
+                assert_eq!(row.iter().filter(|&&t| t == KEY).count(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn one_digit_is_the_needle_layout_and_draws_are_seeded() {
+        let task = Passkey::new(10, 1, 8, 8, 4).unwrap();
+        assert_eq!(task.seq_len(), 4 + 10 + 2);
+        let a = task.sample(&mut StdRng::seed_from_u64(1), 3);
+        assert_eq!(a, task.sample(&mut StdRng::seed_from_u64(1), 3));
+        assert_ne!(a, task.sample(&mut StdRng::seed_from_u64(2), 3));
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        assert!(matches!(
+            Passkey::new(0, 4, 16, 16, 0),
+            Err(TaskError::Parameter {
+                name: "distance",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Passkey::new(5, 0, 16, 16, 0),
+            Err(TaskError::Parameter { name: "digits", .. })
+        ));
+        assert!(matches!(
+            Passkey::new(5, 4, 1, 16, 0),
+            Err(TaskError::Parameter { name: "values", .. })
+        ));
+    }
+}
