@@ -131,9 +131,9 @@ fn lines(path: &Path, axes: &Axes, series: &[Series], dots: bool) -> Result<()> 
     })
 }
 
-/// Accuracy against distance (log scale), one line per method (`(name, [(distance,
-/// accuracy)])`).
-pub fn accuracy_against_distance(path: &Path, curves: &[Series]) -> Result<()> {
+/// Accuracy against distance (log scale) under `title`, one line per method (`(name,
+/// [(distance, accuracy)])`).
+pub fn accuracy_against_distance(path: &Path, title: &str, curves: &[Series]) -> Result<()> {
     let series: Vec<Series> = curves
         .iter()
         .map(|(name, points)| {
@@ -142,7 +142,7 @@ pub fn accuracy_against_distance(path: &Path, curves: &[Series]) -> Result<()> {
         })
         .collect();
     let axes = Axes {
-        title: "Needle retrieval: accuracy against distance",
+        title,
         x_desc: "distance (tokens, log scale)",
         y_desc: "accuracy",
         log_x: true,

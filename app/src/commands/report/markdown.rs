@@ -38,7 +38,7 @@ pub(super) fn markdown(
 }
 
 /// `v` with `digits` decimals, or `–` where the figure is missing.
-fn f(v: &Value, digits: usize) -> String {
+pub(super) fn f(v: &Value, digits: usize) -> String {
     v.as_f64()
         .map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}"))
 }
@@ -50,6 +50,14 @@ fn method(row: &Value) -> &str {
 
 /// How a section trained and evaluated, in one sentence.
 fn training_line(t: &Training, samples: usize) -> String {
+    format!(
+        "{}; evaluated on {samples} held-out sequences per length.",
+        training_sentence(t)
+    )
+}
+
+/// How a section trained, without a full stop.
+pub(super) fn training_sentence(t: &Training) -> String {
     let curriculum = t.curriculum.map_or(String::new(), |c| {
         format!(
             " (curriculum from length {} over {} steps)",
@@ -57,8 +65,7 @@ fn training_line(t: &Training, samples: usize) -> String {
         )
     });
     format!(
-        "`{}` preset, trained {} steps at length {}{curriculum}, batch {}, seed 0; evaluated on \
-         {samples} held-out sequences per length.",
+        "`{}` preset, trained {} steps at length {}{curriculum}, batch {}, seed 0",
         t.preset, t.steps, t.length, t.batch_size
     )
 }
@@ -308,7 +315,7 @@ mod tests {
         let mut md = String::new();
         behaviour_section(
             &mut md,
-            &Suite::Micro.spec(),
+            &Suite::Micro.spec().unwrap(),
             &[dmn.clone(), mamba],
             &[dmn, flat],
         );
@@ -334,7 +341,7 @@ mod tests {
             "forgetting": [0.25],
         })];
         let mut md = String::new();
-        continual_section(&mut md, &Suite::Micro.spec(), &rows);
+        continual_section(&mut md, &Suite::Micro.spec().unwrap(), &rows);
         let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
         assert_eq!(
             table,
@@ -350,7 +357,7 @@ mod tests {
 
     #[test]
     fn the_report_has_every_section_and_says_when_text_was_not_run() {
-        let spec = Suite::Micro.spec();
+        let spec = Suite::Micro.spec().unwrap();
         let results = json!({
             "commit": "abc123",
             "methods": [{"method": "DMN", "results": [{"accuracy": 1.0}, {"accuracy": 0.5}, {"accuracy": 0.25}]}],
@@ -384,7 +391,7 @@ mod tests {
 
     #[test]
     fn a_curriculum_is_named_in_the_training_line() {
-        let line = training_line(&Suite::Quick.spec().needle.training, 32);
+        let line = training_line(&Suite::Quick.spec().unwrap().needle.training, 32);
         assert!(
             line.contains("at length 128 (curriculum from length 16 over 300 steps), batch 8"),
             "{line}"

@@ -88,26 +88,11 @@ impl Measure<'_> {
             train::run(args)?;
         }
         let train_seconds = started.elapsed().as_secs_f64();
-        let eval = EvalArgs {
-            run: run.clone(),
-            task: None,
-            distances: section.distances.clone(),
-            samples: section.samples,
-            batch_size: 8,
-            text: None,
-            seed: EVAL_SEED,
-            device: self.device.into(),
-        };
-        let lines = evaluate(&eval, |line| {
-            let figure = match training.task {
-                TaskKind::Text => format!("{:.3} bits per character", line["bits_per_char"]),
-                TaskKind::Summary => {
-                    format!("F1 {:.3}, ROUGE-L {:.3}", line["f1"], line["rouge_l"])
-                }
-                _ => format!("accuracy {:.3}", line["accuracy"]),
-            };
-            println!("{}: {figure} at length {}", method.name, line["distance"]);
-        })?;
+        let lines = section
+            .distances
+            .iter()
+            .map(|&d| self.cell(&run, training.task, method, d, section.samples))
+            .collect::<Result<Vec<_>>>()?;
         let config = RunDir::open(&run)?.read_config()?;
         Ok(json!({
             "method": method.name,
@@ -123,6 +108,49 @@ impl Measure<'_> {
             "config": config,
             "results": lines,
         }))
+    }
+
+    /// `dmn eval`'s line for `run` at `distance`: read from the run's `eval/` folder where an
+    /// earlier report measured it (the folder goes with the run when it retrains), otherwise
+    /// measured and saved there, so that an interrupted report keeps every finished cell.
+    fn cell(
+        &self,
+        run: &Path,
+        task: TaskKind,
+        method: &Method,
+        distance: u64,
+        samples: usize,
+    ) -> Result<Value> {
+        let saved = run.join("eval").join(format!(
+            "{}-{distance}-{samples}-{EVAL_SEED}.json",
+            task.name()
+        ));
+        if let Some(line) = std::fs::read_to_string(&saved)
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        {
+            return Ok(line);
+        }
+        let eval = EvalArgs {
+            run: run.to_path_buf(),
+            task: None,
+            distances: vec![distance],
+            samples,
+            batch_size: 8,
+            text: None,
+            seed: EVAL_SEED,
+            device: self.device.into(),
+        };
+        let line = evaluate(&eval, |_| {})?.remove(0);
+        let figure = match task {
+            TaskKind::Text => format!("{:.3} bits per character", line["bits_per_char"]),
+            TaskKind::Summary => format!("F1 {:.3}, ROUGE-L {:.3}", line["f1"], line["rouge_l"]),
+            _ => format!("accuracy {:.3}", line["accuracy"]),
+        };
+        println!("{}: {figure} at length {distance}", method.name);
+        std::fs::create_dir_all(saved.parent().expect("a file in a folder"))?;
+        write_atomic(&saved, serde_json::to_string_pretty(&line)?.as_bytes())?;
+        Ok(line)
     }
 
     /// Memory behaviour of a trained needle run, traced on held-out sequences; `None` for a

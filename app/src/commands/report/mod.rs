@@ -15,12 +15,15 @@
 //! - continual learning: tasks in sequence, forgetting curves (`forgetting.png`).
 //!
 //! Suites: `micro` (≤ 2 CPU-minutes, for tests), `quick` (≤ 30 CPU-minutes on the tiny preset)
-//! and `full` (the small preset at up to 100K tokens, for a GPU). Finished runs are reused, so an
-//! interrupted report continues where it stopped.
+//! and `full` (the small preset at up to 100K tokens, for a GPU); `long` measures recall at 10K,
+//! 100K and 1M tokens on three tasks instead ([`long`]). Finished runs and every evaluated cell
+//! (a run at one length) are reused, so an interrupted report continues where it stopped.
+//!
 //!
 //! [`methods`] names what is compared, [`suites`] what each suite trains and evaluates,
 //! [`measure`] trains and measures, [`markdown`] and [`plots`] write the report.
 
+mod long;
 mod markdown;
 mod measure;
 mod methods;
@@ -60,7 +63,6 @@ pub struct ReportArgs {
 
 /// Runs `dmn report`.
 pub fn run(args: ReportArgs) -> Result<()> {
-    let spec = args.suite.spec();
     if let Some(text) = &args.text
         && !text.exists()
     {
@@ -73,14 +75,53 @@ pub fn run(args: ReportArgs) -> Result<()> {
     let dir = args.out.join(args.suite.name());
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let started = Instant::now();
-
-    // Train and measure, section by section; the ablations reuse the needle section's runs
-    // that trained alike.
     let measure = Measure {
         dir: &dir,
         device: &args.device,
         text: args.text.as_deref(),
     };
+    match args.suite.spec() {
+        Some(spec) => evaluation(&args, &spec, &measure)?,
+        None => long_suite(&args, &measure)?,
+    }
+    println!(
+        "report written to {} in {:.0} s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The `long` suite: `results.json`, `results.md` and one accuracy plot per task.
+fn long_suite(args: &ReportArgs, measure: &Measure) -> Result<()> {
+    let started = Instant::now();
+    let tasks = long::measure(measure)?;
+    let commit = commit();
+    let results = json!({
+        "suite": args.suite.name(),
+        "commit": commit,
+        "seed": 0,
+        "eval_seed": EVAL_SEED,
+        "seconds": started.elapsed().as_secs_f64(),
+        "tasks": tasks,
+    });
+    write_atomic(
+        &args.out.join("results.json"),
+        serde_json::to_string_pretty(&results)?.as_bytes(),
+    )?;
+    write_atomic(
+        &args.out.join("results.md"),
+        long::markdown(&commit, &tasks).as_bytes(),
+    )?;
+    long::plots(&args.out, &tasks)
+}
+
+/// The evaluation suites (`micro`, `quick`, `full`): `results.json`, `results.md`,
+/// `accuracy.png`, `ablations.png`, `survival.png` and `forgetting.png`.
+fn evaluation(args: &ReportArgs, spec: &suites::SuiteSpec, measure: &Measure) -> Result<()> {
+    let started = Instant::now();
+    // Train and measure, section by section; the ablations reuse the needle section's runs
+    // that trained alike.
     let behaviour = Some(spec.behaviour);
     let methods = measure.section("needle", &spec.needle, behaviour, &[])?;
     let ablations = measure.section("ablation", &spec.ablations, behaviour, &methods)?;
@@ -117,16 +158,9 @@ pub fn run(args: ReportArgs) -> Result<()> {
         &args.out.join("results.json"),
         serde_json::to_string_pretty(&results)?.as_bytes(),
     )?;
-    let md = markdown::markdown(args.suite, &spec, &results, args.text.as_deref());
+    let md = markdown::markdown(args.suite, spec, &results, args.text.as_deref());
     write_atomic(&args.out.join("results.md"), md.as_bytes())?;
-    plots::plots(&args.out, &results)?;
-    println!(
-        "report written to {} (results.md, results.json, accuracy.png, ablations.png, \
-         survival.png, forgetting.png) in {:.0} s",
-        args.out.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    plots::plots(&args.out, &results)
 }
 
 /// The commit this binary's checkout is at, if `git` can tell.

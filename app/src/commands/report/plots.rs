@@ -13,7 +13,11 @@ use crate::plots::{self, Series};
 pub(super) fn plots(out: &Path, results: &Value) -> Result<()> {
     let rows = |key: &str| -> Vec<Value> { items(&results[key]).cloned().collect() };
     let methods = rows("methods");
-    plots::accuracy_against_distance(&out.join("accuracy.png"), &accuracy_curves(&methods))?;
+    plots::accuracy_against_distance(
+        &out.join("accuracy.png"),
+        "Needle retrieval: accuracy against distance",
+        &accuracy_curves(&methods),
+    )?;
     let (groups, bars) = ablation_bars(&rows("ablations"));
     plots::bars(
         &out.join("ablations.png"),

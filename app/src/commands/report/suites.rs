@@ -20,6 +20,9 @@ pub enum Suite {
     Quick,
     /// Every section on the small preset, evaluated up to 100K tokens (needs a GPU).
     Full,
+    /// Recall at 10K, 100K and 1M tokens: needle, 4-token passkey and multi-key needle on the
+    /// tiny preset, DMN, its ablations and the baselines (hours on a CPU; see [`super::long`]).
+    Long,
 }
 
 /// A task length that grows from `start` to the trained length over the first `steps` steps.
@@ -125,14 +128,17 @@ impl Suite {
             Self::Micro => "micro",
             Self::Quick => "quick",
             Self::Full => "full",
+            Self::Long => "long",
         }
     }
 
-    pub(super) fn spec(self) -> SuiteSpec {
+    /// What the suite measures; `None` for `long`, which has its own plan ([`super::long`]).
+    pub(super) fn spec(self) -> Option<SuiteSpec> {
         match self {
-            Self::Micro => micro(),
-            Self::Quick => quick(),
-            Self::Full => full(),
+            Self::Micro => Some(micro()),
+            Self::Quick => Some(quick()),
+            Self::Full => Some(full()),
+            Self::Long => None,
         }
     }
 }
