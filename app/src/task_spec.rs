@@ -19,8 +19,8 @@ pub enum TaskKind {
     /// A 4-token passkey said back token by token; length = distance from its last token to the
     /// query.
     Passkey,
-    /// Multi-key needle: `pairs` key/value needles spread over the sequence, 16 keys asked back
-    /// at its end; length = region holding the pairs (at least 3 · pairs).
+    /// Multi-key needle: `pairs` key/value needles spread over the sequence (at most one per 16
+    /// tokens), 16 keys asked back at its end; length = region holding the pairs.
     Multikey,
     /// Selective copying; length = region holding the tokens to copy.
     Copy,
@@ -215,14 +215,20 @@ pub fn passkey(spec: &TaskSpec, distance: usize) -> Result<Passkey> {
     Ok(Passkey::new(distance, 4, spec.values, 16, 8)?)
 }
 
-/// The multi-key needle of a run over a region of `length` tokens (raised to the 3 · pairs it
-/// needs), 16 keys asked (fewer when there are fewer pairs).
+/// The multi-key needle of a run over a region of `length` tokens: the run's `pairs`, but at most
+/// one per 16 tokens, so that the shorter lengths of a curriculum hold fewer pairs (64 pairs from
+/// 1,024 tokens on); keys from a vocabulary of `pairs` ids; 16 keys asked (fewer when there are
+/// fewer pairs).
 pub fn multi_key(spec: &TaskSpec, length: usize) -> Result<MultiKeyNeedle> {
-    let region = length.max(3 * spec.pairs);
+    if spec.pairs == 0 {
+        bail!("--pairs must be at least 1 (the multi-key needle's key/value pairs)");
+    }
+    let pairs = (length / 16).clamp(1, spec.pairs);
     Ok(MultiKeyNeedle::new(
-        region,
+        length.max(3 * pairs),
+        pairs,
         spec.pairs,
-        16.min(spec.pairs),
+        16.min(pairs),
         spec.values,
         16,
     )?)

@@ -59,7 +59,8 @@ pub struct TrainArgs {
     /// Distinct values to remember (needle, passkey digits, multi-key values, copy, induction).
     #[arg(long, default_value_t = 16)]
     pub values: usize,
-    /// Key/value pairs per sequence of the multi-key needle.
+    /// Key/value pairs per sequence of the multi-key needle (at most one per 16 tokens of the
+    /// length, so a curriculum starts with few).
     #[arg(long, default_value_t = DEFAULT_PAIRS)]
     pub pairs: usize,
     /// Sequences per step.

@@ -30,6 +30,16 @@ impl Batch {
         }
     }
 
+    /// `batch` rows of `len` tokens, row `b` filled in by `fill(batch, b)`, in order (so a
+    /// generator drawing from one random stream stays deterministic).
+    pub fn from_rows(batch: usize, len: usize, mut fill: impl FnMut(&mut Batch, usize)) -> Self {
+        let mut out = Self::zeros(batch, len);
+        for b in 0..batch {
+            fill(&mut out, b);
+        }
+        out
+    }
+
     /// The same sequences as a next-token prediction batch (the encoder pretraining of §2.4.3):
     /// every position's target is the following input token, and all but the last position of
     /// each row are scored.

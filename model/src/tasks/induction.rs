@@ -5,7 +5,7 @@
 use rand::RngExt;
 use rand::rngs::StdRng;
 
-use super::{Batch, FIRST_DATA, Task, TaskError, check};
+use super::{Batch, FIRST_DATA, Task, TaskError, check, within};
 
 /// Induction heads.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,12 +20,7 @@ impl InductionHeads {
     /// An induction-heads task.
     pub fn new(prefix: usize, values: usize) -> Result<Self, TaskError> {
         check(prefix >= 2, "prefix", prefix, "at least 2")?;
-        check(
-            (2..=65536).contains(&values),
-            "values",
-            values,
-            "in 2..=65536",
-        )?;
+        within("values", values, 2..=65536)?;
         Ok(Self { prefix, values })
     }
 }

@@ -77,6 +77,16 @@ pub enum TaskError {
     },
 }
 
+/// Checks that `value` lies in `range`, naming the parameter in the error.
+pub(crate) fn within(
+    name: &'static str,
+    value: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<(), TaskError> {
+    let allowed = format!("in {}..={}", range.start(), range.end());
+    check(range.contains(&value), name, value, allowed)
+}
+
 pub(crate) fn check(
     ok: bool,
     name: &'static str,

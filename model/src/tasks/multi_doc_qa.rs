@@ -24,7 +24,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::seq::index::sample;
 
-use super::{Batch, FIRST_DATA, KEY, QUERY, SEP, Task, TaskError, check};
+use super::{Batch, FIRST_DATA, KEY, QUERY, SEP, Task, TaskError, check, within};
 
 /// Multi-document question answering.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,7 @@ impl MultiDocQa {
         attributes: usize,
         noise: usize,
     ) -> Result<Self, TaskError> {
-        check((1..=65536).contains(&docs), "docs", docs, "in 1..=65536")?;
+        within("docs", docs, 1..=65536)?;
         check(facts >= 1, "facts", facts, "at least 1")?;
         check(
             (facts..=65536).contains(&attributes),
@@ -67,13 +67,8 @@ impl MultiDocQa {
             attributes,
             format!("in facts ({facts})..=65536"),
         )?;
-        check(
-            (2..=65536).contains(&values),
-            "values",
-            values,
-            "in 2..=65536",
-        )?;
-        check((1..=65536).contains(&noise), "noise", noise, "in 1..=65536")?;
+        within("values", values, 2..=65536)?;
+        within("noise", noise, 1..=65536)?;
         // Saturating: `usize` is 32 bits on wasm32.
         let pairs = docs.saturating_mul(facts);
         check(

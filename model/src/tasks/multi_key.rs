@@ -7,24 +7,26 @@
 //!                                                                    vᵢ       vⱼ
 //! ```
 //!
-//! Each sequence uses every key once, in a random order, so a key says nothing about where its
-//! value is. With more pairs than working-memory slots, only a memory that moves the right entries
+//! Each sequence draws its keys, all distinct, from a fixed key vocabulary in a random order, so
+//! a key says nothing about where its value is; with the vocabulary fixed, one model can train
+//! on few pairs and be asked about many. With more pairs than working-memory slots, only a memory that moves the right entries
 //! to long-term memory, keeps them and retrieves them by key can answer for the earliest keys.
 
 use rand::RngExt;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::seq::index::sample;
 
-use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check};
+use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check, within};
 
 /// Multi-key needle retrieval over a region of fixed length.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MultiKeyNeedle {
     /// Tokens of the region holding the pairs (≥ 3 · pairs; any size).
     pub region: usize,
-    /// Key/value pairs per sequence, and distinct keys.
+    /// Key/value pairs per sequence.
     pub pairs: usize,
+    /// Distinct key ids (≥ pairs).
+    pub keys: usize,
     /// Keys asked after the region (distinct, each answered once).
     pub queries: usize,
     /// Possible values (chance accuracy is `1 / values`).
@@ -38,11 +40,13 @@ impl MultiKeyNeedle {
     pub fn new(
         region: usize,
         pairs: usize,
+        keys: usize,
         queries: usize,
         values: usize,
         noise: usize,
     ) -> Result<Self, TaskError> {
-        check((1..=65536).contains(&pairs), "pairs", pairs, "in 1..=65536")?;
+        within("pairs", pairs, 1..=65536)?;
+        within("keys", keys, pairs..=65536)?;
         check(
             region >= 3 * pairs,
             "region",
@@ -55,16 +59,12 @@ impl MultiKeyNeedle {
             queries,
             format!("in 1..=pairs ({pairs})"),
         )?;
-        check(
-            (2..=65536).contains(&values),
-            "values",
-            values,
-            "in 2..=65536",
-        )?;
-        check((1..=65536).contains(&noise), "noise", noise, "in 1..=65536")?;
+        within("values", values, 2..=65536)?;
+        within("noise", noise, 1..=65536)?;
         Ok(Self {
             region,
             pairs,
+            keys,
             queries,
             values,
             noise,
@@ -86,12 +86,11 @@ impl MultiKeyNeedle {
     /// the pairs cover it from start to end), noise elsewhere, then the queries.
     fn fill_row(&self, out: &mut Batch, b: usize, rng: &mut StdRng) {
         let row = b * self.seq_len();
-        let noise_base = FIRST_DATA + (self.values + self.pairs) as u32;
+        let noise_base = FIRST_DATA + (self.values + self.keys) as u32;
         for t in 0..self.region {
             out.inputs[row + t] = noise_base + rng.random_range(0..self.noise as u32);
         }
-        let mut keys: Vec<usize> = (0..self.pairs).collect();
-        keys.shuffle(rng);
+        let keys = sample(rng, self.keys, self.pairs).into_vec();
         let values: Vec<u32> = (0..self.pairs)
             .map(|_| FIRST_DATA + rng.random_range(0..self.values as u32))
             .collect();
@@ -119,7 +118,7 @@ impl Task for MultiKeyNeedle {
     }
 
     fn vocab_size(&self) -> usize {
-        FIRST_DATA as usize + self.values + self.pairs + self.noise
+        FIRST_DATA as usize + self.values + self.keys + self.noise
     }
 
     fn seq_len(&self) -> usize {
@@ -127,11 +126,7 @@ impl Task for MultiKeyNeedle {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        let mut out = Batch::zeros(batch, self.seq_len());
-        for b in 0..batch {
-            self.fill_row(&mut out, b, rng);
-        }
-        out
+        Batch::from_rows(batch, self.seq_len(), |out, b| self.fill_row(out, b, rng))
     }
 }
 
@@ -144,7 +139,7 @@ mod tests {
     #[test]
     fn every_query_is_answered_by_the_value_stored_under_its_key() {
         for region in [192, 1000, 100_000] {
-            let task = MultiKeyNeedle::new(region, 64, 16, 16, 16).unwrap();
+            let task = MultiKeyNeedle::new(region, 64, 64, 16, 16, 16).unwrap();
             let batch = task.sample(&mut StdRng::seed_from_u64(9), 2);
             for b in 0..2 {
                 let row = batch.row(b);
@@ -170,24 +165,34 @@ mod tests {
 
     #[test]
     fn draws_are_seeded_and_bad_parameters_are_errors() {
-        let task = MultiKeyNeedle::new(30, 10, 4, 8, 8).unwrap();
+        let task = MultiKeyNeedle::new(30, 10, 12, 4, 8, 8).unwrap();
+        let few = MultiKeyNeedle::new(30, 2, 12, 2, 8, 8).unwrap();
+        assert_eq!(
+            few.vocab_size(),
+            task.vocab_size(),
+            "the key vocabulary is fixed"
+        );
         let a = task.sample(&mut StdRng::seed_from_u64(1), 2);
         assert_eq!(a, task.sample(&mut StdRng::seed_from_u64(1), 2));
         assert_ne!(a, task.sample(&mut StdRng::seed_from_u64(2), 2));
         assert!(matches!(
-            MultiKeyNeedle::new(29, 10, 4, 8, 8),
+            MultiKeyNeedle::new(29, 10, 10, 4, 8, 8),
             Err(TaskError::Parameter { name: "region", .. })
         ));
         assert!(matches!(
-            MultiKeyNeedle::new(30, 10, 11, 8, 8),
+            MultiKeyNeedle::new(30, 10, 10, 11, 8, 8),
             Err(TaskError::Parameter {
                 name: "queries",
                 ..
             })
         ));
         assert!(matches!(
-            MultiKeyNeedle::new(30, 0, 0, 8, 8),
+            MultiKeyNeedle::new(30, 0, 0, 0, 8, 8),
             Err(TaskError::Parameter { name: "pairs", .. })
+        ));
+        assert!(matches!(
+            MultiKeyNeedle::new(30, 10, 9, 4, 8, 8),
+            Err(TaskError::Parameter { name: "keys", .. })
         ));
     }
 }

@@ -8,7 +8,7 @@
 use rand::RngExt;
 use rand::rngs::StdRng;
 
-use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check};
+use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check, within};
 
 /// Needle retrieval at a fixed distance.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,13 +32,8 @@ impl Needle {
         lead: usize,
     ) -> Result<Self, TaskError> {
         check(distance >= 1, "distance", distance, "at least 1")?;
-        check(
-            (2..=65536).contains(&values),
-            "values",
-            values,
-            "in 2..=65536",
-        )?;
-        check((1..=65536).contains(&noise), "noise", noise, "in 1..=65536")?;
+        within("values", values, 2..=65536)?;
+        within("noise", noise, 1..=65536)?;
         Ok(Self {
             distance,
             values,
@@ -67,11 +62,9 @@ impl Task for Needle {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        let mut out = Batch::zeros(batch, self.seq_len());
-        for b in 0..batch {
-            self.fill_row(&mut out, b, None, rng);
-        }
-        out
+        Batch::from_rows(batch, self.seq_len(), |out, b| {
+            self.fill_row(out, b, None, rng)
+        })
     }
 }
 

@@ -14,7 +14,7 @@
 use rand::RngExt;
 use rand::rngs::StdRng;
 
-use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check};
+use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check, within};
 
 /// Passkey retrieval at a fixed distance.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,14 +41,9 @@ impl Passkey {
         lead: usize,
     ) -> Result<Self, TaskError> {
         check(distance >= 1, "distance", distance, "at least 1")?;
-        check((1..=64).contains(&digits), "digits", digits, "in 1..=64")?;
-        check(
-            (2..=65536).contains(&values),
-            "values",
-            values,
-            "in 2..=65536",
-        )?;
-        check((1..=65536).contains(&noise), "noise", noise, "in 1..=65536")?;
+        within("digits", digits, 1..=64)?;
+        within("values", values, 2..=65536)?;
+        within("noise", noise, 1..=65536)?;
         Ok(Self {
             distance,
             digits,
@@ -97,11 +92,7 @@ impl Task for Passkey {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        let mut out = Batch::zeros(batch, self.seq_len());
-        for b in 0..batch {
-            self.fill_row(&mut out, b, rng);
-        }
-        out
+        Batch::from_rows(batch, self.seq_len(), |out, b| self.fill_row(out, b, rng))
     }
 }
 

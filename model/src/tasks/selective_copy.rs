@@ -5,7 +5,7 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use rand::seq::index::sample;
 
-use super::{Batch, FIRST_DATA, QUERY, Task, TaskError, check};
+use super::{Batch, FIRST_DATA, QUERY, Task, TaskError, check, within};
 
 /// Selective copying.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,12 +28,7 @@ impl SelectiveCopy {
             region,
             format!("at least count ({count})"),
         )?;
-        check(
-            (2..=65536).contains(&values),
-            "values",
-            values,
-            "in 2..=65536",
-        )?;
+        within("values", values, 2..=65536)?;
         Ok(Self {
             region,
             count,
@@ -110,11 +105,9 @@ impl Task for SelectiveCopy {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        let mut out = Batch::zeros(batch, self.seq_len());
-        for b in 0..batch {
-            self.fill_row(&mut out, b, None, rng);
-        }
-        out
+        Batch::from_rows(batch, self.seq_len(), |out, b| {
+            self.fill_row(out, b, None, rng)
+        })
     }
 }
 

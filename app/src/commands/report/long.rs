@@ -21,7 +21,7 @@ use super::measure::Measure;
 use super::methods::{
     DMN, DQN, FLAT, GRU, LRU, LSTM, MAMBA, MEAN_POOL, Method, NO_LTM, PPO, TRANSFORMER,
 };
-use super::suites::{Curriculum, Section, Training};
+use super::suites::{Curriculum, Section, Training, tiny_needle};
 use crate::plots::{self, Series};
 use crate::task_spec::TaskKind;
 
@@ -48,17 +48,7 @@ pub(super) struct LongTask {
 /// The suite's tasks. Each is learned with a curriculum from short sequences: the lengths it
 /// is measured at are 2 to 3 orders of magnitude beyond the longest it trains on.
 pub(super) fn tasks() -> Vec<LongTask> {
-    let needle = Training {
-        task: TaskKind::Needle,
-        preset: "tiny",
-        length: 128,
-        steps: 600,
-        curriculum: Some(Curriculum {
-            start: 16,
-            steps: 300,
-        }),
-        batch_size: 8,
-    };
+    let needle = tiny_needle();
     vec![
         LongTask {
             title: "Needle retrieval",
@@ -79,7 +69,7 @@ pub(super) fn tasks() -> Vec<LongTask> {
                 task: TaskKind::Multikey,
                 length: 1024,
                 curriculum: Some(Curriculum {
-                    start: 192,
+                    start: 32,
                     steps: 300,
                 }),
                 ..needle
