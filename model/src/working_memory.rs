@@ -253,6 +253,11 @@ impl WorkingMemory {
         let mut write_mass = Tensor::<2>::zeros([b, k], &device);
         let mut gate_sum = Tensor::<1>::zeros([1], &device);
         let mut read_entropy_sum = Tensor::<1>::zeros([1], &device);
+        let cut = if training {
+            TRAINING_CUT
+        } else {
+            INFERENCE_CUT
+        };
         let mut start = 0;
         while start < l {
             let t = self.update_interval.min(l - start);
@@ -265,11 +270,6 @@ impl WorkingMemory {
             );
             reads.push(read.read.reshape([b, t, hh * d]));
             read_entropy_sum = read_entropy_sum + entropy(read.weights.clone()).mean();
-            let cut = if training {
-                TRAINING_CUT
-            } else {
-                INFERENCE_CUT
-            };
             let (written, gate) = self.write(after_read, h.clone().narrow(1, start, t), cut);
             write_mass = write_mass + written.write_weights.clone().sum_dim(1).reshape([b, k]);
             gate_sum = gate_sum + gate.mean();
