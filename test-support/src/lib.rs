@@ -8,6 +8,7 @@
 
 use std::ffi::OsString;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
@@ -33,6 +34,19 @@ pub fn opted_in(var: &str, untested: &str) -> Option<OsString> {
         eprintln!("SKIPPED: {var} is not set; NOT tested: {untested}");
     }
     value
+}
+
+/// Exclusive use of the CPU backend's random numbers. Burn's CPU backend draws every random
+/// number (initial weights, noise) from one generator per process, and a test binary runs its
+/// tests on parallel threads: a test that seeds the generator and relies on the stream it gets
+/// (to reach the same result in every run) holds this guard, and so does every other test in
+/// its binary that draws from the generator. Without it, a neighbour's draws land in the middle
+/// of the stream, in an order that depends on thread timing.
+pub fn cpu_random_numbers() -> MutexGuard<'static, ()> {
+    static GENERATOR: Mutex<()> = Mutex::new(());
+    // A test that panicked while holding the guard left the generator in some state; the next
+    // test reseeds it anyway.
+    GENERATOR.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs `command` to the end and returns the JSON object it printed last: a program's summary

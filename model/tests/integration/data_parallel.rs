@@ -27,6 +27,7 @@ fn params(model: &impl Module) -> Tensor<1> {
 
 #[test]
 fn two_shards_update_like_one_device() {
+    let _generator = dmn_test_support::cpu_random_numbers();
     let device = Device::flex().autodiff();
     device.seed(3);
     let task = Needle::new(20, 8, 8, 4).unwrap();

@@ -348,6 +348,7 @@ fn tiny_model_trains_on_wgpu_with_kernels_like_on_cpu() {
     let config = DmnConfig::tiny(task.vocab_size()).with_wm_top_k(16);
     // One set of initial weights for both runs. Parameters are initialized lazily, on first
     // use: draw them now, on the CPU (through the record), or each device would draw its own.
+    let generator = dmn_test_support::cpu_random_numbers();
     let initial = config.init(&Device::flex().autodiff()).unwrap();
     let initial = initial.clone().load_record(initial.into_record());
     let losses = |device: Device| {
@@ -365,6 +366,7 @@ fn tiny_model_trains_on_wgpu_with_kernels_like_on_cpu() {
             .collect::<Vec<f32>>()
     };
     let cpu = losses(Device::flex());
+    drop(generator);
     let kernels = losses(gpu);
     eprintln!("losses cpu {cpu:?}\nlosses wgpu {kernels:?}");
     for (step, (a, b)) in kernels.iter().zip(&cpu).enumerate() {

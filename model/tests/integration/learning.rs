@@ -8,7 +8,11 @@
 //! is asked 20,000 tokens after the needle (64 held-out sequences, a minute). Recall there rests
 //! on the memory's updates being exact no-ops where nothing is written; with decay and soft
 //! gates on every slot it fell to chance by 10K. Measured in two runs: 0.94 and 0.875 at 20K, where
-//! 64 gave 0.93–0.94 (the CPU backend's training is not bit-reproducible across runs).
+//! 64 gave 0.93–0.94.
+//!
+//! The outcome depends on the random numbers the run draws: from another stream (other tests
+//! drawing from the CPU backend's one generator in the middle of this one's) the same recipe
+//! stayed at 0.72. The test holds the generator for its whole run.
 
 use burn::tensor::Device;
 use dmn::DmnConfig;
@@ -20,6 +24,8 @@ use rand::rngs::StdRng;
 #[test]
 fn tiny_model_learns_needle_retrieval_at_64_and_recalls_it_at_20000() {
     const SEED: u64 = 17;
+    // The run's random numbers are its own, so that it reaches the same accuracies every time.
+    let _generator = dmn_test_support::cpu_random_numbers();
     let device = Device::flex().autodiff();
     device.seed(SEED);
     let task = Needle::new(64, 16, 16, 8).unwrap();
