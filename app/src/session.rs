@@ -270,6 +270,7 @@ impl Session {
             ..self.config.train.task.clone()
         };
         let task = crate::task_spec::build_eval_task(&spec, distance)?;
+        dmn::tasks::check_batch_size(samples, task.seq_len())?;
         let batch = task.sample(
             &mut StdRng::seed_from_u64(step_seed(EVAL_SEED, distance as u64)),
             samples,

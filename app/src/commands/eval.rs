@@ -73,6 +73,19 @@ pub fn evaluate(
     if let Some(bad) = distances.iter().find(|&&d| d == 0) {
         bail!("distance {bad} is not positive; give distances ≥ 1, e.g. --distances 1000,10000");
     }
+    // Every length is checked before the first is evaluated: a refusal after an hour of
+    // evaluation would lose that hour.
+    let rows = args.batch_size.min(args.samples);
+    for &distance in &distances {
+        let spec = TaskSpec {
+            length: distance as usize,
+            ..config.train.task.clone()
+        };
+        if kind != TaskKind::Text {
+            let task = build_eval_task(&TaskSpec { kind, ..spec }, distance as usize)?;
+            dmn::tasks::check_batch_size(rows, task.seq_len())?;
+        }
+    }
     for &distance in &distances {
         let spec = TaskSpec {
             kind,

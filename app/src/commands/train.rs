@@ -282,6 +282,7 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         text: args.text.clone(),
     };
     let task = build_task(&spec, length)?; // validates the task (and reads the text) before anything is written
+    dmn::tasks::check_batch_size(args.batch_size, task.seq_len())?;
     let model = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)

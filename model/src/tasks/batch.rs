@@ -3,6 +3,39 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use super::TaskError;
+
+/// The most tokens one [`Batch`] may hold. A batch is built whole in host memory, 12 bytes a
+/// token (input, target, mask), so this many take 3 GiB: sixteen sequences of 16M tokens, or
+/// one of 268M.
+pub const MAX_BATCH_TOKENS: usize = 1 << 28;
+
+/// Checks, before anything is built, that `rows` sequences of `len` tokens fit in one batch
+/// ([`MAX_BATCH_TOKENS`]); the error says how many rows of that length would.
+pub fn check_batch_size(rows: usize, len: usize) -> Result<(), TaskError> {
+    let tokens = rows.checked_mul(len);
+    if tokens.is_some_and(|t| t <= MAX_BATCH_TOKENS) {
+        return Ok(());
+    }
+    let fit = MAX_BATCH_TOKENS / len.max(1);
+    let allowed = if fit == 0 {
+        format!(
+            "at most {MAX_BATCH_TOKENS} tokens a sequence (a batch is built in memory, 12 bytes a \
+             token); give a shorter length"
+        )
+    } else {
+        format!(
+            "at most {MAX_BATCH_TOKENS} tokens in all (a batch is built in memory, 12 bytes a \
+             token); at this length give a batch size of at most {fit}"
+        )
+    };
+    Err(TaskError::Parameter {
+        name: "batch tokens (sequences × tokens per sequence)",
+        value: format!("{rows} × {len}"),
+        allowed,
+    })
+}
+
 /// `batch × len` inputs, targets and mask, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -181,5 +214,20 @@ mod tests {
         assert_eq!(nt.inputs, batch.inputs);
         assert_eq!(nt.targets, vec![6, 7, 0, 9, 10, 0]);
         assert_eq!(nt.mask, vec![1.0, 1.0, 0.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn a_batch_too_large_for_memory_is_refused_with_what_fits() {
+        assert!(check_batch_size(16, MAX_BATCH_TOKENS / 16).is_ok());
+        let e = check_batch_size(16, MAX_BATCH_TOKENS / 8)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("batch size of at most 8"), "{e}");
+        let e = check_batch_size(1, MAX_BATCH_TOKENS + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("give a shorter length"), "{e}");
+        // A product beyond usize is refused, not wrapped around.
+        assert!(check_batch_size(usize::MAX, 2).is_err());
     }
 }

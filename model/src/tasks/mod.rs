@@ -18,7 +18,7 @@ mod seeds;
 mod selective_copy;
 mod text;
 
-pub use batch::Batch;
+pub use batch::{Batch, MAX_BATCH_TOKENS, check_batch_size};
 pub use induction::InductionHeads;
 pub use key_sentences::KeySentences;
 pub use listops::{ListOps, ListOpsOperator};

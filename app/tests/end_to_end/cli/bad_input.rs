@@ -24,6 +24,20 @@ const CASES: &[(&str, &[&str])] = &[
         &["--length must be at least 1"],
     ),
     ("eval --run DIR/good --distances 0", &["not positive"]),
+    // Lengths beyond what a batch can hold in memory: refused before anything is made or
+    // evaluated, with what would fit.
+    (
+        "train --task needle --length 99999999999 --out DIR/huge",
+        &["batch tokens", "give a shorter length"],
+    ),
+    (
+        "train --task needle --length 100000000 --out DIR/huge",
+        &["16 × 1000000", "batch size of at most 2"],
+    ),
+    (
+        "eval --run DIR/good --distances 100,1000000000000",
+        &["batch tokens", "give a shorter length"],
+    ),
     // A config that fails validation, and one that is not JSON.
     (
         "train --task needle --config DIR/bad.json --out DIR/c",
