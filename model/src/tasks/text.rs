@@ -77,8 +77,7 @@ impl CharText {
         let mut all = Vec::new();
         for f in &files {
             let name = f.display().to_string();
-            let bytes =
-                std::fs::read(f).map_err(|e| text_error(&name, format!("cannot be read: {e}")))?;
+            let bytes = read_at_most(f, MAX_TEXT_BYTES - all.len() as u64)?;
             if bytes.is_empty() {
                 return Err(text_error(
                     &name,
@@ -127,6 +126,41 @@ impl CharText {
             part(&self.bytes[cut..], "held-out last 5 %"),
         ))
     }
+}
+
+/// The most bytes a text corpus may hold: it is read whole into memory.
+pub const MAX_TEXT_BYTES: u64 = 1 << 30;
+
+/// The bytes of `path`, or an error naming it when it holds more than `limit`. A regular file
+/// is measured before it is read; anything else (a pipe, a device such as `/dev/zero`) is read
+/// up to one byte past the limit, never until memory runs out.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_at_most(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, TaskError> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let unreadable = |e: std::io::Error| text_error(&name, format!("cannot be read: {e}"));
+    let too_large = || {
+        text_error(
+            &name,
+            format!(
+                "holds more than the {limit} bytes left of the {MAX_TEXT_BYTES} a corpus may hold \
+                 (it is read into memory); give a smaller file or a folder of smaller ones"
+            ),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if meta.is_file() && meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -266,5 +300,25 @@ mod tests {
                 .contains("cannot be read")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_source_is_read_up_to_the_limit_and_refused() {
+        let e = read_at_most(std::path::Path::new("/dev/zero"), 1 << 16).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with("/dev/zero: holds more than the 65536 bytes"),
+            "{e}"
+        );
+        let path = std::env::temp_dir().join(format!("dmn-big-{}.txt", std::process::id()));
+        std::fs::write(&path, vec![b'a'; 100]).unwrap();
+        let e = read_at_most(&path, 99).unwrap_err().to_string();
+        assert!(
+            e.contains("big") && e.contains("holds more than the 99 bytes"),
+            "{e}"
+        );
+        assert_eq!(read_at_most(&path, 100).unwrap().len(), 100);
+        std::fs::remove_file(path).unwrap();
     }
 }

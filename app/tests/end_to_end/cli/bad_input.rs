@@ -61,6 +61,11 @@ const CASES: &[(&str, &[&str])] = &[
         "train --task text --text DIR/latin1.txt --out DIR/t",
         &["latin1.txt: not valid UTF-8 at byte offset 3"],
     ),
+    // An endless source is read up to the corpus limit, not until memory runs out.
+    (
+        "train --task text --text /dev/zero --out DIR/t",
+        &["/dev/zero: holds more than"],
+    ),
     // An unwritable output directory (a path below a regular file).
     (
         "train --task needle --out DIR/file/run",
