@@ -149,6 +149,13 @@ impl Dmn {
         self.segment_len
     }
 
+    /// Tokens between working-memory updates (`None` without a working memory).
+    pub fn update_interval(&self) -> Option<usize> {
+        self.working_memory
+            .as_ref()
+            .map(WorkingMemory::update_interval)
+    }
+
     /// Model width.
     pub fn d_model(&self) -> usize {
         self.d_model

@@ -2,7 +2,10 @@
 //! question a user asks of a trained model ("which value follows KEY?"), natively (`dmn probe`)
 //! and in the browser, where every readback must be asynchronous.
 
+use std::ops::Range;
+
 use burn::tensor::{Device, Int, Tensor};
+use serde::Serialize;
 
 use crate::MemoryTrace;
 use crate::model::{Dmn, ForwardOptions};
@@ -22,6 +25,8 @@ pub struct ProbeTensors {
     /// Row 0's scored positions.
     scored: Vec<usize>,
     traces: Vec<SegmentTrace>,
+    /// The tokens of each working-memory update, in order over the whole input.
+    updates: Vec<Range<usize>>,
 }
 
 /// Host-side results of [`probe`].
@@ -31,6 +36,8 @@ pub struct Probe {
     pub answers: Vec<u32>,
     /// One snapshot per segment (row 0).
     pub traces: Vec<MemoryTrace>,
+    /// The tokens of each working-memory update, in the order of the traces' updates.
+    pub updates: Vec<Range<usize>>,
 }
 
 /// Streams `batch` through `model` segment by segment (no autodiff, z = μ) and keeps row 0's
@@ -42,7 +49,15 @@ pub fn probe(model: &Dmn, batch: &Batch, device: &Device) -> ProbeTensors {
     let mut predictions = Vec::new();
     let mut positions = Vec::new();
     let mut traces = Vec::new();
+    let mut updates = Vec::new();
     for (start, len) in crate::train::segments(batch.len, seg) {
+        if let Some(every) = model.update_interval() {
+            updates.extend(
+                (0..len)
+                    .step_by(every)
+                    .map(|s| start + s..start + (s + every).min(len)),
+            );
+        }
         let (inputs, _, _) = batch.segment(start, len, device);
         let options = ForwardOptions {
             sample: false,
@@ -69,6 +84,7 @@ pub fn probe(model: &Dmn, batch: &Batch, device: &Device) -> ProbeTensors {
         positions,
         scored,
         traces,
+        updates,
     }
 }
 
@@ -80,7 +96,11 @@ impl ProbeTensors {
             .filter_map(|t| self.positions.iter().position(|p| p == t))
             .map(|i| predicted.get(i).copied().unwrap_or(-1).max(0) as u32)
             .collect();
-        Probe { answers, traces }
+        Probe {
+            answers,
+            traces,
+            updates: self.updates.clone(),
+        }
     }
 
     /// Reads the results back (blocking; native only).
@@ -113,6 +133,87 @@ impl ProbeTensors {
             traces.push(t.read_async().await?);
         }
         Ok(self.assemble(predicted, traces))
+    }
+}
+
+/// What became of the tokens a probe hid (a needle, a passkey) in working memory: the slots
+/// that the updates over them wrote, and what touched those slots until the update that holds
+/// the question. The trace behind "why did it answer that": a slot overwritten in between, or
+/// one bit-identical at the question whose content was read wrongly.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provenance {
+    /// Updates between the writing ones and the one holding the question.
+    pub updates_between: usize,
+    /// Of these, the updates that wrote any slot at all.
+    pub updates_writing: usize,
+    /// The slots written, most written first.
+    pub slots: Vec<SlotProvenance>,
+}
+
+/// One slot of a [`Provenance`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotProvenance {
+    /// Slot index.
+    pub slot: usize,
+    /// Write weight the slot received from the writing updates (summed over heads).
+    pub written: f32,
+    /// Its L2 norm after them.
+    pub norm_written: f32,
+    /// Its L2 norm when the question's update began.
+    pub norm_at_question: f32,
+    /// Updates in between that wrote to it.
+    pub overwrites: usize,
+}
+
+/// Write weight below which a slot does not count as holding the hidden tokens.
+const HELD: f32 = 0.05;
+
+impl Probe {
+    /// The [`Provenance`] of the tokens at `hidden`, asked about at position `question`. The
+    /// writing updates are those over `hidden` and the one after (its summary may come a group
+    /// late). `None` without a working memory, or where `question` is not after `hidden`.
+    pub fn provenance(&self, hidden: Range<usize>, question: usize) -> Option<Provenance> {
+        let first = self.updates.iter().position(|u| u.end > hidden.start)?;
+        let last = self.updates.iter().position(|u| u.end >= hidden.end)? + 1;
+        let asked = self.updates.iter().position(|u| u.contains(&question))?;
+        if asked <= first {
+            return None;
+        }
+        let last = last.min(asked - 1);
+        let (writes, norms) = self.per_update();
+        let k = writes.first()?.len();
+        let mut slots: Vec<SlotProvenance> = (0..k)
+            .map(|j| SlotProvenance {
+                slot: j,
+                written: (first..=last).map(|u| writes[u][j]).sum(),
+                norm_written: norms[last][j],
+                norm_at_question: norms[asked - 1][j],
+                overwrites: (last + 1..asked).filter(|&u| writes[u][j] > 0.0).count(),
+            })
+            .filter(|s| s.written > HELD)
+            .collect();
+        slots.sort_by(|a, b| b.written.total_cmp(&a.written));
+        Some(Provenance {
+            updates_between: asked - last - 1,
+            updates_writing: (last + 1..asked)
+                .filter(|&u| writes[u].iter().any(|&w| w > 0.0))
+                .count(),
+            slots,
+        })
+    }
+
+    /// Write weight per slot (summed over heads) and slot norms, one row per update in order.
+    fn per_update(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        let (mut writes, mut norms) = (Vec::new(), Vec::new());
+        for t in &self.traces {
+            let (h, k) = (t.heads, t.slots);
+            for u in 0..t.updates {
+                let w = &t.write_weights[u * h * k..(u + 1) * h * k];
+                writes.push((0..k).map(|j| (0..h).map(|i| w[i * k + j]).sum()).collect());
+                norms.push(t.slot_norms[u * k..(u + 1) * k].to_vec());
+            }
+        }
+        (writes, norms)
     }
 }
 
@@ -160,5 +261,53 @@ mod tests {
             start += len;
         }
         assert_eq!(Some(p.answers[0]), expected);
+        // The updates tile the input, as many as the traces hold.
+        assert_eq!(p.updates.first().map(|u| u.start), Some(0));
+        assert!(p.updates.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(p.updates.last().map(|u| u.end), Some(batch.len));
+        let traced: usize = p.traces.iter().map(|t| t.updates).sum();
+        assert_eq!(p.updates.len(), traced);
+    }
+
+    #[test]
+    fn provenance_follows_the_hidden_tokens_slots_to_the_question() {
+        // One head, 3 slots, 5 updates of 8 tokens; the hidden tokens sit in update 0, the
+        // question in update 4. Update 1 (the late one) adds to slot 1, update 3 overwrites it.
+        let writes = [
+            [0.0, 0.9, 0.0],
+            [0.0, 0.1, 0.02],
+            [0.0, 0.0, 0.0],
+            [0.0, 0.2, 0.0],
+            [0.5, 0.0, 0.0],
+        ];
+        let norms = [
+            [0.0, 3.0, 0.0],
+            [0.0, 3.5, 0.1],
+            [0.0, 3.5, 0.1],
+            [0.0, 2.0, 0.1],
+            [1.0, 2.0, 0.1],
+        ];
+        let trace = MemoryTrace {
+            slots: 3,
+            heads: 1,
+            updates: 5,
+            write_weights: writes.concat(),
+            slot_norms: norms.concat(),
+            ..MemoryTrace::default()
+        };
+        let probe = Probe {
+            answers: vec![],
+            traces: vec![trace],
+            updates: (0..5).map(|u| u * 8..u * 8 + 8).collect(),
+        };
+        let p = probe.provenance(5..7, 35).unwrap();
+        assert_eq!((p.updates_between, p.updates_writing), (2, 1));
+        assert_eq!(p.slots.len(), 1, "slot 2's 0.02 is below the held weight");
+        let s = &p.slots[0];
+        assert_eq!((s.slot, s.overwrites), (1, 1));
+        assert!((s.written - 1.0).abs() < 1e-6);
+        assert_eq!((s.norm_written, s.norm_at_question), (3.5, 2.0));
+        // A question inside the hidden tokens' update has no provenance.
+        assert_eq!(probe.provenance(5..7, 6), None);
     }
 }

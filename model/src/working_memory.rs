@@ -190,6 +190,11 @@ impl WorkingMemory {
         self.top_k
     }
 
+    /// Tokens between memory updates.
+    pub fn update_interval(&self) -> usize {
+        self.update_interval
+    }
+
     /// An empty memory: zero slots (they score 0 against every key), age and usage 0.
     pub fn init_state(&self, batch: usize, d_model: usize, device: &Device) -> WorkingMemoryState {
         WorkingMemoryState {

@@ -53,9 +53,34 @@ impl Passkey {
         })
     }
 
+    /// One sequence whose passkey is `digits` (each a value number in `0..values`, as many as
+    /// the task's digits), with noise and the passkey's position drawn from `rng`: the input a
+    /// user asks a trained model about.
+    pub fn with_digits(&self, digits: &[usize], rng: &mut StdRng) -> Result<Batch, TaskError> {
+        check(
+            digits.len() == self.digits,
+            "passkey digits",
+            digits.len(),
+            format!("{} (the task's passkey length)", self.digits),
+        )?;
+        for &d in digits {
+            check(
+                d < self.values,
+                "passkey digit",
+                d,
+                format!("below {} (the number of values)", self.values),
+            )?;
+        }
+        let digits: Vec<u32> = digits.iter().map(|&d| d as u32).collect();
+        let mut out = Batch::zeros(1, self.seq_len());
+        self.fill_row(&mut out, 0, Some(&digits), rng);
+        Ok(out)
+    }
+
     /// Row `b`: noise, the passkey after KEY at a random position, QUERY `distance` after its
-    /// last digit, then the passkey but its last digit as the answer's inputs.
-    fn fill_row(&self, out: &mut Batch, b: usize, rng: &mut StdRng) {
+    /// last digit, then the passkey but its last digit as the answer's inputs. The digits are
+    /// `chosen`, or drawn from `rng`.
+    fn fill_row(&self, out: &mut Batch, b: usize, chosen: Option<&[u32]>, rng: &mut StdRng) {
         let len = self.seq_len();
         let row = b * len;
         let noise_base = FIRST_DATA + self.values as u32;
@@ -67,7 +92,8 @@ impl Passkey {
         out.inputs[at] = KEY;
         out.inputs[q] = QUERY;
         for d in 0..self.digits {
-            let digit = FIRST_DATA + rng.random_range(0..self.values as u32);
+            let digit = FIRST_DATA
+                + chosen.map_or_else(|| rng.random_range(0..self.values as u32), |c| c[d]);
             out.inputs[at + 1 + d] = digit;
             if d + 1 < self.digits {
                 out.inputs[q + 1 + d] = digit;
@@ -92,7 +118,9 @@ impl Task for Passkey {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        Batch::from_rows(batch, self.seq_len(), |out, b| self.fill_row(out, b, rng))
+        Batch::from_rows(batch, self.seq_len(), |out, b| {
+            self.fill_row(out, b, None, rng)
+        })
     }
 }
 
@@ -137,6 +165,34 @@ mod tests {
         let a = task.sample(&mut StdRng::seed_from_u64(1), 3);
         assert_eq!(a, task.sample(&mut StdRng::seed_from_u64(1), 3));
         assert_ne!(a, task.sample(&mut StdRng::seed_from_u64(2), 3));
+    }
+
+    #[test]
+    fn a_chosen_passkey_is_hidden_and_asked_for() {
+        let task = Passkey::new(30, 4, 16, 16, 8).unwrap();
+        let batch = task
+            .with_digits(&[3, 1, 4, 1], &mut StdRng::seed_from_u64(2))
+            .unwrap();
+        let key = batch.inputs.iter().position(|&t| t == KEY).unwrap();
+        let hidden: Vec<_> = batch.inputs[key + 1..key + 5]
+            .iter()
+            .map(|&t| value_of(t, 16))
+            .collect();
+        assert_eq!(hidden, [Some(3), Some(1), Some(4), Some(1)]);
+        let asked: Vec<_> = batch
+            .scored(0)
+            .iter()
+            .map(|&t| value_of(batch.targets[t], 16).unwrap())
+            .collect();
+        assert_eq!(asked, [3, 1, 4, 1]);
+        let mut rng = StdRng::seed_from_u64(2);
+        let e = task.with_digits(&[3, 1], &mut rng).unwrap_err().to_string();
+        assert!(e.contains("4 (the task's passkey length)"), "{e}");
+        let e = task
+            .with_digits(&[3, 1, 16, 0], &mut rng)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("below 16"), "{e}");
     }
 
     #[test]

@@ -29,6 +29,15 @@ fn probe_asks_the_shipped_model_and_it_recalls_far_above_chance() {
         assert!((-1..16).contains(&answer), "{v}");
         assert_eq!(v["correct"], answer.to_string() == value, "{v}");
         right += usize::from(v["correct"].as_bool().unwrap());
+        // The needle's provenance: 300 tokens are about 37 updates of 8, less the writing ones.
+        let memory = &v["memory"];
+        let between = memory["updates_between"].as_u64().unwrap();
+        assert!((33..=37).contains(&between), "{memory}");
+        assert!(memory["updates_writing"].as_u64().unwrap() <= between);
+        for slot in memory["slots"].as_array().unwrap() {
+            assert!(slot["written"].as_f64().unwrap() > 0.05, "{slot}");
+            assert!(slot["overwrites"].as_u64().unwrap() <= between, "{slot}");
+        }
     }
     // Chance is 1 in 16; the shipped model recalls about 4 in 5 at this distance.
     assert!(right >= 5, "recalled {right} of 8");
