@@ -4,6 +4,11 @@
 //! schedule). A checkpoint
 //! is assembled in a temporary directory and renamed into place, so a crash never leaves a
 //! half-written one; only the newest `keep` are kept.
+//!
+//! Every checkpoint lists its files' SHA-256 in `SHA256SUMS` (the format `sha256sum -c` checks),
+//! and a checkpoint is checked against it before anything of it is loaded: a changed or damaged
+//! byte is an error naming the file, never a model that loads and answers wrongly. Checkpoints
+//! written before checksums have no `SHA256SUMS` and load unchecked.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,6 +20,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use dmn::Dmn;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::run_dir::write_atomic;
 
@@ -74,18 +80,22 @@ pub fn save(
         .into_record()
         .into_bytes()
         .context("cannot serialize the model")?;
-    write_atomic(&tmp.join("model.bpk"), &model_bytes)?;
     let optim_bytes = optimizer
         .into_bytes()
         .context("cannot serialize the optimizer state")?;
-    write_atomic(&tmp.join("optimizer.bpk"), &optim_bytes)?;
-    for (name, bytes) in extra {
+    let state_bytes = serde_json::to_string_pretty(state)?.into_bytes();
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("model.bpk", &model_bytes),
+        ("optimizer.bpk", &optim_bytes),
+        ("state.json", &state_bytes),
+    ];
+    files.extend(extra.iter().map(|(name, bytes)| (*name, bytes.as_slice())));
+    let mut sums = String::new();
+    for (name, bytes) in &files {
         write_atomic(&tmp.join(name), bytes)?;
+        sums.push_str(&format!("{}  {name}\n", sha256_hex(bytes)));
     }
-    write_atomic(
-        &tmp.join("state.json"),
-        serde_json::to_string_pretty(state)?.as_bytes(),
-    )?;
+    write_atomic(&tmp.join(CHECKSUMS), sums.as_bytes())?;
     if target.exists() {
         fs::remove_dir_all(&target)
             .with_context(|| format!("cannot replace {}", target.display()))?;
@@ -99,6 +109,39 @@ pub fn save(
         }
     }
     Ok(target)
+}
+
+/// The checksum file of a checkpoint.
+pub const CHECKSUMS: &str = "SHA256SUMS";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks every file `checkpoint`'s `SHA256SUMS` lists against its checksum (nothing to check
+/// in a checkpoint written without one).
+pub fn verify(checkpoint: &Path) -> Result<()> {
+    let sums_path = checkpoint.join(CHECKSUMS);
+    let Ok(sums) = fs::read_to_string(&sums_path) else {
+        return Ok(());
+    };
+    for line in sums.lines().filter(|l| !l.trim().is_empty()) {
+        let Some((expected, name)) = line.split_once("  ") else {
+            return Err(corrupt(&sums_path.display().to_string(), line));
+        };
+        let path = checkpoint.join(name);
+        if sha256_hex(&read(&path)?) != expected {
+            bail!(
+                "{} is corrupt: it does not match its checksum in {CHECKSUMS} (the file was \
+                 changed or damaged); delete this checkpoint to fall back to an earlier one",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The newest checkpoint, if any.
@@ -124,6 +167,7 @@ fn corrupt(source: &str, cause: impl std::fmt::Debug) -> anyhow::Error {
 
 /// Loads the model weights of a checkpoint into `model`.
 pub fn load_model(checkpoint: &Path, model: Dmn) -> Result<Dmn> {
+    verify(checkpoint)?;
     let p = checkpoint.join("model.bpk");
     model_from_bytes(read(&p)?, &p.display().to_string(), model)
 }
@@ -145,6 +189,7 @@ pub fn read_optional(checkpoint: &Path, name: &str) -> Option<Vec<u8>> {
 
 /// Loads the optimizer record and training state of a checkpoint.
 pub fn load_state(checkpoint: &Path) -> Result<(OptimizerRecord, TrainState)> {
+    verify(checkpoint)?;
     let p = checkpoint.join("optimizer.bpk");
     let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?))
         .map_err(|e| corrupt(&p.display().to_string(), e))?;

@@ -94,15 +94,34 @@ impl Session {
             frozen: false,
         };
         if resume {
-            let Some(latest) = checkpoint::latest(&session.run.checkpoints())? else {
-                bail!(
-                    "{} has no checkpoint to resume from; start it again without --resume",
-                    session.run.path.display()
-                );
-            };
-            session.load(&latest)?;
+            session.resume()?;
         }
         Ok(session)
+    }
+
+    /// Continues from the run's newest checkpoint that loads: a corrupt one is reported and
+    /// the one before it is tried, so a damaged file costs the steps since that one, not the run.
+    fn resume(&mut self) -> Result<()> {
+        let mut checkpoints = checkpoint::list(&self.run.checkpoints())?;
+        let Some((_, newest)) = checkpoints.pop() else {
+            bail!(
+                "{} has no checkpoint to resume from; start it again without --resume",
+                self.run.path.display()
+            );
+        };
+        let Err(error) = self.load(&newest) else {
+            return Ok(());
+        };
+        while let Some((_, earlier)) = checkpoints.pop() {
+            eprintln!(
+                "warning: {error:#}\nwarning: resuming from the checkpoint before it, {}",
+                earlier.display()
+            );
+            if self.load(&earlier).is_ok() {
+                return Ok(());
+            }
+        }
+        Err(error)
     }
 
     /// Continues from `checkpoint` (one of this run's or another run's with the same model):

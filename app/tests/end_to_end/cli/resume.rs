@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{metrics, ok, train};
+use super::{dmn, fails, metrics, ok, train};
 
 /// Trains `a` for 6 steps and `b` for 3 then resumed to 6, both with `extra`; returns both
 /// metrics logs without the wall-clock and process figures, and `b`'s final checkpoint.
@@ -84,4 +84,48 @@ fn a_resumed_q_learning_run_continues_its_exploration_schedule() {
         |m: &[Value]| -> Vec<f64> { m.iter().map(|l| l["epsilon"].as_f64().unwrap()).collect() };
     assert_eq!(eps(&ma), eps(&mb));
     assert!(eps(&mb)[3] < eps(&mb)[2], "{:?}", eps(&mb));
+}
+
+#[test]
+fn a_flipped_byte_is_refused_by_name_and_a_resume_falls_back_to_the_checkpoint_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    let path = run.to_str().unwrap();
+    train(
+        &run,
+        &[
+            "--steps",
+            "2",
+            "--checkpoint-every",
+            "1",
+            "--log-every",
+            "1",
+        ],
+    );
+    let model = run.join("checkpoints/step-00000002/model.bpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&model, bytes).unwrap();
+    let error = fails(&["eval", "--run", path, "--samples", "2"]);
+    assert!(
+        error.contains("step-00000002/model.bpk is corrupt")
+            && error.contains("does not match its checksum"),
+        "{error}"
+    );
+    let out = dmn(&["train", "--resume", "--out", path, "--steps", "3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("resuming from the checkpoint before it")
+            && stderr.contains("step-00000001"),
+        "{stderr}"
+    );
+    // Steps 2 and 3 were trained again from step 1's checkpoint, and the new ones verify.
+    let steps: Vec<u64> = metrics(&run)
+        .iter()
+        .map(|l| l["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps.last(), Some(&3), "{steps:?}");
+    ok(&["eval", "--run", path, "--samples", "2"]);
 }
