@@ -114,7 +114,7 @@ pub fn save(
 /// The checksum file of a checkpoint.
 pub const CHECKSUMS: &str = "SHA256SUMS";
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 #[cfg(feature = "wgpu")]
 use crate::commands::bench;
-use crate::commands::{eval, probe, report, stream, train};
+use crate::commands::{eval, export, probe, report, stream, train};
 
 /// DMN — a Dynamic Memory Network for ultra-long sequences.
 #[derive(Debug, Parser)]
@@ -24,8 +24,10 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a trained run at several distances (or bits per character on text).
     Eval(eval::EvalArgs),
-    /// Ask a trained needle or copy run what it answers on one input you choose.
+    /// Ask a trained needle, passkey or copy run what it answers on one input you choose.
     Probe(probe::ProbeArgs),
+    /// Write a run's newest weights as a safetensors file.
+    Export(export::ExportArgs),
     /// Train and evaluate every method of a suite alike; write results.md, results.json and
     /// plots.
     Report(report::ReportArgs),
@@ -76,6 +78,7 @@ pub fn main() -> ExitCode {
         Some(Command::Train(args)) => train::run(args).map(|_| ()),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Probe(args)) => probe::run(args),
+        Some(Command::Export(args)) => export::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Stream(args)) => stream::run(args),
         #[cfg(feature = "wgpu")]

@@ -14,3 +14,4 @@ pub mod progress;
 pub mod run_dir;
 pub mod session;
 pub mod task_spec;
+pub mod weights;

@@ -78,8 +78,14 @@ impl Session {
         let device = workers[0].clone();
         device.seed(spec.seed);
         let model = config.model.init(&device)?;
+        // A resumed run takes its weights from its checkpoint, whatever it started from.
+        let model = match (&spec.init_weights, resume) {
+            (Some(path), false) => crate::weights::load(path, model)?,
+            _ => model,
+        };
         let optimizer = OptimizerConfig::new().with_lr(spec.lr);
-        let trainer = Trainer::data_parallel(model, config.model.clone(), optimizer, workers);
+        let mut trainer = Trainer::data_parallel(model, config.model.clone(), optimizer, workers);
+        trainer.simulate_gaps = spec.simulate_gaps;
         let mut session = Self {
             state: TrainState {
                 step: 0,

@@ -189,6 +189,14 @@ pub struct TrainSpec {
     /// schedule's end (a resumed run given more steps) belong to the last phase.
     #[serde(default)]
     pub phases: Vec<PhaseSteps>,
+    /// Hand each sequence's encoder state to the next at segment boundaries, so that only the
+    /// memories carry a needle across one ([`dmn::train::Trainer::simulate_gaps`]).
+    #[serde(default)]
+    pub simulate_gaps: bool,
+    /// The safetensors weights the run started from (`dmn train --weights`), if not a fresh
+    /// initialization.
+    #[serde(default)]
+    pub init_weights: Option<std::path::PathBuf>,
 }
 
 impl TrainSpec {

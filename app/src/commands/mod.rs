@@ -3,6 +3,7 @@
 #[cfg(feature = "wgpu")]
 pub mod bench;
 pub mod eval;
+pub mod export;
 pub mod probe;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod report;

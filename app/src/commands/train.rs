@@ -53,6 +53,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its newest checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Start the new run from these safetensors weights (written by `dmn export`) instead of a
+    /// fresh initialization; they must fit the run's model config.
+    #[arg(long, conflicts_with = "resume")]
+    pub weights: Option<PathBuf>,
     /// Task length: the needle distance, the copy region, the sequence length… (default per task).
     #[arg(long, alias = "distance")]
     pub length: Option<u64>,
@@ -136,6 +140,11 @@ pub struct TrainArgs {
     /// Curriculum: steps at the start length before growth begins.
     #[arg(long, default_value_t = 0, requires = "curriculum_start")]
     pub curriculum_hold: u64,
+    /// At every segment boundary, each sequence continues from another sequence's encoder
+    /// state: the encoder cannot carry a needle across a boundary, as after a gap far beyond
+    /// its memory, so the memories must (needle, passkey, multi-key; not text).
+    #[arg(long)]
+    pub simulate_gaps: bool,
 }
 
 impl TrainArgs {
@@ -152,6 +161,7 @@ impl TrainArgs {
             seed: 0,
             out,
             resume: false,
+            weights: None,
             length: None,
             values: 16,
             pairs: DEFAULT_PAIRS,
@@ -163,6 +173,7 @@ impl TrainArgs {
             curriculum_start: None,
             curriculum_steps: None,
             curriculum_hold: 0,
+            simulate_gaps: false,
             phases: Vec::new(),
             phase_steps: Vec::new(),
             policy: None,
@@ -313,6 +324,12 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
+    if args.simulate_gaps && kind == TaskKind::Text {
+        bail!(
+            "--simulate-gaps hands each sequence's encoder state to another at segment \
+             boundaries, but text is predicted from the text just before; drop it for text"
+        );
+    }
     if !(args.lr.is_finite() && args.lr > 0.0) {
         bail!("--lr must be a positive number");
     }
@@ -356,7 +373,13 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
             args.devices.join(",")
         },
         phases,
+        simulate_gaps: args.simulate_gaps,
+        init_weights: args.weights.clone(),
     };
+    if let Some(path) = &args.weights {
+        // Checked before the run directory exists: weights for another model make no run.
+        crate::weights::load(path, model.init(&burn::tensor::Device::flex())?)?;
+    }
     let workers = devices(&train.device)?.len();
     if train.batch_size < workers {
         bail!(

@@ -72,6 +72,52 @@ impl EncoderState {
     }
 }
 
+impl EncoderState {
+    /// Each row's state handed to the next row (the last row's to the first). After the
+    /// hand-off a row's encoder knows nothing of that row's past — as after a gap far beyond
+    /// the encoder's memory — yet its state is one that real inputs produce (another row's),
+    /// holding another row's past as a distractor. Training with a hand-off at segment
+    /// boundaries ([`crate::train::Trainer::simulate_gaps`]) leaves the memories as the only
+    /// way across a boundary, which is what they must be after 100K tokens.
+    pub fn handed_on(self) -> Self {
+        let blocks = self
+            .blocks
+            .into_iter()
+            .map(|s| match s {
+                BlockState::Ssm(s) => BlockState::Ssm(SsmState {
+                    conv: s.conv.map(next_row),
+                    h: next_row(s.h),
+                }),
+                BlockState::LinearAttention(s) => {
+                    BlockState::LinearAttention(LinearAttentionState {
+                        s: next_row(s.s),
+                        z: next_row(s.z),
+                    })
+                }
+                BlockState::Recurrent(s) => BlockState::Recurrent(RecurrentState {
+                    hidden: next_row(s.hidden),
+                    cell: s.cell.map(next_row),
+                }),
+                BlockState::SlidingWindow(s) => BlockState::SlidingWindow(SlidingWindowState {
+                    k: next_row(s.k),
+                    v: next_row(s.v),
+                    cached: s.cached,
+                }),
+            })
+            .collect();
+        Self { blocks }
+    }
+}
+
+/// Row `b` of the result is row `b + 1` of `t` (the last is the first); one row stays as is.
+fn next_row<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    let rows = t.dims()[0];
+    if rows < 2 {
+        return t;
+    }
+    Tensor::cat(vec![t.clone().narrow(0, 1, rows - 1), t.narrow(0, 0, 1)], 0)
+}
+
 /// Configuration of the [`BaseEncoder`]: the block family and every block's sizes. The
 /// defaults are the associated constants below, which [`crate::DmnConfig`]'s flat encoder
 /// fields take as theirs too (one place for each default).
@@ -228,5 +274,40 @@ impl BaseEncoder {
             next.push(s);
         }
         (self.norm.forward(x), EncoderState { blocks: next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_off_gives_each_row_the_next_rows_state() {
+        let device = Device::flex();
+        let h = Tensor::<3>::from_floats([[[0.0]], [[1.0]], [[2.0]]], &device);
+        let cell = Tensor::<2>::from_floats([[10.0], [11.0], [12.0]], &device);
+        let state = EncoderState {
+            blocks: vec![
+                BlockState::Ssm(SsmState { conv: None, h }),
+                BlockState::Recurrent(RecurrentState {
+                    hidden: cell.clone(),
+                    cell: Some(cell),
+                }),
+            ],
+        };
+        let rows = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        let handed = state.handed_on();
+        let BlockState::Ssm(ssm) = &handed.blocks[0] else {
+            panic!("the block kinds stay")
+        };
+        assert_eq!(rows(ssm.h.clone().reshape([3])), [1.0, 2.0, 0.0]);
+        let BlockState::Recurrent(rec) = &handed.blocks[1] else {
+            panic!("the block kinds stay")
+        };
+        assert_eq!(rows(rec.hidden.clone().reshape([3])), [11.0, 12.0, 10.0]);
+        assert_eq!(
+            rows(rec.cell.clone().unwrap().reshape([3])),
+            [11.0, 12.0, 10.0]
+        );
     }
 }

@@ -61,6 +61,12 @@ pub struct Trainer {
     /// Run the memories (the default). Off, segments skip both memories and the model trains as
     /// its encoder alone: the pretraining phase of §2.4.3.
     pub use_memory: bool,
+    /// Hand every row's encoder state to the next row at each segment boundary
+    /// ([`crate::encoder::EncoderState::handed_on`]; off by default). A boundary then acts as a
+    /// gap beyond the encoder's memory, so only the memories carry a needle across it, as they
+    /// must over 100K tokens, while training sequences stay short. For tasks whose answers lie
+    /// segments after what they ask about (needle, passkey, multi-key needle), never for text.
+    pub simulate_gaps: bool,
     /// Figures of the last transfer-policy update (learned policies only: PPO, DQN).
     pub last_policy: Option<PolicyStats>,
     transfer_learner: Option<PolicyLearner>,
@@ -109,6 +115,7 @@ impl Trainer {
             optimizer_config,
             sample_latents: true,
             use_memory: true,
+            simulate_gaps: false,
             last_policy: None,
             transfer_learner,
             optimizer,
@@ -267,7 +274,7 @@ impl Trainer {
             for (&(start, len), &scored) in span.iter().zip(scored) {
                 let (inputs, targets, mask) = shard.segment(start, len, device);
                 let (out, next) = model.forward_segment(state, inputs, self.forward_options());
-                state = next.detach_encoder();
+                state = self.across_boundary(next.detach_encoder());
                 if scored {
                     if i == 0 && self.transfer_learner.is_some() {
                         tally.score_rows(&out, &targets, &mask);
@@ -323,9 +330,21 @@ impl Trainer {
             if i == 0 {
                 tally.observe(out);
             }
-            next_states.push(next.detach());
+            next_states.push(self.across_boundary(next.detach()));
         }
         next_states
+    }
+
+    /// The state a segment hands to the next one: as it is, or with the encoder's state handed
+    /// on to the next row ([`Self::simulate_gaps`]).
+    fn across_boundary(&self, state: DmnState) -> DmnState {
+        if !self.simulate_gaps {
+            return state;
+        }
+        DmnState {
+            encoder: state.encoder.handed_on(),
+            ..state
+        }
     }
 
     /// Updates a learned transfer policy (PPO, DQN) from the step's decisions, each sequence
@@ -367,4 +386,42 @@ pub(crate) fn segments(len: usize, segment_len: usize) -> Vec<(usize, usize)> {
         .step_by(segment_len)
         .map(|start| (start, segment_len.min(len - start)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::{Needle, Task};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    /// The losses of one step on `batch` from the same weights, without and with simulated gaps.
+    fn first_losses(batch: &Batch, segment_len: usize, vocab: usize) -> (f32, f32) {
+        let device = Device::flex().autodiff();
+        let config = DmnConfig::tiny(vocab).with_segment_len(segment_len);
+        let model = config.init(&device).unwrap();
+        // Parameters are drawn lazily: draw them once, through the record, for both runs.
+        let model = model.clone().load_record(model.into_record());
+        let loss = |gaps| {
+            let optimizer = OptimizerConfig::new();
+            let mut trainer =
+                Trainer::new(model.clone(), config.clone(), optimizer, device.clone());
+            trainer.sample_latents = false;
+            trainer.simulate_gaps = gaps;
+            trainer.step(batch).read().loss
+        };
+        (loss(false), loss(true))
+    }
+
+    #[test]
+    fn simulated_gaps_act_only_at_segment_boundaries() {
+        let task = Needle::new(20, 8, 8, 2).unwrap();
+        let batch = task.sample(&mut StdRng::seed_from_u64(3), 4);
+        // One segment holds the whole sequence: nothing to hand on.
+        let (a, b) = first_losses(&batch, batch.len, task.vocab_size());
+        assert_eq!(a, b);
+        // Two segments: the question's segment starts from another row's encoder state.
+        let (a, b) = first_losses(&batch, 12, task.vocab_size());
+        assert_ne!(a, b);
+    }
 }

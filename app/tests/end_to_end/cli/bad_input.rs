@@ -61,6 +61,11 @@ const CASES: &[(&str, &[&str])] = &[
         "train --task text --text DIR/latin1.txt --out DIR/t",
         &["latin1.txt: not valid UTF-8 at byte offset 3"],
     ),
+    // Simulated gaps would cut text off from the text before it.
+    (
+        "train --task text --text DIR/prose.txt --simulate-gaps --out DIR/t",
+        &["--simulate-gaps", "drop it for text"],
+    ),
     // An endless source is read up to the corpus limit, not until memory runs out.
     (
         "train --task text --text /dev/zero --out DIR/t",
@@ -83,6 +88,15 @@ const CASES: &[(&str, &[&str])] = &[
     (
         "train --resume --out DIR/corrupt --steps 4",
         &["is corrupt"],
+    ),
+    // Weights for another model config, and weights for a resumed run.
+    (
+        "train --task needle --length 24 --preset small --weights DIR/good/model.safetensors --out DIR/w",
+        &["model.safetensors does not hold weights of this model"],
+    ),
+    (
+        "train --resume --out DIR/good --weights DIR/good/model.safetensors",
+        &["cannot be used with"],
     ),
     // A run is never overwritten by a second `train`.
     ("train --task copy --out DIR/good", &["already holds a run"]),
@@ -131,10 +145,12 @@ fn fixtures(dir: &std::path::Path) {
     std::fs::write(dir.join("bad.json"), config.to_string()).unwrap();
     std::fs::write(dir.join("not-json.json"), "{ not json").unwrap();
     std::fs::write(dir.join("empty.txt"), "").unwrap();
+    std::fs::write(dir.join("prose.txt"), "a line of plain prose. ".repeat(64)).unwrap();
     std::fs::write(dir.join("latin1.txt"), b"caf\xe9 au lait").unwrap();
     std::fs::write(dir.join("file"), "x").unwrap();
     let (good, corrupt) = (dir.join("good"), dir.join("corrupt"));
     train(&good, &["--steps", "2"]);
+    super::ok(&["export", "--run", good.to_str().unwrap()]);
     train(&corrupt, &["--steps", "2"]);
     std::fs::write(
         corrupt.join("checkpoints/step-00000002/model.bpk"),
@@ -167,7 +183,7 @@ fn bad_input_is_a_clear_error_and_overwrites_nothing() {
             );
         }
     }
-    for nothing in ["t", "phases"] {
+    for nothing in ["t", "phases", "w", "huge"] {
         assert!(
             !dir.path().join(nothing).exists(),
             "nothing is written for a run that cannot start ({nothing})"

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod eval;
+mod export;
 mod policy;
 mod probe;
 mod report;
