@@ -257,6 +257,7 @@ impl Measure<'_> {
                 steps: spec.steps_per_task,
                 curriculum: None,
                 batch_size: spec.batch_size,
+                simulate_gaps: false,
             };
             let args = train_args(&first, method, PathBuf::new(), None);
             let config = with_model_options(DmnConfig::tiny(vocab), &args)?;
@@ -295,6 +296,9 @@ fn train_args(
     args.length = Some(training.length);
     args.steps = Some(training.steps);
     args.batch_size = training.batch_size;
+    // A baseline without memory has nothing else to carry a needle across a boundary: it
+    // learns as it would alone, so it is measured at its best.
+    args.simulate_gaps = training.simulate_gaps && method.memory != "none";
     args.checkpoint_every = training.steps;
     args.keep = 1;
     args.log_every = (training.steps / 20).max(1);

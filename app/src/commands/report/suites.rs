@@ -52,6 +52,9 @@ pub(super) struct Training {
     pub steps: u64,
     pub curriculum: Option<Curriculum>,
     pub batch_size: usize,
+    /// `dmn train --simulate-gaps`: only the memories carry what a sequence asks about across
+    /// a segment boundary.
+    pub simulate_gaps: bool,
 }
 
 impl Training {
@@ -60,8 +63,9 @@ impl Training {
         let curriculum = self.curriculum.map_or(String::new(), |c| {
             format!("-from{}over{}", c.start, c.steps)
         });
+        let gaps = if self.simulate_gaps { "-gaps" } else { "" };
         format!(
-            "{}-{}-len{}-{}steps-batch{}{curriculum}",
+            "{}-{}-len{}-{}steps-batch{}{curriculum}{gaps}",
             self.task.name(),
             self.preset,
             self.length,
@@ -154,6 +158,7 @@ fn micro() -> SuiteSpec {
         steps: 100,
         curriculum: None,
         batch_size: 8,
+        simulate_gaps: false,
     };
     let short = |task| Training {
         task,
@@ -162,6 +167,7 @@ fn micro() -> SuiteSpec {
         steps: 20,
         curriculum: None,
         batch_size: 4,
+        simulate_gaps: false,
     };
     let two_methods = |task| Section {
         training: short(task),
@@ -214,6 +220,7 @@ pub(super) fn tiny_needle() -> Training {
             steps: 300,
         }),
         batch_size: 8,
+        simulate_gaps: false,
     }
 }
 
@@ -264,6 +271,7 @@ fn quick() -> SuiteSpec {
                 steps: 300,
                 curriculum: None,
                 batch_size: 8,
+                simulate_gaps: false,
             },
             methods: vec![DMN, MAMBA, LSTM, TRANSFORMER],
             distances: vec![128, 1024],
@@ -296,6 +304,7 @@ fn full() -> SuiteSpec {
             steps: 2000,
         }),
         batch_size: 16,
+        simulate_gaps: false,
     };
     let long = |task| Section {
         training: Training {
@@ -308,6 +317,7 @@ fn full() -> SuiteSpec {
                 steps: 1000,
             }),
             batch_size: 16,
+            simulate_gaps: false,
         },
         methods: TASK_METHODS.to_vec(),
         distances: vec![2048, 100_000],
@@ -347,6 +357,7 @@ fn full() -> SuiteSpec {
                 steps: 5000,
                 curriculum: None,
                 batch_size: 16,
+                simulate_gaps: false,
             },
             methods: vec![DMN, MAMBA, LSTM, TRANSFORMER],
             distances: vec![1024, 16_384],
