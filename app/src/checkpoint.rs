@@ -165,9 +165,13 @@ fn corrupt(source: &str, cause: impl std::fmt::Debug) -> anyhow::Error {
     )
 }
 
-/// Loads the model weights of a checkpoint into `model`.
+/// Loads the model weights of a checkpoint into `model`, once the checkpoint is verified.
 pub fn load_model(checkpoint: &Path, model: Dmn) -> Result<Dmn> {
     verify(checkpoint)?;
+    read_model(checkpoint, model)
+}
+
+fn read_model(checkpoint: &Path, model: Dmn) -> Result<Dmn> {
     let p = checkpoint.join("model.bpk");
     model_from_bytes(read(&p)?, &p.display().to_string(), model)
 }
@@ -187,9 +191,15 @@ pub fn read_optional(checkpoint: &Path, name: &str) -> Option<Vec<u8>> {
     fs::read(checkpoint.join(name)).ok()
 }
 
-/// Loads the optimizer record and training state of a checkpoint.
-pub fn load_state(checkpoint: &Path) -> Result<(OptimizerRecord, TrainState)> {
+/// Loads what training continues from — the weights into `model`, the optimizer record and the
+/// training state — once the checkpoint is verified (each file is hashed once).
+pub fn load_all(checkpoint: &Path, model: Dmn) -> Result<(Dmn, OptimizerRecord, TrainState)> {
     verify(checkpoint)?;
+    let (optimizer, state) = read_state(checkpoint)?;
+    Ok((read_model(checkpoint, model)?, optimizer, state))
+}
+
+fn read_state(checkpoint: &Path) -> Result<(OptimizerRecord, TrainState)> {
     let p = checkpoint.join("optimizer.bpk");
     let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(read(&p)?))
         .map_err(|e| corrupt(&p.display().to_string(), e))?;

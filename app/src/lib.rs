@@ -13,5 +13,6 @@ pub mod plots;
 pub mod progress;
 pub mod run_dir;
 pub mod session;
+pub mod state_file;
 pub mod task_spec;
 pub mod weights;

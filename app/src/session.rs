@@ -115,7 +115,7 @@ impl Session {
                 self.run.path.display()
             );
         };
-        let Err(error) = self.load(&newest) else {
+        let Err(mut error) = self.load(&newest) else {
             return Ok(());
         };
         while let Some((_, earlier)) = checkpoints.pop() {
@@ -123,18 +123,23 @@ impl Session {
                 "warning: {error:#}\nwarning: resuming from the checkpoint before it, {}",
                 earlier.display()
             );
-            if self.load(&earlier).is_ok() {
-                return Ok(());
+            match self.load(&earlier) {
+                Ok(()) => return Ok(()),
+                Err(e) => error = e,
             }
         }
-        Err(error)
+        Err(error.context(format!(
+            "no checkpoint of {} could be loaded",
+            self.run.path.display()
+        )))
     }
 
     /// Continues from `checkpoint` (one of this run's or another run's with the same model):
     /// metrics after its step are dropped, so the log stays one consistent history.
     pub fn load(&mut self, checkpoint: &std::path::Path) -> Result<()> {
-        let (optim_record, saved) = checkpoint::load_state(checkpoint)?;
-        self.trainer.model = checkpoint::load_model(checkpoint, self.trainer.model.clone())?;
+        let (model, optim_record, saved) =
+            checkpoint::load_all(checkpoint, self.trainer.model.clone())?;
+        self.trainer.model = model;
         let optim = self.trainer.optimizer().clone().load_record(optim_record);
         self.trainer.set_optimizer(optim);
         self.trainer

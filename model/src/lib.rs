@@ -49,6 +49,8 @@ pub mod model;
 pub mod ops;
 pub mod policy;
 pub mod probe;
+pub mod snapshot;
+pub mod state_map;
 pub mod tasks;
 pub mod trace;
 pub mod train;

@@ -17,6 +17,7 @@ use crate::long_term_memory::{LongTermMemory, LongTermMemoryState, LongTermRead}
 use crate::loss::AuxLosses;
 use crate::memory_stats::MemoryStats;
 use crate::policy::compression_level;
+use crate::state_map::{Detach, TensorMap};
 use crate::trace::SegmentTrace;
 use crate::transfer::{TransferDecision, TransferInputs, TransferOutcome, TransferRule};
 use crate::working_memory::{SegmentRun, WorkingMemory, WorkingMemoryState};
@@ -57,11 +58,17 @@ impl DmnState {
     /// Leaves the autodiff graph: the carried state becomes a constant for the next segment, so
     /// gradients are truncated at segment boundaries and no graph outlives its segment.
     pub fn detach(self) -> Self {
+        self.map_tensors(&mut Detach)
+    }
+
+    /// Applies `f` to every tensor of the state, named `encoder.…`, `working.…` and
+    /// `long_term.…`, and to its counters (see [`TensorMap`]).
+    pub fn map_tensors(self, f: &mut impl TensorMap) -> Self {
         Self {
-            encoder: self.encoder.detach(),
-            working: self.working.map(WorkingMemoryState::detach),
-            long_term: self.long_term.map(LongTermMemoryState::detach),
-            segments: self.segments,
+            encoder: self.encoder.map_tensors("encoder", f),
+            working: self.working.map(|w| w.map_tensors("working", f)),
+            long_term: self.long_term.map(|l| l.map_tensors("long_term", f)),
+            segments: f.count("segments", self.segments),
         }
     }
 
@@ -159,6 +166,11 @@ impl Dmn {
     /// Model width.
     pub fn d_model(&self) -> usize {
         self.d_model
+    }
+
+    /// The long-term memory, when the model has one.
+    pub fn long_term_memory(&self) -> Option<&LongTermMemory> {
+        self.long_term_memory.as_ref()
     }
 
     /// Working-memory slots (0 when off).

@@ -9,6 +9,7 @@ use burn::tensor::activation::elu;
 use burn::tensor::{Bool, Device, Tensor};
 
 use super::attention::{AttentionConfig, OutputMlp, QkvHeads};
+use crate::state_map::{TensorMap, join};
 
 /// Configuration of one [`LinearAttentionBlock`].
 #[derive(Config, Debug)]
@@ -39,11 +40,11 @@ pub struct LinearAttentionState {
 }
 
 impl LinearAttentionState {
-    /// Cuts the autodiff graph at a segment boundary.
-    pub fn detach(self) -> Self {
+    /// Applies `f` to each tensor (see [`TensorMap`]).
+    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
         Self {
-            s: self.s.without_autodiff(),
-            z: self.z.without_autodiff(),
+            s: f.map(&join(prefix, "s"), self.s),
+            z: f.map(&join(prefix, "z"), self.z),
         }
     }
 }

@@ -21,6 +21,7 @@ use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Tensor};
 
 use crate::config::EncoderKind;
+use crate::state_map::{Detach, TensorMap, join};
 
 /// One encoder block of either kind.
 #[derive(Module, Debug)]
@@ -58,21 +59,32 @@ pub struct EncoderState {
 impl EncoderState {
     /// Cuts the autodiff graph at a segment boundary.
     pub fn detach(self) -> Self {
+        self.map_tensors("", &mut Detach)
+    }
+
+    /// Applies `f` to each block's tensors, named `blocks.{i}.{field}` under `prefix`.
+    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
         let blocks = self
             .blocks
             .into_iter()
-            .map(|s| match s {
-                BlockState::Ssm(s) => BlockState::Ssm(s.detach()),
-                BlockState::LinearAttention(s) => BlockState::LinearAttention(s.detach()),
-                BlockState::Recurrent(s) => BlockState::Recurrent(s.detach()),
-                BlockState::SlidingWindow(s) => BlockState::SlidingWindow(s.detach()),
+            .enumerate()
+            .map(|(i, s)| {
+                let name = join(prefix, &format!("blocks.{i}"));
+                match s {
+                    BlockState::Ssm(s) => BlockState::Ssm(s.map_tensors(&name, f)),
+                    BlockState::LinearAttention(s) => {
+                        BlockState::LinearAttention(s.map_tensors(&name, f))
+                    }
+                    BlockState::Recurrent(s) => BlockState::Recurrent(s.map_tensors(&name, f)),
+                    BlockState::SlidingWindow(s) => {
+                        BlockState::SlidingWindow(s.map_tensors(&name, f))
+                    }
+                }
             })
             .collect();
         Self { blocks }
     }
-}
 
-impl EncoderState {
     /// Each row's state handed to the next row (the last row's to the first). After the
     /// hand-off a row's encoder knows nothing of that row's past — as after a gap far beyond
     /// the encoder's memory — yet its state is one that real inputs produce (another row's),
@@ -80,42 +92,21 @@ impl EncoderState {
     /// boundaries ([`crate::train::Trainer::simulate_gaps`]) leaves the memories as the only
     /// way across a boundary, which is what they must be after 100K tokens.
     pub fn handed_on(self) -> Self {
-        let blocks = self
-            .blocks
-            .into_iter()
-            .map(|s| match s {
-                BlockState::Ssm(s) => BlockState::Ssm(SsmState {
-                    conv: s.conv.map(next_row),
-                    h: next_row(s.h),
-                }),
-                BlockState::LinearAttention(s) => {
-                    BlockState::LinearAttention(LinearAttentionState {
-                        s: next_row(s.s),
-                        z: next_row(s.z),
-                    })
-                }
-                BlockState::Recurrent(s) => BlockState::Recurrent(RecurrentState {
-                    hidden: next_row(s.hidden),
-                    cell: s.cell.map(next_row),
-                }),
-                BlockState::SlidingWindow(s) => BlockState::SlidingWindow(SlidingWindowState {
-                    k: next_row(s.k),
-                    v: next_row(s.v),
-                    cached: s.cached,
-                }),
-            })
-            .collect();
-        Self { blocks }
+        self.map_tensors("", &mut NextRow)
     }
 }
 
-/// Row `b` of the result is row `b + 1` of `t` (the last is the first); one row stays as is.
-fn next_row<const D: usize>(t: Tensor<D>) -> Tensor<D> {
-    let rows = t.dims()[0];
-    if rows < 2 {
-        return t;
+/// Row `b` of each tensor becomes row `b + 1` of it (the last is the first); one row stays.
+struct NextRow;
+
+impl TensorMap for NextRow {
+    fn map<const D: usize>(&mut self, _: &str, t: Tensor<D>) -> Tensor<D> {
+        let rows = t.dims()[0];
+        if rows < 2 {
+            return t;
+        }
+        Tensor::cat(vec![t.clone().narrow(0, 1, rows - 1), t.narrow(0, 0, 1)], 0)
     }
-    Tensor::cat(vec![t.clone().narrow(0, 1, rows - 1), t.narrow(0, 0, 1)], 0)
 }
 
 /// Configuration of the [`BaseEncoder`]: the block family and every block's sizes. The

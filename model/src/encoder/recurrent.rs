@@ -8,6 +8,8 @@ use burn::module::Module;
 use burn::nn::{Gru, GruConfig, LayerNorm, LayerNormConfig, Lstm, LstmConfig, LstmState};
 use burn::tensor::{Device, Tensor};
 
+use crate::state_map::{TensorMap, join};
+
 /// Which recurrent cell.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum RecurrentCell {
@@ -53,11 +55,11 @@ pub struct RecurrentState {
 }
 
 impl RecurrentState {
-    /// Cuts the autodiff graph at a segment boundary.
-    pub fn detach(self) -> Self {
+    /// Applies `f` to each tensor (see [`TensorMap`]).
+    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
         Self {
-            hidden: self.hidden.without_autodiff(),
-            cell: self.cell.map(|c| c.without_autodiff()),
+            hidden: f.map(&join(prefix, "hidden"), self.hidden),
+            cell: self.cell.map(|c| f.map(&join(prefix, "cell"), c)),
         }
     }
 }

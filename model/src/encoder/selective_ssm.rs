@@ -9,6 +9,7 @@ use burn::tensor::activation::{silu, softplus};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::ops::{ScanInputs, auto};
+use crate::state_map::{TensorMap, join};
 
 /// Configuration of one [`SelectiveSsmBlock`].
 #[derive(Config, Debug)]
@@ -68,11 +69,11 @@ pub struct SsmState {
 }
 
 impl SsmState {
-    /// Cuts the autodiff graph (truncated back-propagation at segment boundaries).
-    pub fn detach(self) -> Self {
+    /// Applies `f` to each tensor (see [`TensorMap`]).
+    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
         Self {
-            conv: self.conv.map(|c| c.without_autodiff()),
-            h: self.h.without_autodiff(),
+            conv: self.conv.map(|c| f.map(&join(prefix, "conv"), c)),
+            h: f.map(&join(prefix, "h"), self.h),
         }
     }
 }

@@ -10,6 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
 use super::attention::{AttentionConfig, OutputMlp, QkvHeads};
+use crate::state_map::{TensorMap, join};
 
 /// Configuration of one [`SlidingWindowBlock`].
 #[derive(Config, Debug)]
@@ -42,12 +43,12 @@ pub struct SlidingWindowState {
 }
 
 impl SlidingWindowState {
-    /// Cuts the autodiff graph at a segment boundary.
-    pub fn detach(self) -> Self {
+    /// Applies `f` to each tensor and to the count of cached tokens (see [`TensorMap`]).
+    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
         Self {
-            k: self.k.without_autodiff(),
-            v: self.v.without_autodiff(),
-            cached: self.cached,
+            k: f.map(&join(prefix, "k"), self.k),
+            v: f.map(&join(prefix, "v"), self.v),
+            cached: f.count(&join(prefix, "cached"), self.cached as u64) as usize,
         }
     }
 }

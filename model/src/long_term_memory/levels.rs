@@ -3,7 +3,9 @@
 //! that keeps the most important entries of any age. Two blocks meet by [`merge`], which keeps
 //! the `m` most important of their `2m` entries.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
+
+use crate::state_map::{TensorMap, join};
 
 /// One occupied level: `m` entries with their importance and kept latent width.
 #[derive(Debug, Clone)]
@@ -19,12 +21,23 @@ pub struct LevelBlock {
 }
 
 impl LevelBlock {
-    pub(super) fn detach(self) -> Self {
+    /// A block of `m` zero entries of width `d` in each of `batch` rows.
+    pub fn zeros(batch: usize, m: usize, d: usize, device: &Device) -> Self {
         Self {
-            entries: self.entries.without_autodiff(),
-            importance: self.importance.without_autodiff(),
-            width: self.width.without_autodiff(),
-            span: self.span,
+            entries: Tensor::zeros([batch, m, d], device),
+            importance: Tensor::zeros([batch, m], device),
+            width: Tensor::zeros([batch, m], device),
+            span: 0,
+        }
+    }
+
+    /// Applies `f` to each tensor and to the span (see [`TensorMap`]).
+    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+        Self {
+            entries: f.map(&join(prefix, "entries"), self.entries),
+            importance: f.map(&join(prefix, "importance"), self.importance),
+            width: f.map(&join(prefix, "width"), self.width),
+            span: f.count(&join(prefix, "span"), self.span),
         }
     }
 }

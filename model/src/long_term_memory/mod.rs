@@ -32,6 +32,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::compression::{Compressed, Compressor, CompressorConfig};
 use crate::config::CompressionKind;
+use crate::state_map::{Detach, TensorMap, join};
 use levels::{store_flat, store_levels};
 
 /// Configuration of the [`LongTermMemory`].
@@ -68,13 +69,21 @@ pub struct LongTermMemoryState {
 impl LongTermMemoryState {
     /// Cuts the autodiff graph at a segment boundary.
     pub fn detach(self) -> Self {
+        self.map_tensors("", &mut Detach)
+    }
+
+    /// Applies `f` to each occupied level's tensors, named `levels.{i}.{field}` under
+    /// `prefix`, and to the counters (see [`TensorMap`]).
+    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+        let levels = self
+            .levels
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| l.map(|l| l.map_tensors(&join(prefix, &format!("levels.{i}")), f)))
+            .collect();
         Self {
-            levels: self
-                .levels
-                .into_iter()
-                .map(|l| l.map(LevelBlock::detach))
-                .collect(),
-            segments: self.segments,
+            levels,
+            segments: f.count(&join(prefix, "segments"), self.segments),
         }
     }
 

@@ -1,0 +1,55 @@
+//! `dmn stream`: streaming inference in constant memory. With `--input`, a trained text run's
+//! model reads a document of any size (a file, or standard input) and prints bits per character
+//! region by region; its memory can be saved at the end and loaded to continue
+//! (`--save-state`, `--load-state`). Without `--input`, a generated needle sequence of any
+//! length, to see the memory hold over distance.
+
+mod document;
+mod needle;
+mod regions;
+mod utf8;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+/// Arguments of `dmn stream`.
+#[derive(Debug, Clone, Args)]
+pub struct StreamArgs {
+    /// Run directory written by `dmn train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// A UTF-8 document to run the model over, or `-` for standard input (a text run: its
+    /// tokens are bytes). Without it, a generated needle sequence.
+    #[arg(long)]
+    pub input: Option<String>,
+    /// Tokens per reported region of `--input` (one JSON line each).
+    #[arg(long, default_value_t = 100_000, requires = "input")]
+    pub region: u64,
+    /// Start from the memory state in this file (written by `--save-state`) instead of an
+    /// empty memory; the input continues where that stream stopped.
+    #[arg(long, requires = "input")]
+    pub load_state: Option<PathBuf>,
+    /// Write the memory state at the end of the input to this file (safetensors), to continue
+    /// later with `--load-state`, or to fork two continuations from.
+    #[arg(long, requires = "input")]
+    pub save_state: Option<PathBuf>,
+    /// Tokens to stream (generated needle sequence).
+    #[arg(long, default_value_t = 1_000_000, conflicts_with = "input")]
+    pub length: u64,
+    /// Seed of the generated sequence.
+    #[arg(long, default_value_t = 7, conflicts_with = "input")]
+    pub seed: u64,
+    /// Device.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Runs `dmn stream`.
+pub fn run(args: StreamArgs) -> Result<()> {
+    match &args.input {
+        Some(input) => document::run(&args, input),
+        None => needle::run(&args),
+    }
+}
