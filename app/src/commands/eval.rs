@@ -73,19 +73,10 @@ pub fn evaluate(
     if let Some(bad) = distances.iter().find(|&&d| d == 0) {
         bail!("distance {bad} is not positive; give distances ≥ 1, e.g. --distances 1000,10000");
     }
-    // Every length is checked before the first is evaluated: a refusal after an hour of
-    // evaluation would lose that hour.
+    // Every task is built and checked before the first is evaluated: a refusal after an hour
+    // of evaluation would lose that hour.
     let rows = args.batch_size.min(args.samples);
-    for &distance in &distances {
-        let spec = TaskSpec {
-            length: distance as usize,
-            ..config.train.task.clone()
-        };
-        if kind != TaskKind::Text {
-            let task = build_eval_task(&TaskSpec { kind, ..spec }, distance as usize)?;
-            dmn::tasks::check_batch_size(rows, task.seq_len())?;
-        }
-    }
+    let mut tasks = Vec::with_capacity(distances.len());
     for &distance in &distances {
         let spec = TaskSpec {
             kind,
@@ -103,6 +94,12 @@ pub fn evaluate(
                 config.model.vocab_size
             );
         }
+        if kind != TaskKind::Text {
+            task.check_streamed_rows(rows)?;
+        }
+        tasks.push((distance, task));
+    }
+    for (distance, task) in tasks {
         reset_peak();
         let started = Instant::now();
         let (mut loss, mut loss_terms, mut correct, mut scored, mut tokens) =
@@ -115,14 +112,13 @@ pub fn evaluate(
         let mut round = 0;
         while done < args.samples {
             let n = args.batch_size.min(args.samples - done);
-            let batch = task.sample(
-                &mut StdRng::seed_from_u64(step_seed(args.seed ^ distance, round)),
-                n,
-            );
+            let rng = &mut StdRng::seed_from_u64(step_seed(args.seed ^ distance, round));
+            // Built a segment at a time where the task allows it: memory stays flat in length.
+            let batch = task.sample_streamed(rng, n);
             let out = if answers {
-                dmn::train::evaluate_predicting(&model, &batch, &device)
+                dmn::train::evaluate_predicting(&model, batch.as_ref(), &device)
             } else {
-                evaluate_batch(&model, &batch, &device)
+                evaluate_batch(&model, batch.as_ref(), &device)
             };
             let stats = out.read();
             loss += stats.loss as f64 * out.loss_terms as f64;
@@ -131,12 +127,9 @@ pub fn evaluate(
             scored += out.scored;
             ltm_bytes += stats.ltm_bytes as f64 * n as f64;
             if answers {
-                for (r, predicted) in out.predictions(&batch).iter().enumerate() {
-                    let reference: Vec<u32> = batch
-                        .scored(r)
-                        .into_iter()
-                        .map(|t| batch.targets[r * batch.len + t])
-                        .collect();
+                for (r, predicted) in out.predictions(batch.as_ref()).iter().enumerate() {
+                    let reference: Vec<u32> =
+                        batch.answers(r).into_iter().map(|(_, t)| t).collect();
                     exact += usize::from(*predicted == reference);
                     if kind == TaskKind::Summary {
                         f1 += unigram_f1(predicted, &reference);
@@ -144,7 +137,7 @@ pub fn evaluate(
                     }
                 }
             }
-            tokens += batch.batch * batch.len;
+            tokens += batch.rows() * batch.seq_len();
             done += n;
             round += 1;
         }

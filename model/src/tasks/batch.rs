@@ -188,6 +188,46 @@ impl Batch {
     }
 }
 
+/// Sequences that evaluation streams over a window at a time: a [`Batch`] held whole, or a
+/// [`super::SparseBatch`] that builds each window on demand.
+pub trait Sequences {
+    /// Rows.
+    fn rows(&self) -> usize;
+    /// Tokens per row.
+    fn seq_len(&self) -> usize;
+    /// Positions `start..start + len` of every row, as a batch of that width.
+    fn window(&self, start: usize, len: usize) -> Batch;
+    /// Row `row`'s scored positions with their targets, in order.
+    fn answers(&self, row: usize) -> Vec<(usize, u32)>;
+}
+
+impl Sequences for Batch {
+    fn rows(&self) -> usize {
+        self.batch
+    }
+
+    fn seq_len(&self) -> usize {
+        self.len
+    }
+
+    fn window(&self, start: usize, len: usize) -> Batch {
+        Batch {
+            batch: self.batch,
+            len,
+            inputs: self.slice(&self.inputs, start, len),
+            targets: self.slice(&self.targets, start, len),
+            mask: self.slice(&self.mask, start, len),
+        }
+    }
+
+    fn answers(&self, row: usize) -> Vec<(usize, u32)> {
+        self.scored(row)
+            .into_iter()
+            .map(|t| (t, self.targets[row * self.len + t]))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,9 +16,10 @@ mod overlap;
 mod passkey;
 mod seeds;
 mod selective_copy;
+mod sparse;
 mod text;
 
-pub use batch::{Batch, MAX_BATCH_TOKENS, check_batch_size};
+pub use batch::{Batch, MAX_BATCH_TOKENS, Sequences, check_batch_size};
 pub use induction::InductionHeads;
 pub use key_sentences::KeySentences;
 pub use listops::{ListOps, ListOpsOperator};
@@ -30,6 +31,7 @@ pub use overlap::{rouge_l, unigram_f1};
 pub use passkey::Passkey;
 pub use seeds::{EVAL_SEED, step_seed};
 pub use selective_copy::SelectiveCopy;
+pub use sparse::{Placed, SparseBatch, SparseRow, noise_index};
 pub use text::CharText;
 
 use rand::rngs::StdRng;
@@ -104,6 +106,11 @@ pub(crate) fn check(
     }
 }
 
+/// The longest sequence a task streams ([`Task::sample_streamed`]), 2³² tokens: far beyond
+/// any evaluation (10⁸ tokens take about 80 minutes on the tiny preset on two CPU cores), short
+/// of a mistyped length that would run for years.
+pub const MAX_STREAM_TOKENS: usize = 1 << 32;
+
 /// A generator of batches.
 pub trait Task {
     /// Short name (`needle`, `copy`, …).
@@ -114,4 +121,30 @@ pub trait Task {
     fn seq_len(&self) -> usize;
     /// Draws a batch.
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch;
+
+    /// Draws a batch to stream: the same sequences as [`Task::sample`] from the same `rng`,
+    /// which tasks that hide a few tokens in noise describe rather than store
+    /// ([`SparseBatch`]), so that their length costs no memory. Other tasks build it whole.
+    fn sample_streamed(&self, rng: &mut StdRng, batch: usize) -> Box<dyn Sequences> {
+        Box::new(self.sample(rng, batch))
+    }
+
+    /// Checks, before anything is built, that `rows` sequences can be drawn by
+    /// [`Task::sample_streamed`]: within [`MAX_BATCH_TOKENS`] for a batch built whole; a
+    /// streamed one is bounded by [`MAX_STREAM_TOKENS`] a sequence instead.
+    fn check_streamed_rows(&self, rows: usize) -> Result<(), TaskError> {
+        check_batch_size(rows, self.seq_len())
+    }
+}
+
+/// [`Task::check_streamed_rows`] for a task whose streamed rows are [`SparseBatch`]es.
+pub(crate) fn check_stream_length(len: usize) -> Result<(), TaskError> {
+    check(
+        len <= MAX_STREAM_TOKENS,
+        "sequence length",
+        len,
+        format!(
+            "at most {MAX_STREAM_TOKENS} tokens (a streamed sequence's limit); give a shorter length"
+        ),
+    )
 }

@@ -16,7 +16,10 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use rand::seq::index::sample;
 
-use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check, within};
+use super::{
+    Batch, FIRST_DATA, KEY, Placed, QUERY, Sequences, SparseBatch, Task, TaskError, check,
+    check_stream_length, within,
+};
 
 /// Multi-key needle retrieval over a region of fixed length.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,33 +85,56 @@ impl MultiKeyNeedle {
         (i as u128 * self.region as u128 / self.pairs as u128) as usize
     }
 
-    /// Row `b`: pair `i` somewhere in the `i`-th of `pairs` equal stretches of the region (so
-    /// the pairs cover it from start to end), noise elsewhere, then the queries.
-    fn fill_row(&self, out: &mut Batch, b: usize, rng: &mut StdRng) {
-        let row = b * self.seq_len();
+    /// `batch` rows: in each, pair `i` somewhere in the `i`-th of `pairs` equal stretches of
+    /// the region (so the pairs cover it from start to end), noise elsewhere, then the queries.
+    fn sparse(&self, batch: usize, rng: &mut StdRng) -> SparseBatch {
         let noise_base = FIRST_DATA + (self.values + self.keys) as u32;
-        for t in 0..self.region {
-            out.inputs[row + t] = noise_base + rng.random_range(0..self.noise as u32);
+        let mut out = SparseBatch::new(self.seq_len(), noise_base, self.noise as u32);
+        for _ in 0..batch {
+            let seed = rng.random::<u64>();
+            let keys = sample(rng, self.keys, self.pairs).into_vec();
+            let values: Vec<u32> = (0..self.pairs)
+                .map(|_| FIRST_DATA + rng.random_range(0..self.values as u32))
+                .collect();
+            let mut placed = Vec::with_capacity(3 * self.pairs + 2 * self.queries);
+            for (i, (&k, &v)) in keys.iter().zip(&values).enumerate() {
+                let (start, end) = (self.stretch_start(i), self.stretch_start(i + 1));
+                let at = rng.random_range(start..=end - 3);
+                placed.push(Placed {
+                    at,
+                    input: KEY,
+                    target: None,
+                });
+                placed.push(Placed {
+                    at: at + 1,
+                    input: self.key(k),
+                    target: None,
+                });
+                placed.push(Placed {
+                    at: at + 2,
+                    input: v,
+                    target: None,
+                });
+            }
+            for (j, i) in sample(rng, self.pairs, self.queries)
+                .into_iter()
+                .enumerate()
+            {
+                let q = self.region + 2 * j;
+                placed.push(Placed {
+                    at: q,
+                    input: QUERY,
+                    target: None,
+                });
+                placed.push(Placed {
+                    at: q + 1,
+                    input: self.key(keys[i]),
+                    target: Some(values[i]),
+                });
+            }
+            out.push_row(seed, placed);
         }
-        let keys = sample(rng, self.keys, self.pairs).into_vec();
-        let values: Vec<u32> = (0..self.pairs)
-            .map(|_| FIRST_DATA + rng.random_range(0..self.values as u32))
-            .collect();
-        for (i, (&k, &v)) in keys.iter().zip(&values).enumerate() {
-            let (start, end) = (self.stretch_start(i), self.stretch_start(i + 1));
-            let at = row + rng.random_range(start..=end - 3);
-            out.inputs[at] = KEY;
-            out.inputs[at + 1] = self.key(k);
-            out.inputs[at + 2] = v;
-        }
-        let asked = sample(rng, self.pairs, self.queries);
-        for (j, i) in asked.into_iter().enumerate() {
-            let q = row + self.region + 2 * j;
-            out.inputs[q] = QUERY;
-            out.inputs[q + 1] = self.key(keys[i]);
-            out.targets[q + 1] = values[i];
-            out.mask[q + 1] = 1.0;
-        }
+        out
     }
 }
 
@@ -126,7 +152,15 @@ impl Task for MultiKeyNeedle {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        Batch::from_rows(batch, self.seq_len(), |out, b| self.fill_row(out, b, rng))
+        self.sparse(batch, rng).materialize()
+    }
+
+    fn sample_streamed(&self, rng: &mut StdRng, batch: usize) -> Box<dyn Sequences> {
+        Box::new(self.sparse(batch, rng))
+    }
+
+    fn check_streamed_rows(&self, _rows: usize) -> Result<(), TaskError> {
+        check_stream_length(self.seq_len())
     }
 }
 

@@ -8,7 +8,10 @@
 use rand::RngExt;
 use rand::rngs::StdRng;
 
-use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check, within};
+use super::{
+    Batch, FIRST_DATA, KEY, Placed, QUERY, Sequences, SparseBatch, Task, TaskError, check,
+    check_stream_length, within,
+};
 
 /// Needle retrieval at a fixed distance.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +65,15 @@ impl Task for Needle {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        Batch::from_rows(batch, self.seq_len(), |out, b| {
-            self.fill_row(out, b, None, rng)
-        })
+        self.sparse(batch, None, rng).materialize()
+    }
+
+    fn sample_streamed(&self, rng: &mut StdRng, batch: usize) -> Box<dyn Sequences> {
+        Box::new(self.sparse(batch, None, rng))
+    }
+
+    fn check_streamed_rows(&self, _rows: usize) -> Result<(), TaskError> {
+        check_stream_length(self.seq_len())
     }
 }
 
@@ -78,9 +87,7 @@ impl Needle {
             value,
             &format!("below {} (the number of values)", self.values),
         )?;
-        let mut out = Batch::zeros(1, self.seq_len());
-        self.fill_row(&mut out, 0, Some(value as u32), rng);
-        Ok(out)
+        Ok(self.sparse(1, Some(value as u32), rng).materialize())
     }
 
     /// The value number a predicted token stands for (`None` for a token that is not a value).
@@ -88,22 +95,37 @@ impl Needle {
         super::value_of(token, self.values)
     }
 
-    /// Row `b`: noise, then KEY and the value at a random position, QUERY `distance` later.
-    fn fill_row(&self, out: &mut Batch, b: usize, value: Option<u32>, rng: &mut StdRng) {
-        let len = self.seq_len();
-        let row = b * len;
+    /// `batch` rows: noise, then KEY and the value (`value`, or drawn) at a random position,
+    /// QUERY `distance` later, answered by the value.
+    fn sparse(&self, batch: usize, value: Option<u32>, rng: &mut StdRng) -> SparseBatch {
         let noise_base = FIRST_DATA + self.values as u32;
-        for t in 0..len {
-            out.inputs[row + t] = noise_base + rng.random_range(0..self.noise as u32);
+        let mut out = SparseBatch::new(self.seq_len(), noise_base, self.noise as u32);
+        for _ in 0..batch {
+            let seed = rng.random::<u64>();
+            let at = rng.random_range(0..=self.lead);
+            let value =
+                FIRST_DATA + value.unwrap_or_else(|| rng.random_range(0..self.values as u32));
+            let q = at + 1 + self.distance;
+            let placed = vec![
+                Placed {
+                    at,
+                    input: KEY,
+                    target: None,
+                },
+                Placed {
+                    at: at + 1,
+                    input: value,
+                    target: None,
+                },
+                Placed {
+                    at: q,
+                    input: QUERY,
+                    target: Some(value),
+                },
+            ];
+            out.push_row(seed, placed);
         }
-        let at = rng.random_range(0..=self.lead);
-        let value = FIRST_DATA + value.unwrap_or_else(|| rng.random_range(0..self.values as u32));
-        out.inputs[row + at] = KEY;
-        out.inputs[row + at + 1] = value;
-        let q = at + 1 + self.distance;
-        out.inputs[row + q] = QUERY;
-        out.targets[row + q] = value;
-        out.mask[row + q] = 1.0;
+        out
     }
 }
 

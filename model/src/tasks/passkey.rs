@@ -14,7 +14,10 @@
 use rand::RngExt;
 use rand::rngs::StdRng;
 
-use super::{Batch, FIRST_DATA, KEY, QUERY, Task, TaskError, check, within};
+use super::{
+    Batch, FIRST_DATA, KEY, Placed, QUERY, Sequences, SparseBatch, Task, TaskError, check,
+    check_stream_length, within,
+};
 
 /// Passkey retrieval at a fixed distance.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,35 +75,43 @@ impl Passkey {
             )?;
         }
         let digits: Vec<u32> = digits.iter().map(|&d| d as u32).collect();
-        let mut out = Batch::zeros(1, self.seq_len());
-        self.fill_row(&mut out, 0, Some(&digits), rng);
-        Ok(out)
+        Ok(self.sparse(1, Some(&digits), rng).materialize())
     }
 
-    /// Row `b`: noise, the passkey after KEY at a random position, QUERY `distance` after its
-    /// last digit, then the passkey but its last digit as the answer's inputs. The digits are
-    /// `chosen`, or drawn from `rng`.
-    fn fill_row(&self, out: &mut Batch, b: usize, chosen: Option<&[u32]>, rng: &mut StdRng) {
-        let len = self.seq_len();
-        let row = b * len;
+    /// `batch` rows: noise, the passkey after KEY at a random position, QUERY `distance` after
+    /// its last digit, then the passkey but its last digit as the answer's inputs, each answer
+    /// position scored by the next digit. The digits are `chosen`, or drawn from `rng`.
+    fn sparse(&self, batch: usize, chosen: Option<&[u32]>, rng: &mut StdRng) -> SparseBatch {
         let noise_base = FIRST_DATA + self.values as u32;
-        for t in 0..len {
-            out.inputs[row + t] = noise_base + rng.random_range(0..self.noise as u32);
-        }
-        let at = row + rng.random_range(0..=self.lead);
-        let q = at + self.digits + self.distance;
-        out.inputs[at] = KEY;
-        out.inputs[q] = QUERY;
-        for d in 0..self.digits {
-            let digit = FIRST_DATA
-                + chosen.map_or_else(|| rng.random_range(0..self.values as u32), |c| c[d]);
-            out.inputs[at + 1 + d] = digit;
-            if d + 1 < self.digits {
-                out.inputs[q + 1 + d] = digit;
+        let mut out = SparseBatch::new(self.seq_len(), noise_base, self.noise as u32);
+        for _ in 0..batch {
+            let seed = rng.random::<u64>();
+            let at = rng.random_range(0..=self.lead);
+            let q = at + self.digits + self.distance;
+            let mut placed = vec![Placed {
+                at,
+                input: KEY,
+                target: None,
+            }];
+            let mut said = QUERY; // what the answer position `q + d` reads before saying digit d
+            for d in 0..self.digits {
+                let digit = FIRST_DATA
+                    + chosen.map_or_else(|| rng.random_range(0..self.values as u32), |c| c[d]);
+                placed.push(Placed {
+                    at: at + 1 + d,
+                    input: digit,
+                    target: None,
+                });
+                placed.push(Placed {
+                    at: q + d,
+                    input: said,
+                    target: Some(digit),
+                });
+                said = digit;
             }
-            out.targets[q + d] = digit;
-            out.mask[q + d] = 1.0;
+            out.push_row(seed, placed);
         }
+        out
     }
 }
 
@@ -118,9 +129,15 @@ impl Task for Passkey {
     }
 
     fn sample(&self, rng: &mut StdRng, batch: usize) -> Batch {
-        Batch::from_rows(batch, self.seq_len(), |out, b| {
-            self.fill_row(out, b, None, rng)
-        })
+        self.sparse(batch, None, rng).materialize()
+    }
+
+    fn sample_streamed(&self, rng: &mut StdRng, batch: usize) -> Box<dyn Sequences> {
+        Box::new(self.sparse(batch, None, rng))
+    }
+
+    fn check_streamed_rows(&self, _rows: usize) -> Result<(), TaskError> {
+        check_stream_length(self.seq_len())
     }
 }
 

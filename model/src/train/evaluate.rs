@@ -1,37 +1,45 @@
 //! Evaluation: a model streamed over a batch without training (no autodiff, z = μ), segment by
 //! segment as in training, scored on the batch's scored positions, and traced for the viewers.
+//! A batch is any [`Sequences`]: one built whole, or one that builds each segment on demand, so
+//! that a sequence of 100M tokens costs the memory of one segment.
 
 use burn::tensor::{Device, Tensor};
 
 use super::StepTensors;
 use crate::loss::correct_predictions;
 use crate::model::{Dmn, ForwardOptions};
-use crate::tasks::Batch;
+use crate::tasks::{Batch, Sequences};
 use crate::trace::MemoryTrace;
 
 /// Loss and accuracy of `model` on `batch`, streaming segment by segment.
-pub fn evaluate(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
+pub fn evaluate(model: &Dmn, batch: &dyn Sequences, device: &Device) -> StepTensors {
     stream_evaluation(model, batch, device, false)
 }
 
 /// [`evaluate`], also keeping the predicted tokens for [`StepTensors::predictions`] (for tasks
 /// scored on the predicted sequence, such as F1 and ROUGE-L).
-pub fn evaluate_predicting(model: &Dmn, batch: &Batch, device: &Device) -> StepTensors {
+pub fn evaluate_predicting(model: &Dmn, batch: &dyn Sequences, device: &Device) -> StepTensors {
     stream_evaluation(model, batch, device, true)
 }
 
-fn stream_evaluation(model: &Dmn, batch: &Batch, device: &Device, keep: bool) -> StepTensors {
+fn stream_evaluation(
+    model: &Dmn,
+    batch: &dyn Sequences,
+    device: &Device,
+    keep: bool,
+) -> StepTensors {
     let seg = model.segment_len();
-    let mut state = model.init_state(batch.batch, device);
+    let mut state = model.init_state(batch.rows(), device);
     let zero = || Tensor::<1>::zeros([1], device);
     let (mut loss_sum, mut correct) = (zero(), zero());
     let (mut loss_terms, mut scored) = (0, 0);
     let mut stats = None;
     let mut predicted = Vec::new();
-    for (start, len) in super::segments(batch.len, seg) {
-        let (inputs, targets, mask) = batch.segment(start, len, device);
+    for (start, len) in super::segments(batch.seq_len(), seg) {
+        let window = batch.window(start, len);
+        let (inputs, targets, mask) = window.segment(0, len, device);
         let (out, next) = model.forward_segment(state, inputs, ForwardOptions::default());
-        if batch.has_targets(start, len) {
+        if window.has_targets(0, len) {
             if keep {
                 let [b, l, _] = out.logits.dims();
                 predicted.push((start, out.logits.clone().argmax(2).reshape([b, l])));
@@ -44,7 +52,7 @@ fn stream_evaluation(model: &Dmn, batch: &Batch, device: &Device, keep: bool) ->
                 );
             correct = correct + correct_predictions(out.logits, targets, mask);
             loss_terms += 1;
-            scored += batch.scored_in(start, len);
+            scored += window.scored_in(0, len);
         }
         stats = Some(out.stats);
         state = next;

@@ -5,7 +5,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::memory_stats::MemoryStats;
 use crate::model::SegmentOutput;
-use crate::tasks::Batch;
+use crate::tasks::Sequences;
 use crate::transfer::TransferDecision;
 
 /// A readback from the device failed: the device was lost (a GPU reset, a browser tab's WebGPU
@@ -87,8 +87,9 @@ impl StepTensors {
 
     /// The predicted token at each scored position of each row of `batch`, in order (blocking;
     /// native only). Empty rows unless the tensors come from [`evaluate_predicting`].
-    pub fn predictions(&self, batch: &Batch) -> Vec<Vec<u32>> {
-        let mut rows = vec![Vec::new(); batch.batch];
+    pub fn predictions(&self, batch: &dyn Sequences) -> Vec<Vec<u32>> {
+        let answers: Vec<Vec<(usize, u32)>> = (0..batch.rows()).map(|r| batch.answers(r)).collect();
+        let mut rows = vec![Vec::new(); batch.rows()];
         for (start, tokens) in &self.predicted {
             let [b, len] = tokens.dims();
             let v = tokens
@@ -97,11 +98,11 @@ impl StepTensors {
                 .convert::<i64>()
                 .try_to_vec::<i64>()
                 .unwrap_or_default();
+            let inside = |&&(t, _): &&(usize, u32)| (*start..start + len).contains(&t);
             for (r, row) in rows.iter_mut().enumerate().take(b) {
-                for t in 0..len {
-                    if batch.mask[r * batch.len + start + t] > 0.0 {
-                        row.push(v.get(r * len + t).copied().unwrap_or(0).max(0) as u32);
-                    }
+                for &(t, _) in answers[r].iter().filter(inside) {
+                    let i = r * len + t - start;
+                    row.push(v.get(i).copied().unwrap_or(0).max(0) as u32);
                 }
             }
         }

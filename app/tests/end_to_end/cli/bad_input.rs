@@ -34,9 +34,14 @@ const CASES: &[(&str, &[&str])] = &[
         "train --task needle --length 100000000 --out DIR/huge",
         &["16 × 1000000", "batch size of at most 2"],
     ),
+    // Evaluation streams needles segment by segment, in memory flat in length, up to a limit.
     (
         "eval --run DIR/good --distances 100,1000000000000",
-        &["batch tokens", "give a shorter length"],
+        &[
+            "sequence length",
+            "streamed sequence's limit",
+            "give a shorter length",
+        ],
     ),
     // A config that fails validation, and one that is not JSON.
     (
