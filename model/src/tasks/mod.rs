@@ -109,7 +109,7 @@ pub(crate) fn check(
 /// The longest sequence a task streams ([`Task::sample_streamed`]), 2³² tokens: far beyond
 /// any evaluation (10⁸ tokens take about 80 minutes on the tiny preset on two CPU cores), short
 /// of a mistyped length that would run for years.
-pub const MAX_STREAM_TOKENS: usize = 1 << 32;
+pub const MAX_STREAM_TOKENS: u64 = 1 << 32;
 
 /// A generator of batches.
 pub trait Task {
@@ -140,7 +140,7 @@ pub trait Task {
 /// [`Task::check_streamed_rows`] for a task whose streamed rows are [`SparseBatch`]es.
 pub(crate) fn check_stream_length(len: usize) -> Result<(), TaskError> {
     check(
-        len <= MAX_STREAM_TOKENS,
+        len as u64 <= MAX_STREAM_TOKENS,
         "sequence length",
         len,
         format!(
