@@ -7,7 +7,6 @@
 //! [`from_bytes`] need no file system, so the same bytes open natively and in the browser.
 
 use std::collections::{BTreeMap, HashMap};
-#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -197,13 +196,11 @@ pub fn restore(
 }
 
 /// Writes `file` to `path` atomically.
-#[cfg(not(target_arch = "wasm32"))]
 pub fn save(path: &Path, file: &StateFile) -> Result<()> {
     crate::run_dir::write_atomic(path, &to_bytes(file)?)
 }
 
 /// Reads the snapshot at `path`.
-#[cfg(not(target_arch = "wasm32"))]
 pub fn load(path: &Path) -> Result<StateFile> {
     let shown = path.display();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the state {shown}"))?;
