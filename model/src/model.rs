@@ -17,7 +17,7 @@ use crate::long_term_memory::{LongTermMemory, LongTermMemoryState, LongTermRead}
 use crate::loss::AuxLosses;
 use crate::memory_stats::MemoryStats;
 use crate::policy::compression_level;
-use crate::state_map::{Detach, TensorMap};
+use crate::state_map::{Detach, Name, TensorMap};
 use crate::trace::SegmentTrace;
 use crate::transfer::{TransferDecision, TransferInputs, TransferOutcome, TransferRule};
 use crate::working_memory::{SegmentRun, WorkingMemory, WorkingMemoryState};
@@ -64,11 +64,16 @@ impl DmnState {
     /// Applies `f` to every tensor of the state, named `encoder.…`, `working.…` and
     /// `long_term.…`, and to its counters (see [`TensorMap`]).
     pub fn map_tensors(self, f: &mut impl TensorMap) -> Self {
+        let root = Name::ROOT;
         Self {
-            encoder: self.encoder.map_tensors("encoder", f),
-            working: self.working.map(|w| w.map_tensors("working", f)),
-            long_term: self.long_term.map(|l| l.map_tensors("long_term", f)),
-            segments: f.count("segments", self.segments),
+            encoder: self.encoder.map_tensors(root.field("encoder"), f),
+            working: self
+                .working
+                .map(|w| w.map_tensors(root.field("working"), f)),
+            long_term: self
+                .long_term
+                .map(|l| l.map_tensors(root.field("long_term"), f)),
+            segments: f.count(root.field("segments"), self.segments),
         }
     }
 

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::long_term_memory::LevelBlock;
 use crate::model::{Dmn, DmnState};
-use crate::state_map::TensorMap;
+use crate::state_map::{Name, TensorMap};
 
 /// One tensor as shape and values (row-major).
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +127,7 @@ impl Dmn {
 struct Collect(StateSnapshot);
 
 impl TensorMap for Collect {
-    fn map<const D: usize>(&mut self, name: &str, t: Tensor<D>) -> Tensor<D> {
+    fn map<const D: usize>(&mut self, name: Name<'_>, t: Tensor<D>) -> Tensor<D> {
         let data = t.to_data().convert::<f32>();
         let values = data.try_to_vec::<f32>().expect("converted to f32 above");
         let shape = t.dims().to_vec();
@@ -137,7 +137,7 @@ impl TensorMap for Collect {
         t
     }
 
-    fn count(&mut self, name: &str, value: u64) -> u64 {
+    fn count(&mut self, name: Name<'_>, value: u64) -> u64 {
         self.0.counters.insert(name.to_string(), value);
         value
     }
@@ -157,15 +157,16 @@ impl Restore<'_> {
 }
 
 impl TensorMap for Restore<'_> {
-    fn map<const D: usize>(&mut self, name: &str, t: Tensor<D>) -> Tensor<D> {
-        let Some(found) = self.snapshot.tensors.remove(name) else {
-            self.fail(SnapshotError::Missing(name.to_string()));
+    fn map<const D: usize>(&mut self, name: Name<'_>, t: Tensor<D>) -> Tensor<D> {
+        let name = name.to_string();
+        let Some(found) = self.snapshot.tensors.remove(&name) else {
+            self.fail(SnapshotError::Missing(name));
             return t;
         };
         let expected = t.dims().to_vec();
         if found.shape != expected {
             self.fail(SnapshotError::Shape {
-                name: name.to_string(),
+                name,
                 expected,
                 found: found.shape,
             });
@@ -174,7 +175,7 @@ impl TensorMap for Restore<'_> {
         let elements = expected.iter().product();
         if found.values.len() != elements {
             self.fail(SnapshotError::Size {
-                name: name.to_string(),
+                name,
                 expected: elements,
                 found: found.values.len(),
             });
@@ -183,11 +184,12 @@ impl TensorMap for Restore<'_> {
         Tensor::from_data(TensorData::new(found.values, expected), self.device)
     }
 
-    fn count(&mut self, name: &str, value: u64) -> u64 {
-        match self.snapshot.counters.remove(name) {
+    fn count(&mut self, name: Name<'_>, value: u64) -> u64 {
+        let name = name.to_string();
+        match self.snapshot.counters.remove(&name) {
             Some(v) => v,
             None => {
-                self.fail(SnapshotError::Missing(name.to_string()));
+                self.fail(SnapshotError::Missing(name));
                 value
             }
         }

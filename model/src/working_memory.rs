@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor};
 use crate::controller::ReadQueries;
 use crate::memory_stats::{entropy, max_entropy};
 use crate::ops::{MemoryRead, MemoryWrite, WriteRequest, auto};
-use crate::state_map::{Detach, TensorMap, join};
+use crate::state_map::{Detach, Name, TensorMap};
 use crate::trace::SegmentTrace;
 
 /// Configuration of the [`WorkingMemory`].
@@ -108,15 +108,15 @@ impl From<MemoryWrite> for WorkingMemoryState {
 impl WorkingMemoryState {
     /// Cuts the autodiff graph at a segment boundary.
     pub fn detach(self) -> Self {
-        self.map_tensors("", &mut Detach)
+        self.map_tensors(Name::ROOT, &mut Detach)
     }
 
     /// Applies `f` to each tensor (see [`TensorMap`]).
-    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+    pub fn map_tensors(self, prefix: Name<'_>, f: &mut impl TensorMap) -> Self {
         Self {
-            slots: f.map(&join(prefix, "slots"), self.slots),
-            age: f.map(&join(prefix, "age"), self.age),
-            usage: f.map(&join(prefix, "usage"), self.usage),
+            slots: f.map(prefix.field("slots"), self.slots),
+            age: f.map(prefix.field("age"), self.age),
+            usage: f.map(prefix.field("usage"), self.usage),
         }
     }
 }

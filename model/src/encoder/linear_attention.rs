@@ -9,7 +9,7 @@ use burn::tensor::activation::elu;
 use burn::tensor::{Bool, Device, Tensor};
 
 use super::attention::{AttentionConfig, OutputMlp, QkvHeads};
-use crate::state_map::{TensorMap, join};
+use crate::state_map::{Name, TensorMap};
 
 /// Configuration of one [`LinearAttentionBlock`].
 #[derive(Config, Debug)]
@@ -41,10 +41,10 @@ pub struct LinearAttentionState {
 
 impl LinearAttentionState {
     /// Applies `f` to each tensor (see [`TensorMap`]).
-    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+    pub fn map_tensors(self, prefix: Name<'_>, f: &mut impl TensorMap) -> Self {
         Self {
-            s: f.map(&join(prefix, "s"), self.s),
-            z: f.map(&join(prefix, "z"), self.z),
+            s: f.map(prefix.field("s"), self.s),
+            z: f.map(prefix.field("z"), self.z),
         }
     }
 }

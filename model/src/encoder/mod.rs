@@ -21,7 +21,7 @@ use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Tensor};
 
 use crate::config::EncoderKind;
-use crate::state_map::{Detach, TensorMap, join};
+use crate::state_map::{Detach, Name, TensorMap};
 
 /// One encoder block of either kind.
 #[derive(Module, Debug)]
@@ -59,25 +59,26 @@ pub struct EncoderState {
 impl EncoderState {
     /// Cuts the autodiff graph at a segment boundary.
     pub fn detach(self) -> Self {
-        self.map_tensors("", &mut Detach)
+        self.map_tensors(Name::ROOT, &mut Detach)
     }
 
     /// Applies `f` to each block's tensors, named `blocks.{i}.{field}` under `prefix`.
-    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+    pub fn map_tensors(self, prefix: Name<'_>, f: &mut impl TensorMap) -> Self {
+        let list = prefix.field("blocks");
         let blocks = self
             .blocks
             .into_iter()
             .enumerate()
             .map(|(i, s)| {
-                let name = join(prefix, &format!("blocks.{i}"));
+                let name = list.index(i);
                 match s {
-                    BlockState::Ssm(s) => BlockState::Ssm(s.map_tensors(&name, f)),
+                    BlockState::Ssm(s) => BlockState::Ssm(s.map_tensors(name, f)),
                     BlockState::LinearAttention(s) => {
-                        BlockState::LinearAttention(s.map_tensors(&name, f))
+                        BlockState::LinearAttention(s.map_tensors(name, f))
                     }
-                    BlockState::Recurrent(s) => BlockState::Recurrent(s.map_tensors(&name, f)),
+                    BlockState::Recurrent(s) => BlockState::Recurrent(s.map_tensors(name, f)),
                     BlockState::SlidingWindow(s) => {
-                        BlockState::SlidingWindow(s.map_tensors(&name, f))
+                        BlockState::SlidingWindow(s.map_tensors(name, f))
                     }
                 }
             })
@@ -92,7 +93,7 @@ impl EncoderState {
     /// boundaries ([`crate::train::Trainer::simulate_gaps`]) leaves the memories as the only
     /// way across a boundary, which is what they must be after 100K tokens.
     pub fn handed_on(self) -> Self {
-        self.map_tensors("", &mut NextRow)
+        self.map_tensors(Name::ROOT, &mut NextRow)
     }
 }
 
@@ -100,7 +101,7 @@ impl EncoderState {
 struct NextRow;
 
 impl TensorMap for NextRow {
-    fn map<const D: usize>(&mut self, _: &str, t: Tensor<D>) -> Tensor<D> {
+    fn map<const D: usize>(&mut self, _: Name<'_>, t: Tensor<D>) -> Tensor<D> {
         let rows = t.dims()[0];
         if rows < 2 {
             return t;

@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::nn::{Gru, GruConfig, LayerNorm, LayerNormConfig, Lstm, LstmConfig, LstmState};
 use burn::tensor::{Device, Tensor};
 
-use crate::state_map::{TensorMap, join};
+use crate::state_map::{Name, TensorMap};
 
 /// Which recurrent cell.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -56,10 +56,10 @@ pub struct RecurrentState {
 
 impl RecurrentState {
     /// Applies `f` to each tensor (see [`TensorMap`]).
-    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+    pub fn map_tensors(self, prefix: Name<'_>, f: &mut impl TensorMap) -> Self {
         Self {
-            hidden: f.map(&join(prefix, "hidden"), self.hidden),
-            cell: self.cell.map(|c| f.map(&join(prefix, "cell"), c)),
+            hidden: f.map(prefix.field("hidden"), self.hidden),
+            cell: self.cell.map(|c| f.map(prefix.field("cell"), c)),
         }
     }
 }

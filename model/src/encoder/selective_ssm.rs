@@ -9,7 +9,7 @@ use burn::tensor::activation::{silu, softplus};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::ops::{ScanInputs, auto};
-use crate::state_map::{TensorMap, join};
+use crate::state_map::{Name, TensorMap};
 
 /// Configuration of one [`SelectiveSsmBlock`].
 #[derive(Config, Debug)]
@@ -70,10 +70,10 @@ pub struct SsmState {
 
 impl SsmState {
     /// Applies `f` to each tensor (see [`TensorMap`]).
-    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+    pub fn map_tensors(self, prefix: Name<'_>, f: &mut impl TensorMap) -> Self {
         Self {
-            conv: self.conv.map(|c| f.map(&join(prefix, "conv"), c)),
-            h: f.map(&join(prefix, "h"), self.h),
+            conv: self.conv.map(|c| f.map(prefix.field("conv"), c)),
+            h: f.map(prefix.field("h"), self.h),
         }
     }
 }

@@ -10,7 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
 use super::attention::{AttentionConfig, OutputMlp, QkvHeads};
-use crate::state_map::{TensorMap, join};
+use crate::state_map::{Name, TensorMap};
 
 /// Configuration of one [`SlidingWindowBlock`].
 #[derive(Config, Debug)]
@@ -44,11 +44,11 @@ pub struct SlidingWindowState {
 
 impl SlidingWindowState {
     /// Applies `f` to each tensor and to the count of cached tokens (see [`TensorMap`]).
-    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+    pub fn map_tensors(self, prefix: Name<'_>, f: &mut impl TensorMap) -> Self {
         Self {
-            k: f.map(&join(prefix, "k"), self.k),
-            v: f.map(&join(prefix, "v"), self.v),
-            cached: f.count(&join(prefix, "cached"), self.cached as u64) as usize,
+            k: f.map(prefix.field("k"), self.k),
+            v: f.map(prefix.field("v"), self.v),
+            cached: f.count(prefix.field("cached"), self.cached as u64) as usize,
         }
     }
 }

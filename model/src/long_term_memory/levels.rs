@@ -5,7 +5,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use crate::state_map::{TensorMap, join};
+use crate::state_map::{Name, TensorMap};
 
 /// One occupied level: `m` entries with their importance and kept latent width.
 #[derive(Debug, Clone)]
@@ -32,12 +32,12 @@ impl LevelBlock {
     }
 
     /// Applies `f` to each tensor and to the span (see [`TensorMap`]).
-    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+    pub fn map_tensors(self, prefix: Name<'_>, f: &mut impl TensorMap) -> Self {
         Self {
-            entries: f.map(&join(prefix, "entries"), self.entries),
-            importance: f.map(&join(prefix, "importance"), self.importance),
-            width: f.map(&join(prefix, "width"), self.width),
-            span: f.count(&join(prefix, "span"), self.span),
+            entries: f.map(prefix.field("entries"), self.entries),
+            importance: f.map(prefix.field("importance"), self.importance),
+            width: f.map(prefix.field("width"), self.width),
+            span: f.count(prefix.field("span"), self.span),
         }
     }
 }

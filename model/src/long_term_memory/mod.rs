@@ -32,7 +32,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::compression::{Compressed, Compressor, CompressorConfig};
 use crate::config::CompressionKind;
-use crate::state_map::{Detach, TensorMap, join};
+use crate::state_map::{Detach, Name, TensorMap};
 use levels::{store_flat, store_levels};
 
 /// Configuration of the [`LongTermMemory`].
@@ -69,21 +69,22 @@ pub struct LongTermMemoryState {
 impl LongTermMemoryState {
     /// Cuts the autodiff graph at a segment boundary.
     pub fn detach(self) -> Self {
-        self.map_tensors("", &mut Detach)
+        self.map_tensors(Name::ROOT, &mut Detach)
     }
 
     /// Applies `f` to each occupied level's tensors, named `levels.{i}.{field}` under
     /// `prefix`, and to the counters (see [`TensorMap`]).
-    pub fn map_tensors(self, prefix: &str, f: &mut impl TensorMap) -> Self {
+    pub fn map_tensors(self, prefix: Name<'_>, f: &mut impl TensorMap) -> Self {
+        let list = prefix.field("levels");
         let levels = self
             .levels
             .into_iter()
             .enumerate()
-            .map(|(i, l)| l.map(|l| l.map_tensors(&join(prefix, &format!("levels.{i}")), f)))
+            .map(|(i, l)| l.map(|l| l.map_tensors(list.index(i), f)))
             .collect();
         Self {
             levels,
-            segments: f.count(&join(prefix, "segments"), self.segments),
+            segments: f.count(prefix.field("segments"), self.segments),
         }
     }
 
