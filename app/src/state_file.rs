@@ -119,10 +119,13 @@ pub fn to_bytes(file: &StateFile) -> Result<Vec<u8>> {
 /// The snapshot in `bytes`; errors read after the file's name (`state.safetensors is …`).
 pub fn from_bytes(bytes: &[u8]) -> Result<StateFile> {
     let not_a_state = |why: String| anyhow!("is not a DMN state snapshot ({why})");
-    let parsed = SafeTensors::deserialize(bytes).map_err(|e| not_a_state(e.to_string()))?;
-    let (_, metadata) =
+    // The header is parsed (and checked against the file's length) once; the tensors are read
+    // from their offsets in the data that follows it.
+    let (header_len, metadata) =
         SafeTensors::read_metadata(bytes).map_err(|e| not_a_state(e.to_string()))?;
-    let meta = metadata.metadata().clone().unwrap_or_default();
+    let data = &bytes[8 + header_len..];
+    let no_meta = HashMap::new();
+    let meta = metadata.metadata().as_ref().unwrap_or(&no_meta);
     let Some(text) = meta.get(HEADER_KEY) else {
         return Err(not_a_state(format!("no `{HEADER_KEY}` header")));
     };
@@ -138,19 +141,20 @@ pub fn from_bytes(bytes: &[u8]) -> Result<StateFile> {
         );
     }
     let mut tensors = BTreeMap::new();
-    for (name, view) in parsed.tensors() {
-        if view.dtype() != Dtype::F32 {
+    for (name, info) in metadata.tensors() {
+        if info.dtype != Dtype::F32 {
             return Err(not_a_state(format!(
                 "`{name}` is {:?}, not F32",
-                view.dtype()
+                info.dtype
             )));
         }
-        let values = view
-            .data()
+        // `read_metadata` checked that the offsets lie inside the data and match the shape.
+        let (start, end) = info.data_offsets;
+        let values = data[start..end]
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        let shape = view.shape().to_vec();
+        let shape = info.shape.clone();
         tensors.insert(name, NamedTensor { shape, values });
     }
     if meta.get(CHECKSUM_KEY) != Some(&checksum(text, &tensors)) {
@@ -176,7 +180,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<StateFile> {
 /// refused, naming the run it came from.
 pub fn restore(
     name: &str,
-    file: &StateFile,
+    file: StateFile,
     config: &DmnConfig,
     model: &Dmn,
     device: &Device,
@@ -191,7 +195,7 @@ pub fn restore(
         );
     }
     model
-        .restore_state(file.snapshot.clone(), device)
+        .restore_state(file.snapshot, device)
         .map_err(|e| anyhow!("{name} {e}"))
 }
 
@@ -242,7 +246,7 @@ mod tests {
         let bytes = to_bytes(&file).unwrap();
         let read = from_bytes(&bytes).unwrap();
         assert_eq!(read, file);
-        let restored = restore("s", &read, &config, &model, &device).unwrap();
+        let restored = restore("s", read.clone(), &config, &model, &device).unwrap();
         assert_eq!(restored.snapshot(), state.snapshot());
 
         // A flipped bit in the last tensor value.
@@ -260,7 +264,7 @@ mod tests {
         // Another model's config.
         let other = DmnConfig::tiny(20).with_wm_slots(config.wm_slots * 2);
         let other_model = other.init(&device).unwrap();
-        let e = restore("s", &read, &other, &other_model, &device)
+        let e = restore("s", read, &other, &other_model, &device)
             .unwrap_err()
             .to_string();
         assert!(e.contains("another model") && e.contains("runs/a"), "{e}");

@@ -49,10 +49,11 @@ pub(super) fn run(args: &StreamArgs, input: &str) -> Result<()> {
     }
     let (mut state, mut position, mut tokens) = match &args.load_state {
         Some(path) => {
-            let file = state_file::load(path)?;
+            let mut file = state_file::load(path)?;
+            let (position, pending) = (file.position, std::mem::take(&mut file.pending));
             let name = path.display().to_string();
-            let state = state_file::restore(&name, &file, &config.model, &model, &device)?;
-            (state, file.position, file.pending)
+            let state = state_file::restore(&name, file, &config.model, &model, &device)?;
+            (state, position, pending)
         }
         None => (model.init_state(1, &device), 0, Vec::new()),
     };

@@ -66,6 +66,27 @@ fn train(out: &Path, extra: &[&str]) -> String {
     ok(&args)
 }
 
+/// Trains a text run for 2 steps on `text` into `run`, with `extra` arguments.
+fn train_text(run: &Path, text: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--task",
+        "text",
+        "--text",
+        text.to_str().unwrap(),
+        "--length",
+        "32",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
 /// Every line of a run's `metrics.jsonl`.
 fn metrics(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))

@@ -3,7 +3,7 @@
 use dmn_test_support::opted_in;
 use serde_json::Value;
 
-use super::ok;
+use super::{ok, train_text};
 
 #[test]
 fn text_training_and_bits_per_character() {
@@ -15,21 +15,7 @@ fn text_training_and_bits_per_character() {
     )
     .unwrap();
     let run = dir.path().join("run");
-    ok(&[
-        "train",
-        "--task",
-        "text",
-        "--text",
-        text.to_str().unwrap(),
-        "--length",
-        "32",
-        "--steps",
-        "2",
-        "--batch-size",
-        "2",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    train_text(&run, &text, &[]);
     let out = ok(&["eval", "--run", run.to_str().unwrap(), "--samples", "2"]);
     let line: Value = serde_json::from_str(out.trim()).unwrap();
     let bpc = line["bits_per_char"].as_f64().unwrap();
