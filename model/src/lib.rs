@@ -52,6 +52,7 @@ pub mod probe;
 pub mod snapshot;
 pub mod state_map;
 pub mod tasks;
+pub mod timeline;
 pub mod trace;
 pub mod train;
 pub mod transfer;

@@ -11,12 +11,14 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use dmn::trace::SegmentTrace;
 use dmn::{Dmn, DmnState, ForwardOptions};
 use serde_json::{Value, json};
 
-use super::StreamArgs;
 use super::regions::{Region, Regions};
+use super::timeline_file::TimelineFile;
 use super::utf8::{Utf8Check, begins_char};
+use super::{StreamArgs, check_folder};
 use crate::commands::{device, load_run};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
 use crate::state_file::{self, StateFile, config_sha256};
@@ -38,15 +40,12 @@ pub(super) fn run(args: &StreamArgs, input: &str) -> Result<()> {
         );
     }
     if let Some(path) = &args.save_state {
-        // Checked before the stream, which may take hours, rather than after it.
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-        if dir.is_some_and(|d| !d.is_dir()) {
-            bail!(
-                "--save-state {}: its folder does not exist; create it first",
-                path.display()
-            );
-        }
+        check_folder("--save-state", path)?;
     }
+    let mut timeline = match &args.trace {
+        Some(path) => Some(TimelineFile::create(path, &config.model)?),
+        None => None,
+    };
     let (mut state, mut position, mut tokens) = match &args.load_state {
         Some(path) => {
             let mut file = state_file::load(path)?;
@@ -94,8 +93,13 @@ pub(super) fn run(args: &StreamArgs, input: &str) -> Result<()> {
         let n = if full { seg } else { tokens.len() };
         let first = position - tokens.len() as u64;
         let targets = &tokens[1..(n + 1).min(tokens.len())];
-        let (next, nats) = run_segment(&model, state, &tokens[..n], targets, &device)?;
+        let traced = timeline.is_some();
+        let (next, nats, trace) =
+            run_segment(&model, state, &tokens[..n], targets, traced, &device)?;
         state = next;
+        if let Some(timeline) = &mut timeline {
+            timeline.push(first, &tokens[..n], trace.as_ref(), &[]);
+        }
         tokens_run += n as u64;
         for (i, (&t, &nats)) in targets.iter().zip(&nats).enumerate() {
             if let Some(region) = regions.add(first + 1 + i as u64, nats, begins_char(t)) {
@@ -125,6 +129,9 @@ pub(super) fn run(args: &StreamArgs, input: &str) -> Result<()> {
         state_file::save(path, &file)?;
         summary["saved_state"] = json!(path.display().to_string());
     }
+    if let Some(timeline) = timeline {
+        summary["trace"] = json!(timeline.save()?);
+    }
     println!("{summary}");
     Ok(())
 }
@@ -153,21 +160,27 @@ fn read_some(source: &mut dyn Read, buf: &mut [u8], input: &str) -> Result<usize
     }
 }
 
-/// Runs one segment of `tokens` and returns the next state and, for each of `targets` (the
-/// tokens after the first `targets.len()` positions), the model's negative log-likelihood.
+/// Runs one segment of `tokens` and returns the next state, for each of `targets` (the tokens
+/// after the first `targets.len()` positions) the model's negative log-likelihood, and the
+/// segment's trace when `traced`.
 fn run_segment(
     model: &Dmn,
     state: DmnState,
     tokens: &[u32],
     targets: &[u32],
+    traced: bool,
     device: &Device,
-) -> Result<(DmnState, Vec<f32>)> {
+) -> Result<(DmnState, Vec<f32>, Option<SegmentTrace>)> {
     let ids = |t: &[u32]| t.iter().map(|&t| i64::from(t)).collect::<Vec<_>>();
     let input =
         Tensor::<2, Int>::from_data(TensorData::new(ids(tokens), [1, tokens.len()]), device);
-    let (out, next) = model.forward_segment(state, input, ForwardOptions::default());
+    let options = ForwardOptions {
+        trace: traced,
+        ..ForwardOptions::default()
+    };
+    let (out, next) = model.forward_segment(state, input, options);
     if targets.is_empty() {
-        return Ok((next, Vec::new()));
+        return Ok((next, Vec::new(), out.trace));
     }
     let m = targets.len();
     let targets = Tensor::<3, Int>::from_data(TensorData::new(ids(targets), [1, m, 1]), device);
@@ -178,7 +191,7 @@ fn run_segment(
         .convert::<f32>()
         .try_to_vec::<f32>()
         .map_err(|e| anyhow::anyhow!("cannot read the model's predictions: {e:?}"))?;
-    Ok((next, nats))
+    Ok((next, nats, out.trace))
 }
 
 /// One JSON line for `region`, with the time, speed and peak memory of the `tokens_run` so far.

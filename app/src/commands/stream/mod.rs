@@ -7,11 +7,12 @@
 mod document;
 mod needle;
 mod regions;
+mod timeline_file;
 mod utf8;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
 
 /// Arguments of `dmn stream`.
@@ -35,6 +36,12 @@ pub struct StreamArgs {
     /// later with `--load-state`, or to fork two continuations from.
     #[arg(long, requires = "input")]
     pub save_state: Option<PathBuf>,
+    /// Write the memory's timeline over the whole stream to this file (JSON, bounded in size
+    /// however long the stream: at most 4,096 buckets along the token axis, the segments
+    /// around the needle and the question in full, and the answer's provenance), for the
+    /// desktop trainer and the browser page to open.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
     /// Tokens to stream (generated needle sequence).
     #[arg(long, default_value_t = 1_000_000, conflicts_with = "input")]
     pub length: u64,
@@ -52,4 +59,16 @@ pub fn run(args: StreamArgs) -> Result<()> {
         Some(input) => document::run(&args, input),
         None => needle::run(&args),
     }
+}
+
+/// Refuses an output file whose folder does not exist, before a stream that may take hours.
+fn check_folder(flag: &str, path: &Path) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if dir.is_some_and(|d| !d.is_dir()) {
+        bail!(
+            "{flag} {}: its folder does not exist; create it first",
+            path.display()
+        );
+    }
+    Ok(())
 }

@@ -7,11 +7,13 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use dmn::ForwardOptions;
 use dmn::tasks::{Needle, Task};
+use dmn::timeline::Asked;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
 use super::StreamArgs;
+use super::timeline_file::TimelineFile;
 use crate::commands::{device, load_run};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
 
@@ -24,7 +26,8 @@ pub(super) fn run(args: &StreamArgs) -> Result<()> {
     let (config, model) = load_run(&args.run, &device)?;
     let total = args.length as usize;
     // The training task's needle, placed at the start, asked at the last token.
-    let task = Needle::new(total - 2, config.train.task.values, 16, 0)?;
+    let distance = total - 2;
+    let task = Needle::new(distance, config.train.task.values, 16, 0)?;
     task.check_streamed_rows(1)?;
     if task.vocab_size() > config.model.vocab_size {
         bail!(
@@ -35,6 +38,15 @@ pub(super) fn run(args: &StreamArgs) -> Result<()> {
     }
     let sequence = task.sample_streamed(&mut StdRng::seed_from_u64(args.seed), 1);
     let (query_at, value) = sequence.answers(0)[0];
+    let mut timeline = match &args.trace {
+        Some(path) => Some(TimelineFile::create(path, &config.model)?),
+        None => None,
+    };
+    if let Some(timeline) = &mut timeline {
+        // The value sits `distance` tokens before the question, right after its KEY.
+        timeline.mark((query_at - distance) as u64, "needle");
+        timeline.mark(query_at as u64, "query");
+    }
 
     let seg = model.segment_len();
     let marks = [total / 10, total / 2, total];
@@ -46,10 +58,16 @@ pub(super) fn run(args: &StreamArgs) -> Result<()> {
     let mut mark = 0;
     while start < total {
         let len = seg.min(total - start);
-        let (input, _, _) = sequence.window(start, len).segment(0, len, &device);
-        let (out, next) = model.forward_segment(state, input, ForwardOptions::default());
+        let window = sequence.window(start, len);
+        let (input, _, _) = window.segment(0, len, &device);
+        let options = ForwardOptions {
+            trace: timeline.is_some(),
+            ..ForwardOptions::default()
+        };
+        let (out, next) = model.forward_segment(state, input, options);
         state = next;
-        if (start..start + len).contains(&query_at) {
+        let asks = (start..start + len).contains(&query_at);
+        if asks {
             let pred = out
                 .logits
                 .narrow(1, query_at - start, 1)
@@ -60,6 +78,15 @@ pub(super) fn run(args: &StreamArgs) -> Result<()> {
                 .try_to_vec::<i64>()
                 .ok()
                 .and_then(|v| v.first().copied());
+        }
+        if let Some(timeline) = &mut timeline {
+            let asked = Asked {
+                position: query_at as u64,
+                predicted: answer.map_or(0, |a| a.max(0) as u32),
+                expected: Some(value),
+            };
+            let asked = if asks { vec![asked] } else { Vec::new() };
+            timeline.push(start as u64, window.row(0), out.trace.as_ref(), &asked);
         }
         start += len;
         while mark < marks.len() && start >= marks[mark] {
@@ -77,9 +104,10 @@ pub(super) fn run(args: &StreamArgs) -> Result<()> {
             mark += 1;
         }
     }
-    println!(
-        "{}",
-        json!({ "length": total, "needle_value": value, "predicted": answer, "correct": answer == Some(value as i64) })
-    );
+    let mut summary = json!({ "length": total, "needle_value": value, "predicted": answer, "correct": answer == Some(value as i64) });
+    if let Some(timeline) = timeline {
+        summary["trace"] = json!(timeline.save()?);
+    }
+    println!("{summary}");
     Ok(())
 }

@@ -1,45 +1,69 @@
 //! `dmn stream`: one long sequence through a trained run, reported in JSON lines; a document
 //! through a text run, split and resumed through a saved memory state.
 
-use std::path::Path;
-
 use assert_cmd::Command;
+use dmn::timeline::Timeline;
 use dmn_app::state_file;
 use serde_json::Value;
 
-use super::{fails, json_lines, ok, train};
+use super::{fails, json_lines, ok, train, train_text};
 
 #[test]
-fn stream_prints_json_lines_up_to_the_answer() {
+fn stream_prints_json_lines_up_to_the_answer_and_writes_its_timeline() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     train(&run, &["--steps", "2"]);
-    let out = ok(&["stream", "--run", run.to_str().unwrap(), "--length", "3000"]);
+    let trace = dir.path().join("timeline.json");
+    let (run, trace_s) = (run.to_str().unwrap(), trace.to_str().unwrap());
+    let out = ok(&[
+        "stream", "--run", run, "--length", "3000", "--trace", trace_s,
+    ]);
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[2]["tokens"], 3000);
     assert!(lines[3].get("correct").is_some());
-}
+    assert_eq!(lines[3]["trace"], trace_s);
 
-/// Trains a text run for 2 steps on `text` into `run`, with `extra` arguments.
-fn train_text(run: &Path, text: &Path, extra: &[&str]) {
-    let mut args = vec![
-        "train",
-        "--task",
-        "text",
-        "--text",
-        text.to_str().unwrap(),
+    // The timeline covers every token, marks the needle and the question, keeps their
+    // segments whole, and traces the one answer to the slot it read.
+    let timeline: Timeline = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    assert_eq!(timeline.tokens, 3000);
+    let covered: u64 = timeline.buckets.iter().map(|b| b.tokens).sum();
+    assert_eq!(covered, 3000);
+    let marks: Vec<(u64, &str)> = timeline
+        .marks
+        .iter()
+        .map(|m| (m.position, m.label.as_str()))
+        .collect();
+    assert_eq!(marks, [(1, "needle"), (2999, "query")]);
+    assert_eq!(timeline.details.len(), 2);
+    assert_eq!(timeline.details[0].start, 0);
+    let answer = &timeline.answers[..];
+    assert_eq!(answer.len(), 1);
+    assert_eq!(answer[0].position, 2999);
+    assert_eq!(
+        Some(answer[0].predicted.into()),
+        lines[3]["predicted"].as_u64()
+    );
+    assert_eq!(
+        answer[0].expected.map(u64::from),
+        lines[3]["needle_value"].as_u64()
+    );
+    assert_eq!(answer[0].read.len(), timeline.slots);
+
+    let e = fails(&[
+        "stream",
+        "--run",
+        run,
         "--length",
-        "32",
-        "--steps",
-        "2",
-        "--batch-size",
-        "2",
-        "--out",
-        run.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    ok(&args);
+        "3000",
+        "--trace",
+        dir.path().join("no/such/folder/t.json").to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("--trace") && e.contains("folder does not exist"),
+        "{e}"
+    );
 }
 
 /// The summary (last line) of a `dmn stream --input` run, and its summed bits.
@@ -74,6 +98,8 @@ fn a_document_streamed_in_two_parts_through_a_saved_state_equals_the_unbroken_st
         "256",
         "--save-state",
         path("whole.state").to_str().unwrap(),
+        "--trace",
+        path("whole.json").to_str().unwrap(),
     ]);
     let first = ok(&[
         "stream",
@@ -121,6 +147,14 @@ fn a_document_streamed_in_two_parts_through_a_saved_state_equals_the_unbroken_st
     let (whole_summary, whole_bits) = summary(&whole);
     let bpc = whole_summary["bits_per_char"].as_f64().unwrap();
     assert!(bpc > 0.0 && bpc < 16.0, "{whole_summary}");
+    // The timeline covers every token run (all but those the saved state keeps).
+    let timeline: Timeline =
+        serde_json::from_slice(&std::fs::read(path("whole.json")).unwrap()).unwrap();
+    let run_tokens =
+        whole_summary["position"].as_u64().unwrap() - whole_summary["pending"].as_u64().unwrap();
+    assert_eq!(timeline.tokens, run_tokens);
+    let covered: u64 = timeline.buckets.iter().map(|b| b.tokens).sum();
+    assert_eq!(covered, run_tokens);
     let (_, first_bits) = summary(&first);
     let (second_summary, second_bits) = summary(&second);
     assert_eq!(second_summary["position"], text.len());
