@@ -454,7 +454,15 @@ pub(crate) mod tests {
             let trace = out.trace.unwrap().read();
             assert_eq!(trace.updates, 3, "21 tokens with updates every 8");
             assert_eq!(trace.write_weights.len(), 3 * 2 * 16);
-            assert_eq!(trace.transfer.unwrap().slots.len(), 2);
+            let transfer = trace.transfer.unwrap();
+            assert_eq!(transfer.slots.len(), 2);
+            // Kept latent widths, one per moved slot, within the compressor's latent width.
+            let z = config.ltm_latent_dim as f32;
+            assert_eq!(transfer.width.len(), 2);
+            assert!(
+                transfer.width.iter().all(|w| (0.0..=z).contains(w)),
+                "{transfer:?}"
+            );
             assert_eq!(trace.level_fill, vec![1.0, 0.0, 0.0, 0.0, 0.0]);
         }
     }

@@ -18,6 +18,9 @@ pub struct TransferEvent {
     pub slots: Vec<u32>,
     /// Their importance scores.
     pub importance: Vec<f32>,
+    /// Latent dimensions the compression kept of each (of the compressor's latent width).
+    #[serde(default)]
+    pub width: Vec<f32>,
     /// Long-term level where the carry settled (0 when level 0 was free).
     pub level: usize,
 }
@@ -67,7 +70,8 @@ pub struct SegmentTrace {
     /// Per update: write weights `[H, K]`, read weights `[H, K]`, slot norms, age, usage `[K]`.
     pub(crate) per_update: Vec<[Tensor<1>; 5]>,
     pub(crate) importance: Option<Tensor<1>>,
-    pub(crate) transfer: Option<(Tensor<1, Int>, Tensor<1>, usize)>,
+    /// Moved slots, their importance, their kept latent width, the level the carry settled in.
+    pub(crate) transfer: Option<(Tensor<1, Int>, Tensor<1>, Tensor<1>, usize)>,
     pub(crate) level_fill: Vec<f32>,
     pub(crate) level_span: Vec<u64>,
     pub(crate) retrieval_per_level: Option<Tensor<1>>,
@@ -140,9 +144,11 @@ impl SegmentTrace {
     pub(crate) fn record_transfer(&mut self, importance: Tensor<2>, transfer: &Transfer) {
         let [_, m] = transfer.slots.dims();
         self.importance = Some(importance.narrow(0, 0, 1).reshape([self.slots]));
+        let width = transfer.compressed.width.clone().detach();
         self.transfer = Some((
             transfer.slots.clone().narrow(0, 0, 1).reshape([m]),
             transfer.importance.clone().narrow(0, 0, 1).reshape([m]),
+            width.narrow(0, 0, 1).reshape([m]),
             transfer.level,
         ));
     }
@@ -160,8 +166,9 @@ impl SegmentTrace {
             floats.extend(self.per_update.iter().map(|u| u[kinds].clone()));
         }
         floats.extend(self.importance.clone());
-        if let Some((_, imp, _)) = &self.transfer {
+        if let Some((_, imp, width, _)) = &self.transfer {
             floats.push(imp.clone());
+            floats.push(width.clone());
         }
         floats.extend(self.retrieval_per_level.clone());
         let device = self.per_update.first().map(|u| u[0].device());
@@ -193,10 +200,11 @@ impl SegmentTrace {
         } else {
             Vec::new()
         };
-        let transfer = self.transfer.as_ref().map(|(_, _, level)| {
+        let transfer = self.transfer.as_ref().map(|(_, _, _, level)| {
             let ids = slot_ids.clone().unwrap_or_default();
             TransferEvent {
                 importance: take(ids.len()),
+                width: take(ids.len()),
                 slots: ids.into_iter().map(|i| i as u32).collect(),
                 level: *level,
             }

@@ -30,6 +30,9 @@ pub struct Transferred {
     pub level: usize,
     /// Its importance score, which sets how wide the compression keeps it.
     pub importance: f32,
+    /// Latent dimensions the compression kept of it (absent in traces without them).
+    #[serde(default)]
+    pub width: Option<f32>,
 }
 
 /// An answer asked of the stream at one position.
@@ -79,7 +82,8 @@ impl Timeline {
 
     /// The segment ending at token `end` moved the slots of `transfer` into long-term memory.
     pub(super) fn transferred(&mut self, end: u64, transfer: &TransferEvent) {
-        for (&slot, &importance) in transfer.slots.iter().zip(&transfer.importance) {
+        for (i, (&slot, &importance)) in transfer.slots.iter().zip(&transfer.importance).enumerate()
+        {
             let moved = self
                 .last_write
                 .get_mut(slot as usize)
@@ -89,6 +93,7 @@ impl Timeline {
                     at: end,
                     level: transfer.level,
                     importance,
+                    width: transfer.width.get(i).copied(),
                 });
             }
         }
@@ -133,6 +138,7 @@ mod tests {
         first.transfer = Some(TransferEvent {
             slots: vec![3],
             importance: vec![0.9],
+            width: vec![2.5],
             level: 1,
         });
         timeline.push(0, &tokens, &first, &[]);
@@ -156,7 +162,8 @@ mod tests {
             Some(Transferred {
                 at: 12,
                 level: 1,
-                importance: 0.9
+                importance: 0.9,
+                width: Some(2.5),
             })
         );
         assert_eq!(answer.retrieval_per_level, vec![0.25, 0.75]);

@@ -178,6 +178,7 @@ mod tests {
                 Some(TransferEvent {
                     slots: vec![3, 5],
                     importance: vec![0.9, 0.4],
+                    width: vec![4.0, 2.0],
                     level: 0,
                 }),
                 vec![0.5, 0.0],
@@ -188,6 +189,7 @@ mod tests {
                 Some(TransferEvent {
                     slots: vec![1],
                     importance: vec![0.7],
+                    width: vec![3.0],
                     level: 1,
                 }),
                 vec![0.0, 0.25],
