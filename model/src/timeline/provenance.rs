@@ -105,11 +105,7 @@ impl Timeline {
             self.answers_dropped += 1;
             return;
         }
-        let slot = read
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(j, _)| j);
+        let slot = most_read(read);
         self.answers.push(Answer {
             position: asked.position,
             predicted: asked.predicted,
@@ -120,6 +116,17 @@ impl Timeline {
             retrieval_per_level: trace.retrieval_per_level.clone(),
         });
     }
+}
+
+/// The slot read most; of equal weights, the lowest slot (as a viewer lists them).
+fn most_read(read: &[f32]) -> usize {
+    let mut best = 0;
+    for (j, &w) in read.iter().enumerate() {
+        if w > read[best] {
+            best = j;
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -174,5 +181,12 @@ mod tests {
         assert_eq!(timeline.details.len(), 2);
         assert_eq!(timeline.details_in(12..13).count(), 1);
         assert_eq!(timeline.details[1].tokens, tokens);
+    }
+
+    #[test]
+    fn of_equal_reads_the_lowest_slot_is_the_one_read_most() {
+        assert_eq!(most_read(&[0.25, 0.5, 0.0, 0.5]), 1);
+        assert_eq!(most_read(&[0.25; 4]), 0);
+        assert_eq!(most_read(&[]), 0);
     }
 }
