@@ -46,28 +46,41 @@ pub fn save(path: &Path, model: &Dmn, config: &DmnConfig) -> Result<()> {
 /// one of the model's parameters, holds a tensor the model does not have, or has one of another
 /// shape is an error naming the file.
 pub fn load(path: &Path, model: Dmn) -> Result<Dmn> {
-    let shown = path.display();
+    let shown = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the weights {shown}"))?;
-    if let Ok(line) = std::fs::read_to_string(checksum_path(path)) {
-        let expected = line.split_whitespace().next().unwrap_or_default();
-        if expected != sha256_hex(&bytes) {
-            bail!(
-                "{shown} is corrupt: it does not match its checksum in {} (the file was changed \
-                 or damaged)",
-                checksum_path(path).display()
-            );
-        }
+    let sums = checksum_path(path);
+    if let Ok(line) = std::fs::read_to_string(&sums) {
+        check_sha256(&bytes, &line, &shown, &sums.display().to_string())?;
     }
+    from_bytes(bytes, &shown, model)
+}
+
+/// Checks `bytes`, read from `name`, against the checksum `line` read from `checksum_name`
+/// (the first word of a `sha256sum` line).
+pub fn check_sha256(bytes: &[u8], line: &str, name: &str, checksum_name: &str) -> Result<()> {
+    let expected = line.split_whitespace().next().unwrap_or_default();
+    if expected != sha256_hex(bytes) {
+        bail!(
+            "{name} is corrupt: it does not match its checksum in {checksum_name} (the file was \
+             changed or damaged)"
+        );
+    }
+    Ok(())
+}
+
+/// Loads the safetensors file `bytes`, read from `name`, into `model` (errors as [`load`]).
+/// The browser fetches the bytes itself.
+pub fn from_bytes(bytes: Vec<u8>, name: &str, model: Dmn) -> Result<Dmn> {
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .validate(true)
         .allow_partial(false);
     let mut model = model;
     let applied = model
         .load_from(&mut store)
-        .map_err(|e| anyhow!("{shown} does not hold weights of this model ({e})"))?;
+        .map_err(|e| anyhow!("{name} does not hold weights of this model ({e})"))?;
     if !applied.unused.is_empty() {
         bail!(
-            "{shown} holds tensors this model does not have ({}); it was written for another \
+            "{name} holds tensors this model does not have ({}); it was written for another \
              model config",
             applied.unused.join(", ")
         );
