@@ -1,6 +1,7 @@
 //! [`WebApp`]: the browser window — the desktop trainer's panels around two modes, training
 //! from scratch and asking the shipped model.
 
+use dmn_app::gui::history::History;
 use dmn_app::gui::panels::{self, Panel};
 use eframe::egui;
 use wasm_bindgen_futures::spawn_local;
@@ -36,6 +37,8 @@ pub struct WebApp {
     start: Option<Mode>,
     /// Evaluate the shipped model once it is loaded (`?evaluate=1`).
     evaluate_on_load: bool,
+    /// A timeline to fetch once the window is up (`?timeline=URL`).
+    timeline: Option<String>,
     drew_first_frame: bool,
 }
 
@@ -75,11 +78,13 @@ impl WebApp {
             question,
             start: Some(if params.demo { Mode::Demo } else { Mode::Train }),
             evaluate_on_load: params.evaluate,
+            timeline: params.timeline,
             drew_first_frame: false,
         };
         {
             let mut l = app.live.borrow_mut();
             l.set_backend(backend);
+            l.weights = params.weights.map(|url| (params.task, url));
             l.status = "compiling the kernels (the first step takes longest)…".into();
         }
         app
@@ -308,6 +313,10 @@ impl eframe::App for WebApp {
             let live = self.live.borrow();
             panels::show_columns(&mut self.panels, ui, &live.history);
         });
+        if let Some(url) = self.timeline.take() {
+            let (live, ctx) = (self.live.clone(), ui.ctx().clone());
+            spawn_local(async move { open_timeline(&live, &ctx, &url).await });
+        }
         if let Some(mode) = self.start.take() {
             let (live, ctx) = (self.live.clone(), ui.ctx().clone());
             let (settings, question) = (self.settings, self.question.clone());
@@ -324,4 +333,23 @@ impl eframe::App for WebApp {
             });
         }
     }
+}
+
+/// Fetches the timeline at `url` into the timeline panel; records its size on the page
+/// (`data-dmn-timeline-tokens`, `data-dmn-timeline-answers`) or the error.
+async fn open_timeline(live: &Shared, ctx: &egui::Context, url: &str) {
+    let opened = page::fetch_bytes(url)
+        .await
+        .and_then(|bytes| History::parse_timeline(&bytes, url).map_err(|e| format!("{e:#}")));
+    match opened {
+        Ok(timeline) => {
+            page::record("timeline-tokens", &timeline.tokens.to_string());
+            page::record("timeline-answers", &timeline.answers.len().to_string());
+            live.borrow_mut().history.set_timeline(timeline);
+        }
+        Err(e) => live
+            .borrow_mut()
+            .set_error(format!("cannot open the timeline {url}: {e}")),
+    }
+    ctx.request_repaint();
 }

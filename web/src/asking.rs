@@ -30,7 +30,7 @@ pub fn open(
         let mut l = live.borrow_mut();
         l.generation += 1;
         l.busy = true;
-        l.history = Default::default();
+        l.history = l.history.keeping_timeline();
         l.answer = None;
         l.status = format!("loading the pretrained {} model…", task.name());
     }
@@ -43,7 +43,8 @@ pub fn open(
                 let Some(device) = live.borrow().backend.as_ref().map(|b| b.device.clone()) else {
                     return;
                 };
-                match demo::load(task, device).await {
+                let weights = live.borrow().weights_for(task);
+                match demo::load(task, device, weights.as_deref()).await {
                     Ok(d) => {
                         let d = Rc::new(d);
                         live.borrow_mut().demos.push(d.clone());
@@ -180,7 +181,8 @@ async fn fall_back_to_cpu(live: &Shared, task: DemoTask, why: &str) -> Result<Rc
         l.set_backend(cpu);
         l.demos.clear();
     }
-    let demo = Rc::new(demo::load(task, device).await?);
+    let weights = live.borrow().weights_for(task);
+    let demo = Rc::new(demo::load(task, device, weights.as_deref()).await?);
     live.borrow_mut().demos.push(demo.clone());
     Ok(demo)
 }

@@ -11,6 +11,7 @@ use dmn_app::checkpoint::model_from_bytes;
 use dmn_app::gui::history::History;
 use dmn_app::run_dir::RunConfig;
 use dmn_app::task_spec::{copy, needle};
+use dmn_app::weights;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -117,22 +118,43 @@ impl Answer {
     }
 }
 
-/// Fetches and loads the shipped run of `task` on `device`.
-pub async fn load(task: DemoTask, device: Device) -> Result<Demo, String> {
+/// Fetches and loads the shipped run of `task` on `device`: its checkpoint's weights, or the
+/// safetensors file at `weights` (recorded in `data-dmn-weights`).
+pub async fn load(task: DemoTask, device: Device, weights: Option<&str>) -> Result<Demo, String> {
     let run = task.run();
     let config_url = format!("{run}/config.json");
     let text = page::fetch_text(&config_url).await?;
     let config = RunConfig::from_json(&text, &config_url).map_err(|e| format!("{e:#}"))?;
-    let model_url = format!("{run}/{}", task.model());
-    let bytes = page::fetch_bytes(&model_url).await?;
     let model = config.model.init(&device).map_err(|e| e.to_string())?;
-    let model = model_from_bytes(bytes, &model_url, model).map_err(|e| format!("{e:#}"))?;
+    let model = match weights {
+        Some(url) => {
+            let model = safetensors(url, model).await?;
+            page::record("weights", url);
+            model
+        }
+        None => {
+            let model_url = format!("{run}/{}", task.model());
+            let bytes = page::fetch_bytes(&model_url).await?;
+            model_from_bytes(bytes, &model_url, model).map_err(|e| format!("{e:#}"))?
+        }
+    };
     Ok(Demo {
         task,
         config,
         model,
         device,
     })
+}
+
+/// Loads the safetensors weights at `url` into `model`, checked against `url.sha256` when the
+/// server has one (as `dmn export` writes it beside the file).
+async fn safetensors(url: &str, model: Dmn) -> Result<Dmn, String> {
+    let bytes = page::fetch_bytes(url).await?;
+    let sums = format!("{url}.sha256");
+    if let Ok(line) = page::fetch_text(&sums).await {
+        weights::check_sha256(&bytes, &line, url, &sums).map_err(|e| format!("{e:#}"))?;
+    }
+    weights::from_bytes(bytes, url, model).map_err(|e| format!("{e:#}"))
 }
 
 /// The training curves of the shipped run of `task` (its `metrics.jsonl`), for the curves panel.

@@ -43,6 +43,9 @@ pub struct Live {
     pub answer: Option<Answer>,
     /// The shipped models loaded so far.
     pub demos: Vec<Rc<Demo>>,
+    /// The demo task whose model loads from other weights than its run's checkpoint, and the
+    /// URL of those weights (`?weights=URL`).
+    pub weights: Option<(DemoTask, String)>,
 }
 
 impl Live {
@@ -77,6 +80,14 @@ impl Live {
     /// The shipped model of `task`, if loaded.
     pub fn demo(&self, task: DemoTask) -> Option<Rc<Demo>> {
         self.demos.iter().find(|d| d.task == task).cloned()
+    }
+
+    /// The URL of the weights `task`'s model loads from, if not its run's checkpoint.
+    pub fn weights_for(&self, task: DemoTask) -> Option<String> {
+        self.weights
+            .as_ref()
+            .filter(|(t, _)| *t == task)
+            .map(|(_, url)| url.clone())
     }
 
     /// Records the demo's answer.

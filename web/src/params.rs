@@ -6,7 +6,8 @@ use crate::page::url_param;
 /// What the page's URL asks for: `?mode=demo&value=5&distance=300&seed=0` asks the shipped
 /// needle model at once, `?mode=demo&task=copy&values=3,1,4&distance=100` the copy model
 /// (`&evaluate=1` then evaluates it at several distances); `?mode=train&distance=64` trains from
-/// scratch (the default).
+/// scratch (the default). `&timeline=URL` opens a stream timeline beside either; `&weights=URL` has
+/// the demo load its model from a safetensors file written by `dmn export`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Start in the pretrained demo instead of training.
@@ -23,6 +24,12 @@ pub struct Params {
     pub seed: Option<u64>,
     /// Evaluate the shipped model at several distances once loaded (demo).
     pub evaluate: bool,
+    /// A stream timeline to open in the timeline panel (`timeline=URL`, a file written by
+    /// `dmn stream --trace`, relative to the page).
+    pub timeline: Option<String>,
+    /// Safetensors weights for the demo's model (`weights=URL`, a file written by `dmn export`
+    /// for a model of the same config), checked against `URL.sha256` where the server has it.
+    pub weights: Option<String>,
 }
 
 impl Params {
@@ -38,6 +45,8 @@ impl Params {
             distance: url_param("distance").and_then(|v| v.parse().ok()),
             seed: url_param("seed").and_then(|v| v.parse().ok()),
             evaluate: url_param("evaluate").as_deref() == Some("1"),
+            timeline: url_param("timeline").filter(|t| !t.is_empty()),
+            weights: url_param("weights").filter(|w| !w.is_empty()),
         }
     }
 }

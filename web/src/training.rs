@@ -110,7 +110,7 @@ async fn train_on(
     let held_out = task.sample(&mut StdRng::seed_from_u64(EVAL_SEED), 1);
     {
         let mut l = live.borrow_mut();
-        l.history = Default::default();
+        l.history = l.history.keeping_timeline();
         l.status = format!("training: needle at distance {}", settings.distance);
         l.runs += 1;
         page::record("run", &l.runs.to_string());

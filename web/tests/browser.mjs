@@ -5,6 +5,10 @@
 //   node web/tests/browser.mjs demo  --out DIR --value V --distance D --seed S [--evaluate]
 //                                    [--lose-device]
 //   node web/tests/browser.mjs demo  --out DIR --task copy --values A,B,C --distance D --seed S
+//   … demo [--timeline FILE]: also opens FILE (written by `dmn stream --trace`) in the page's
+//                               timeline panel, served as /stream-timeline.json
+//   … demo [--weights FILE]: the demo's model loads FILE (written by `dmn export`, with
+//                               FILE.sha256 beside it), served as /weights.safetensors
 //
 // Serves the repository root on 127.0.0.1 (an ephemeral port), starts Debian's Chromium itself
 // (playwright's own launch adds flags that break WebGPU here) and connects over CDP. `train`
@@ -32,12 +36,23 @@ mkdirSync(out, { recursive: true });
 const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm",
   ".json": "application/json", ".jsonl": "text/plain", ".bpk": "application/octet-stream" };
 
+const timelineFile = arg("timeline") ? resolve(arg("timeline")) : null;
+const weightsFile = arg("weights") ? resolve(arg("weights")) : null;
+// Files from outside the repository, served under fixed names.
+const served = new Map();
+if (timelineFile) served.set("/stream-timeline.json", timelineFile);
+if (weightsFile) {
+  served.set("/weights.safetensors", weightsFile);
+  served.set("/weights.safetensors.sha256", `${weightsFile}.sha256`);
+}
+
 function serve() {
   const server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
-    const file = join(root, path === "/" ? "index.html" : path);
+    const extra = served.has(path);
+    const file = extra ? served.get(path) : join(root, path === "/" ? "index.html" : path);
     try {
-      if (!file.startsWith(root) || !statSync(file).isFile()) throw new Error("not a file");
+      if (!(extra || file.startsWith(root)) || !statSync(file).isFile()) throw new Error("not a file");
       res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
       res.end(readFileSync(file));
     } catch {
@@ -191,7 +206,9 @@ async function main() {
       const evaluate = flag("evaluate") ? "&evaluate=1" : "";
       const task = arg("task", "needle");
       const asked = task === "copy" ? `values=${arg("values")}` : `value=${arg("value")}`;
-      const q = `mode=demo&task=${task}&${asked}&distance=${arg("distance")}&seed=${arg("seed", "0")}${evaluate}`;
+      const timeline = timelineFile ? "&timeline=stream-timeline.json" : "";
+      const weights = weightsFile ? "&weights=weights.safetensors" : "";
+      const q = `mode=demo&task=${task}&${asked}&distance=${arg("distance")}&seed=${arg("seed", "0")}${evaluate}${timeline}${weights}`;
       await page.goto(`${base}?${q}`);
       if (!(await settled(page, "answer", Number(arg("timeout", "300")), 100))) {
         await fail("no answer in time");
@@ -201,6 +218,7 @@ async function main() {
       // Comma-separated values, one per query; -1 where the answer is not a value.
       result.answer = await body(page, "answer");
       result.answered_on = await body(page, "backend");
+      result.weights = await body(page, "weights");
       if (flag("lose-device")) {
         // A lost device, then Ask again (the button at the left, drawn on the canvas): the page
         // must say so and answer on the CPU backend.
@@ -223,6 +241,11 @@ async function main() {
           await fail("no evaluation in time");
         }
         result.evaluation = await body(page, "evaluation");
+      }
+      if (timelineFile) {
+        if (!(await settled(page, "timeline-tokens", 60, 100))) await fail("the timeline did not open");
+        result.timeline_tokens = Number(await body(page, "timeline-tokens"));
+        result.timeline_answers = Number(await body(page, "timeline-answers"));
       }
       result.seconds = (Date.now() - started) / 1000;
       await page.waitForTimeout(500); // one more frame with the traces drawn

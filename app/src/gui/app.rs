@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 use burn::tensor::Device;
 use eframe::egui;
 
@@ -57,7 +57,7 @@ impl TrainerApp {
         let devices = self.devices_for(&args.device);
         self.history = History {
             trace_generation: self.history.trace_generation + 1,
-            ..History::default()
+            ..self.history.keeping_timeline()
         };
         self.spawn(ctx, move || {
             let (run, config) = train::new_run(&args)?;
@@ -81,8 +81,11 @@ impl TrainerApp {
         });
         match (opened, History::replay(&path)) {
             (Ok((run, config, resume, devices)), Ok(history)) => {
+                let kept = self.history.keeping_timeline();
                 self.history = History {
                     trace_generation: self.history.trace_generation + 1,
+                    timeline: kept.timeline,
+                    timeline_generation: kept.timeline_generation,
                     ..history
                 };
                 self.spawn(ctx, move || Session::start_on(run, config, resume, devices));
@@ -301,6 +304,18 @@ pub fn run_window(args: GuiArgs) -> Result<()> {
         options.wgpu_options.wgpu_setup = setup;
         shared = Some(device);
     }
+    // Read before the window opens: a bad file is an error on the terminal, not a blank panel.
+    let timeline = match &args.timeline {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read --timeline {}", path.display()))?;
+            Some(History::parse_timeline(
+                &bytes,
+                &path.display().to_string(),
+            )?)
+        }
+        None => None,
+    };
     let summary = Arc::new(Mutex::new(Summary::default()));
     let app_summary = summary.clone();
     eframe::run_native(
@@ -339,6 +354,9 @@ pub fn run_window(args: GuiArgs) -> Result<()> {
                 frame_times: Vec::new(),
                 training_since: None,
             };
+            if let Some(timeline) = timeline {
+                app.history.set_timeline(timeline);
+            }
             match &args.run {
                 Some(path) => app.open_run(&cc.egui_ctx, path.clone()),
                 None => app.new_run(&cc.egui_ctx),

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use dmn::MemoryTrace;
+use dmn::timeline::Timeline;
 
 /// One metrics point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +38,10 @@ pub struct History {
     pub trace_generation: u64,
     /// Accuracy against distance, from the last evaluation: (distance, accuracy).
     pub by_distance: Vec<(u64, f32)>,
+    /// A stream's timeline opened for viewing (`dmn stream --trace`); kept when a run starts.
+    pub timeline: Option<Timeline>,
+    /// Counts timelines opened, so the timeline panel resets its view for a new one.
+    pub timeline_generation: u64,
 }
 
 impl History {
@@ -85,6 +90,27 @@ impl History {
         self.trace_generation += 1;
     }
 
+    /// An empty history that keeps only the opened timeline (for a new run in the window).
+    pub fn keeping_timeline(&mut self) -> Self {
+        Self {
+            timeline: self.timeline.take(),
+            timeline_generation: self.timeline_generation,
+            ..Self::default()
+        }
+    }
+
+    /// Shows `timeline` in the timeline panel.
+    pub fn set_timeline(&mut self, timeline: Timeline) {
+        self.timeline = Some(timeline);
+        self.timeline_generation += 1;
+    }
+
+    /// A timeline from the bytes of a `dmn stream --trace` file; `source` names it in errors.
+    pub fn parse_timeline(bytes: &[u8], source: &str) -> Result<Timeline> {
+        serde_json::from_slice(bytes)
+            .with_context(|| format!("{source} is not a timeline written by `dmn stream --trace`"))
+    }
+
     /// The newest trace, if any.
     pub fn last_trace(&self) -> Option<&MemoryTrace> {
         self.traces.last()
@@ -121,5 +147,25 @@ mod tests {
         .unwrap();
         let err = History::replay(dir.path()).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn an_opened_timeline_outlives_a_new_run_and_a_bad_file_is_named() {
+        let mut h = History::default();
+        h.set_timeline(Timeline::new(2, 1, 0, 8, 16));
+        h.set_traces(3, vec![MemoryTrace::default()]);
+        let json = serde_json::to_vec(h.timeline.as_ref().unwrap()).unwrap();
+        let kept = h.keeping_timeline();
+        assert!(kept.traces.is_empty() && kept.timeline.is_some());
+        assert_eq!(kept.timeline_generation, 1);
+        assert_eq!(
+            History::parse_timeline(&json, "t.json").unwrap(),
+            kept.timeline.unwrap()
+        );
+        let e = History::parse_timeline(b"{\"tokens\": 3}", "t.json").unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("t.json is not a timeline written by `dmn stream"),
+            "{e:#}"
+        );
     }
 }

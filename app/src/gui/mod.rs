@@ -50,6 +50,9 @@ pub struct GuiArgs {
     /// it from its newest checkpoint.
     #[arg(long)]
     pub run: Option<PathBuf>,
+    /// Open this stream timeline (written by `dmn stream --trace`) in the timeline panel.
+    #[arg(long)]
+    pub timeline: Option<PathBuf>,
     /// Pause training after this many steps, take the screenshot (if asked) and close.
     #[arg(long)]
     pub exit_after_steps: Option<u64>,

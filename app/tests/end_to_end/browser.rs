@@ -219,13 +219,45 @@ fn the_shipped_checkpoints_answer_in_the_browser_as_natively() {
             .contains("WebGPU failed"),
         "{web}"
     );
-    let (_, copied) = ask_both(
+    // The copy page loads its model from exported safetensors weights (`dmn export`), and opens
+    // a needle stream's timeline (`dmn stream --trace`) beside it.
+    std::fs::create_dir_all(&out).unwrap();
+    let timeline = out.join("stream-timeline.json");
+    let mut stream = Command::new(env!("CARGO_BIN_EXE_dmn"));
+    stream
+        .args([
+            "stream",
+            "--run",
+            "web/assets/needle-tiny",
+            "--length",
+            "5000",
+        ])
+        .arg("--trace")
+        .arg(&timeline)
+        .current_dir(repo());
+    let streamed = json_summary(&mut stream, "dmn stream --trace");
+    let weights = out.join("copy-tiny.safetensors");
+    let mut export = Command::new(env!("CARGO_BIN_EXE_dmn"));
+    export
+        .args(["export", "--run", "web/assets/copy-tiny", "--out"])
+        .arg(&weights)
+        .current_dir(repo());
+    json_summary(&mut export, "dmn export");
+    let (web, copied) = ask_both(
         &out,
         "copy-tiny",
         &["--values", "3,1,4,1,5,9,2,6"],
         "64",
         "7",
-        &[],
+        &[
+            "--timeline",
+            timeline.to_str().unwrap(),
+            "--weights",
+            weights.to_str().unwrap(),
+        ],
     );
     assert_eq!(copied.split(',').count(), 8, "{copied}");
+    assert_eq!(web["weights"], "weights.safetensors", "{web}");
+    assert_eq!(web["timeline_tokens"], 5000, "{web} after {streamed}");
+    assert_eq!(web["timeline_answers"], 1, "{web}");
 }

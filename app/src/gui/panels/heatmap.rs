@@ -3,7 +3,7 @@
 use dmn::MemoryTrace;
 use eframe::egui;
 
-use super::{Panel, waiting};
+use super::{Panel, slots_picture, ticks, upload, waiting};
 use crate::gui::history::History;
 
 /// What a heatmap cell shows.
@@ -107,7 +107,7 @@ pub fn normalize(values: &[f32]) -> Vec<f32> {
 }
 
 /// A perceptual dark-to-bright ramp (black → purple → orange → yellow).
-fn color(x: f32) -> egui::Color32 {
+pub(crate) fn color(x: f32) -> egui::Color32 {
     let stops = [
         (0.0, [0u8, 0, 4]),
         (0.33, [120, 28, 109]),
@@ -129,7 +129,7 @@ impl Panel for SlotHeatmap {
 
     fn help(&self) -> &'static str {
         "Rows are the working-memory slots, columns the memory updates of one held-out sequence \
-         (left = start). Colour is the chosen quantity, scaled to the picture's own min (dark) and \
+         (left = start; the axis counts updates). Colour is the chosen quantity, scaled to the picture's own min (dark) and \
          max (bright). Write: where each update wrote (a bright column cell = a slot taking new \
          content). Read: which slots the queries attended to. Norm: how much each slot holds."
     }
@@ -161,28 +161,18 @@ impl Panel for SlotHeatmap {
             }
             let pixels = normalize(&cells).into_iter().map(color).collect();
             let image = egui::ColorImage::new([columns, first.slots], pixels);
-            let options = egui::TextureOptions::NEAREST;
-            match &mut self.texture {
-                Some((t, k)) => {
-                    t.set(image, options);
-                    *k = key;
-                }
-                None => {
-                    let t = ui.ctx().load_texture("slot-heatmap", image, options);
-                    self.texture = Some((t, key));
-                }
-            }
+            upload(&mut self.texture, ui.ctx(), "slot-heatmap", image, key);
         }
         let Some((texture, _)) = &self.texture else {
             return waiting(ui, "a memory update");
         };
         let columns = self.columns;
-        let size = egui::vec2(ui.available_width(), 140.0);
-        ui.add(egui::Image::new((texture.id(), size)))
+        let picture = slots_picture(ui, texture, first.slots, 140.0, egui::Sense::hover())
             .on_hover_text(format!(
                 "{} slots × {columns} updates, step {}",
                 first.slots, history.trace_step
             ));
+        ticks(ui, picture.rect, &(0..columns as u64), "updates");
     }
 }
 

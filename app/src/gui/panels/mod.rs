@@ -6,7 +6,10 @@ pub mod heatmap;
 pub mod retrieval;
 pub mod slots;
 pub mod survival;
+pub mod timeline;
 pub mod transfer;
+
+use std::ops::Range;
 
 use eframe::egui;
 
@@ -20,6 +23,10 @@ pub trait Panel {
     fn help(&self) -> &'static str;
     /// Draws the panel.
     fn ui(&mut self, ui: &mut egui::Ui, history: &History);
+    /// Whether the panel wants the whole width above the columns (given what it has to show).
+    fn wide(&self, _history: &History) -> bool {
+        false
+    }
 }
 
 /// Every panel, in display order.
@@ -32,6 +39,7 @@ pub fn all() -> Vec<Box<dyn Panel>> {
         Box::new(transfer::Transfers::default()),
         Box::new(retrieval::Retrieval::default()),
         Box::new(distance::ByDistance::default()),
+        Box::new(timeline::TimelinePanel::default()),
     ]
 }
 
@@ -49,20 +57,101 @@ pub fn show(panel: &mut dyn Panel, ui: &mut egui::Ui, history: &History) {
 }
 
 /// Every panel in two columns, in a scroll area: training and working memory on the left, what
-/// happens to the contents (survival, transfer, retrieval) and evaluation on the right. The
-/// desktop trainer and the browser demo lay out the same way.
+/// happens to the contents (survival, transfer, retrieval) and evaluation on the right; a panel
+/// that wants the whole width (an opened stream timeline) goes above them. The desktop trainer
+/// and the browser demo lay out the same way.
 pub fn show_columns(panels: &mut [Box<dyn Panel>], ui: &mut egui::Ui, history: &History) {
     egui::ScrollArea::vertical().show(ui, |ui| {
+        for panel in panels.iter_mut().filter(|p| p.wide(history)) {
+            show(panel.as_mut(), ui, history);
+        }
         let (left, right) = panels.split_at_mut(3.min(panels.len()));
         ui.columns(2, |cols| {
-            for panel in left {
+            for panel in left.iter_mut().filter(|p| !p.wide(history)) {
                 show(panel.as_mut(), &mut cols[0], history);
             }
-            for panel in right {
+            for panel in right.iter_mut().filter(|p| !p.wide(history)) {
                 show(panel.as_mut(), &mut cols[1], history);
             }
         });
     });
+}
+
+/// Puts `image` into a panel's `texture` (made on first use) and remembers what it shows
+/// (`key`), so that the panel rebuilds it only when that changes.
+pub(crate) fn upload<K>(
+    texture: &mut Option<(egui::TextureHandle, K)>,
+    ctx: &egui::Context,
+    name: &str,
+    image: egui::ColorImage,
+    key: K,
+) {
+    // Cells are data: neighbours must not blend.
+    let options = egui::TextureOptions::NEAREST;
+    match texture {
+        Some((t, k)) => {
+            t.set(image, options);
+            *k = key;
+        }
+        None => *texture = Some((ctx.load_texture(name, image, options), key)),
+    }
+}
+
+/// Width of the slot labels left of a slot picture.
+const GUTTER: f32 = 44.0;
+
+/// A picture of `texture` with one row per slot (`slots` rows, `height` high), the first and
+/// last rows labelled in a gutter at its left. Returns the picture's own response (its `rect`
+/// excludes the gutter, so positions along it map to columns).
+pub(crate) fn slots_picture(
+    ui: &mut egui::Ui,
+    texture: &egui::TextureHandle,
+    slots: usize,
+    height: f32,
+    sense: egui::Sense,
+) -> egui::Response {
+    ui.horizontal(|ui| {
+        let (gutter, _) = ui.allocate_exact_size(egui::vec2(GUTTER, height), egui::Sense::hover());
+        let painter = ui.painter_at(gutter);
+        let (font, text) = (egui::FontId::monospace(10.0), ui.visuals().text_color());
+        let last = format!("slot {}", slots.saturating_sub(1));
+        painter.text(
+            gutter.right_top(),
+            egui::Align2::RIGHT_TOP,
+            "slot 0",
+            font.clone(),
+            text,
+        );
+        painter.text(
+            gutter.right_bottom(),
+            egui::Align2::RIGHT_BOTTOM,
+            last,
+            font,
+            text,
+        );
+        let size = egui::vec2(ui.available_width(), height);
+        ui.add(egui::Image::new((texture.id(), size)).sense(sense))
+    })
+    .inner
+}
+
+/// Five ticks under `picture` for the positions `shown` along it, the `unit` after the last.
+pub(crate) fn ticks(ui: &mut egui::Ui, picture: egui::Rect, shown: &Range<u64>, unit: &str) {
+    let (row, _) =
+        ui.allocate_exact_size(egui::vec2(ui.available_width(), 14.0), egui::Sense::hover());
+    let painter = ui.painter_at(row);
+    let (font, text) = (egui::FontId::monospace(10.0), ui.visuals().text_color());
+    let span = shown.end.saturating_sub(shown.start);
+    for i in 0..=4u64 {
+        let t = shown.start + span * i / 4;
+        let x = picture.left() + i as f32 / 4.0 * picture.width();
+        let (align, label) = match i {
+            0 => (egui::Align2::LEFT_TOP, t.to_string()),
+            4 => (egui::Align2::RIGHT_TOP, format!("{t} {unit}")),
+            _ => (egui::Align2::CENTER_TOP, t.to_string()),
+        };
+        painter.text(egui::pos2(x, row.top()), align, label, font.clone(), text);
+    }
 }
 
 /// Placeholder line while a panel has nothing to draw yet.
