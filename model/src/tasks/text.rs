@@ -128,7 +128,9 @@ impl CharText {
     }
 }
 
-/// The most bytes a text corpus may hold: it is read whole into memory.
+/// The most bytes a text corpus may hold: it is read whole into memory (from a file: not in
+/// the browser).
+#[cfg(not(target_arch = "wasm32"))]
 pub const MAX_TEXT_BYTES: u64 = 1 << 30;
 
 /// The bytes of `path`, or an error naming it when it holds more than `limit`. A regular file
