@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::Serialize;
 
 use crate::MemoryTrace;
-use crate::model::{Dmn, ForwardOptions};
+use crate::model::{Dmn, DmnState, ForwardOptions};
 use crate::tasks::Batch;
 use crate::trace::SegmentTrace;
 use crate::train::DeviceError;
@@ -43,8 +43,15 @@ pub struct Probe {
 /// Streams `batch` through `model` segment by segment (no autodiff, z = μ) and keeps row 0's
 /// predictions at its scored positions and one [`MemoryTrace`] per segment.
 pub fn probe(model: &Dmn, batch: &Batch, device: &Device) -> ProbeTensors {
+    probe_from(model, model.init_state(batch.batch, device), batch, device)
+}
+
+/// [`probe`] starting from the memory `state` (of `batch.batch` rows; e.g. a stream's, restored
+/// from a snapshot) instead of an empty one: the question asked of a memory that has already
+/// read something.
+pub fn probe_from(model: &Dmn, state: DmnState, batch: &Batch, device: &Device) -> ProbeTensors {
     let seg = model.segment_len();
-    let mut state = model.init_state(batch.batch, device);
+    let mut state = state;
     let scored = batch.scored(0);
     let mut predictions = Vec::new();
     let mut positions = Vec::new();

@@ -85,6 +85,7 @@ impl WebApp {
             let mut l = app.live.borrow_mut();
             l.set_backend(backend);
             l.weights = params.weights.map(|url| (params.task, url));
+            l.state = params.state.map(|url| (params.task, url));
             l.status = "compiling the kernels (the first step takes longest)…".into();
         }
         app

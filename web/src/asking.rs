@@ -83,13 +83,14 @@ pub fn open(
 
 /// Asks `demo` the question and records the answer and the memory traces in `live`.
 pub async fn ask(live: Shared, ctx: egui::Context, demo: Rc<Demo>, question: Question) {
-    let mut result = demo::answer(&demo, &question).await;
+    let state = live.borrow().state_for(question.task);
+    let mut result = demo::answer(&demo, &question, state.as_deref()).await;
     if let Err(e) = &result
         && on_webgpu(&live)
     {
         // The device failed: ask again on the CPU backend.
         result = match fall_back_to_cpu(&live, question.task, e).await {
-            Ok(cpu) => demo::answer(&cpu, &question).await,
+            Ok(cpu) => demo::answer(&cpu, &question, state.as_deref()).await,
             Err(e) => Err(e),
         };
     }

@@ -5,13 +5,13 @@
 //! inputs natively. [`crate::asking`] runs the questions from the window.
 
 use burn::tensor::Device;
-use dmn::Dmn;
-use dmn::probe::probe;
+use dmn::probe::probe_from;
+use dmn::{Dmn, DmnState};
 use dmn_app::checkpoint::model_from_bytes;
 use dmn_app::gui::history::History;
 use dmn_app::run_dir::RunConfig;
 use dmn_app::task_spec::{copy, needle};
-use dmn_app::weights;
+use dmn_app::{state_file, weights};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -164,11 +164,33 @@ pub async fn curves(task: DemoTask) -> Result<History, String> {
     History::parse_metrics(&text, &url).map_err(|e| format!("{e:#}"))
 }
 
-/// What `demo` answers to `q`, and the memory traces of the input it read.
-pub async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::MemoryTrace>), String> {
+/// The memory snapshot at `url` restored into `demo`'s model (recorded in
+/// `data-dmn-state-position`), or an empty memory.
+async fn start_state(demo: &Demo, url: Option<&str>) -> Result<DmnState, String> {
+    let Some(url) = url else {
+        return Ok(demo.model.init_state(1, &demo.device));
+    };
+    let bytes = page::fetch_bytes(url).await?;
+    let file = state_file::from_bytes(&bytes).map_err(|e| format!("{url} {e:#}"))?;
+    let position = file.position;
+    let config = &demo.config.model;
+    let state = state_file::restore(url, file, config, &demo.model, &demo.device)
+        .map_err(|e| format!("{e:#}"))?;
+    page::record("state-position", &position.to_string());
+    Ok(state)
+}
+
+/// What `demo` answers to `q`, starting from the memory snapshot at `state` (or an empty
+/// memory), and the memory traces of the input it read.
+pub async fn answer(
+    demo: &Demo,
+    q: &Question,
+    state: Option<&str>,
+) -> Result<(Answer, Vec<dmn::MemoryTrace>), String> {
     if q.distance == 0 {
         return Err("the distance must be at least 1".into());
     }
+    let start = start_state(demo, state).await?;
     let spec = &demo.config.train.task;
     let mut rng = StdRng::seed_from_u64(q.seed);
     let (asked, batch, value_of): (Vec<usize>, _, Box<dyn Fn(u32) -> Option<usize>>) = match q.task
@@ -188,7 +210,7 @@ pub async fn answer(demo: &Demo, q: &Question) -> Result<(Answer, Vec<dmn::Memor
             (q.values.clone(), batch, Box::new(move |t| task.value_of(t)))
         }
     };
-    let result = probe(&demo.model, &batch, &demo.device)
+    let result = probe_from(&demo.model, start, &batch, &demo.device)
         .read_async()
         .await
         .map_err(|e| e.to_string())?;

@@ -46,6 +46,8 @@ pub struct Live {
     /// The demo task whose model loads from other weights than its run's checkpoint, and the
     /// URL of those weights (`?weights=URL`).
     pub weights: Option<(DemoTask, String)>,
+    /// The demo task whose questions start from a memory snapshot, and its URL (`?state=URL`).
+    pub state: Option<(DemoTask, String)>,
 }
 
 impl Live {
@@ -85,6 +87,14 @@ impl Live {
     /// The URL of the weights `task`'s model loads from, if not its run's checkpoint.
     pub fn weights_for(&self, task: DemoTask) -> Option<String> {
         self.weights
+            .as_ref()
+            .filter(|(t, _)| *t == task)
+            .map(|(_, url)| url.clone())
+    }
+
+    /// The URL of the memory snapshot `task`'s questions start from, if any.
+    pub fn state_for(&self, task: DemoTask) -> Option<String> {
+        self.state
             .as_ref()
             .filter(|(t, _)| *t == task)
             .map(|(_, url)| url.clone())

@@ -7,7 +7,8 @@ use crate::page::url_param;
 /// needle model at once, `?mode=demo&task=copy&values=3,1,4&distance=100` the copy model
 /// (`&evaluate=1` then evaluates it at several distances); `?mode=train&distance=64` trains from
 /// scratch (the default). `&timeline=URL` opens a stream timeline beside either; `&weights=URL` has
-/// the demo load its model from a safetensors file written by `dmn export`.
+/// the demo load its model from a safetensors file written by `dmn export`; `&state=URL` has it
+/// answer from a memory snapshot written by `dmn stream --save-state` instead of an empty memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Start in the pretrained demo instead of training.
@@ -30,6 +31,9 @@ pub struct Params {
     /// Safetensors weights for the demo's model (`weights=URL`, a file written by `dmn export`
     /// for a model of the same config), checked against `URL.sha256` where the server has it.
     pub weights: Option<String>,
+    /// A memory snapshot the demo's questions start from (`state=URL`, written by `dmn stream
+    /// --save-state` with the demo's run), as `dmn probe --load-state` does natively.
+    pub state: Option<String>,
 }
 
 impl Params {
@@ -47,6 +51,7 @@ impl Params {
             evaluate: url_param("evaluate").as_deref() == Some("1"),
             timeline: url_param("timeline").filter(|t| !t.is_empty()),
             weights: url_param("weights").filter(|w| !w.is_empty()),
+            state: url_param("state").filter(|s| !s.is_empty()),
         }
     }
 }

@@ -9,6 +9,8 @@
 //                               timeline panel, served as /stream-timeline.json
 //   … demo [--weights FILE]: the demo's model loads FILE (written by `dmn export`, with
 //                               FILE.sha256 beside it), served as /weights.safetensors
+//   … demo [--load-state FILE]: the question starts from the memory snapshot FILE (written by
+//                               `dmn stream --save-state`), served as /memory.state
 //
 // Serves the repository root on 127.0.0.1 (an ephemeral port), starts Debian's Chromium itself
 // (playwright's own launch adds flags that break WebGPU here) and connects over CDP. `train`
@@ -38,9 +40,11 @@ const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "applic
 
 const timelineFile = arg("timeline") ? resolve(arg("timeline")) : null;
 const weightsFile = arg("weights") ? resolve(arg("weights")) : null;
+const stateFile = arg("load-state") ? resolve(arg("load-state")) : null;
 // Files from outside the repository, served under fixed names.
 const served = new Map();
 if (timelineFile) served.set("/stream-timeline.json", timelineFile);
+if (stateFile) served.set("/memory.state", stateFile);
 if (weightsFile) {
   served.set("/weights.safetensors", weightsFile);
   served.set("/weights.safetensors.sha256", `${weightsFile}.sha256`);
@@ -208,7 +212,8 @@ async function main() {
       const asked = task === "copy" ? `values=${arg("values")}` : `value=${arg("value")}`;
       const timeline = timelineFile ? "&timeline=stream-timeline.json" : "";
       const weights = weightsFile ? "&weights=weights.safetensors" : "";
-      const q = `mode=demo&task=${task}&${asked}&distance=${arg("distance")}&seed=${arg("seed", "0")}${evaluate}${timeline}${weights}`;
+      const state = stateFile ? "&state=memory.state" : "";
+      const q = `mode=demo&task=${task}&${asked}&distance=${arg("distance")}&seed=${arg("seed", "0")}${evaluate}${timeline}${weights}${state}`;
       await page.goto(`${base}?${q}`);
       if (!(await settled(page, "answer", Number(arg("timeout", "300")), 100))) {
         await fail("no answer in time");
@@ -219,6 +224,7 @@ async function main() {
       result.answer = await body(page, "answer");
       result.answered_on = await body(page, "backend");
       result.weights = await body(page, "weights");
+      result.state_position = Number(await body(page, "state-position"));
       if (flag("lose-device")) {
         // A lost device, then Ask again (the button at the left, drawn on the canvas): the page
         // must say so and answer on the CPU backend.

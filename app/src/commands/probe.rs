@@ -4,19 +4,22 @@
 //! and the values copied. Needle and passkey lines add `memory`: the working-memory slots the
 //! hidden tokens were written to and what touched them before the question
 //! ([`dmn::probe::Provenance`]). The browser demo answers the same needle and copy inputs (same
-//! run files, values, distance and seed) with the same model.
+//! run files, values, distance and seed) with the same model. `--load-state` asks a memory
+//! that has already read a stream (a snapshot written by `dmn stream --save-state`) instead of
+//! an empty one; the browser demo does the same with `&state=URL`.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use dmn::probe::{Probe, probe};
+use dmn::probe::{Probe, probe_from};
 use dmn::tasks::{Batch, KEY};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
 use super::{device, load_run};
+use crate::state_file;
 use crate::task_spec::{TaskKind, copy, needle, passkey};
 
 /// Arguments of `dmn probe`.
@@ -42,6 +45,10 @@ pub struct ProbeArgs {
     /// positions in the region (copy).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Start from the memory state in this file (written by `dmn stream --save-state` with
+    /// this run) instead of an empty memory.
+    #[arg(long)]
+    pub load_state: Option<PathBuf>,
     /// Device.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -54,6 +61,14 @@ pub fn run(args: ProbeArgs) -> Result<()> {
     if args.distance == 0 {
         bail!("--distance must be at least 1");
     }
+    let start = match &args.load_state {
+        Some(path) => {
+            let file = state_file::load(path)?;
+            let name = path.display().to_string();
+            state_file::restore(&name, file, &config.model, &model, &device)?
+        }
+        None => model.init_state(1, &device),
+    };
     let mut rng = StdRng::seed_from_u64(args.seed);
     let line = match config.train.task.kind {
         TaskKind::Needle => {
@@ -65,7 +80,7 @@ pub fn run(args: ProbeArgs) -> Result<()> {
             };
             let task = needle(&config.train.task, args.distance)?;
             let batch = task.with_value(value, &mut rng)?;
-            let result = probe(&model, &batch, &device).read();
+            let result = probe_from(&model, start, &batch, &device).read();
             let memory = memory(&result, &batch, 1);
             let token = result.answers.first().copied().unwrap_or(0);
             // A token that is not a value (a marker, noise) recalls nothing: -1.
@@ -88,7 +103,7 @@ pub fn run(args: ProbeArgs) -> Result<()> {
             )?;
             let task = passkey(&config.train.task, args.distance)?;
             let batch = task.with_digits(&args.values, &mut rng)?;
-            let result = probe(&model, &batch, &device).read();
+            let result = probe_from(&model, start, &batch, &device).read();
             let answers = values_of(&result, |t| dmn::tasks::value_of(t, task.values));
             let mut line = values_line(&args, &result, answers);
             line["memory"] = memory(&result, &batch, args.values.len());
@@ -98,7 +113,7 @@ pub fn run(args: ProbeArgs) -> Result<()> {
             values_given(&args, "copy", "the values to copy with --values A,B,C")?;
             let task = copy(&config.train.task, args.distance)?;
             let batch = task.with_values(&args.values, &mut rng)?;
-            let result = probe(&model, &batch, &device).read();
+            let result = probe_from(&model, start, &batch, &device).read();
             let answers = values_of(&result, |t| task.value_of(t));
             values_line(&args, &result, answers)
         }

@@ -192,18 +192,41 @@ fn the_browser_demo_trains_on_webgpu_and_on_the_cpu_backend_without_it() {
 #[test]
 fn the_shipped_checkpoints_answer_in_the_browser_as_natively() {
     let Some(out) = prepared() else { return };
+    std::fs::create_dir_all(&out).unwrap();
+
+    // A needle stream through the shipped needle model (`dmn stream`), its timeline and its
+    // final memory saved for the pages below.
+    let timeline = out.join("stream-timeline.json");
+    let state = out.join("needle.state");
+    let mut stream = Command::new(env!("CARGO_BIN_EXE_dmn"));
+    stream
+        .args([
+            "stream",
+            "--run",
+            "web/assets/needle-tiny",
+            "--length",
+            "5000",
+        ])
+        .arg("--trace")
+        .arg(&timeline)
+        .arg("--save-state")
+        .arg(&state)
+        .current_dir(repo());
+    let streamed = json_summary(&mut stream, "dmn stream --trace --save-state");
 
     // The shipped checkpoints answer fixed needle and copy inputs as the native `dmn probe` does.
-    // The needle page then loses its device and is asked again: it says so and answers on the
-    // CPU backend, as natively.
+    // The needle question starts from the stream's memory (`--load-state` on both sides); the
+    // page then loses its device and is asked again: it says so and answers on the CPU backend,
+    // as natively.
     let (web, needle) = ask_both(
         &out,
         "needle-tiny",
-        &["--value", "11"],
+        &["--value", "11", "--load-state", state.to_str().unwrap()],
         "300",
         "7",
         &["--lose-device"],
     );
+    assert_eq!(web["state_position"], 5000, "{web}");
     assert_eq!(needle.split(',').count(), 1, "{needle}");
     assert!(web["devices_destroyed"].as_u64().unwrap() >= 1, "{web}");
     assert_eq!(web["after_loss"]["backend"], "cpu", "{web}");
@@ -220,22 +243,7 @@ fn the_shipped_checkpoints_answer_in_the_browser_as_natively() {
         "{web}"
     );
     // The copy page loads its model from exported safetensors weights (`dmn export`), and opens
-    // a needle stream's timeline (`dmn stream --trace`) beside it.
-    std::fs::create_dir_all(&out).unwrap();
-    let timeline = out.join("stream-timeline.json");
-    let mut stream = Command::new(env!("CARGO_BIN_EXE_dmn"));
-    stream
-        .args([
-            "stream",
-            "--run",
-            "web/assets/needle-tiny",
-            "--length",
-            "5000",
-        ])
-        .arg("--trace")
-        .arg(&timeline)
-        .current_dir(repo());
-    let streamed = json_summary(&mut stream, "dmn stream --trace");
+    // the needle stream's timeline beside it.
     let weights = out.join("copy-tiny.safetensors");
     let mut export = Command::new(env!("CARGO_BIN_EXE_dmn"));
     export

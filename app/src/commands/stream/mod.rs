@@ -2,7 +2,7 @@
 //! model reads a document of any size (a file, or standard input) and prints bits per character
 //! region by region; its memory can be saved at the end and loaded to continue
 //! (`--save-state`, `--load-state`). Without `--input`, a generated needle sequence of any
-//! length, to see the memory hold over distance.
+//! length, to see the memory hold over distance (its final memory can be saved too).
 
 mod document;
 mod needle;
@@ -32,9 +32,11 @@ pub struct StreamArgs {
     /// empty memory; the input continues where that stream stopped.
     #[arg(long, requires = "input")]
     pub load_state: Option<PathBuf>,
-    /// Write the memory state at the end of the input to this file (safetensors), to continue
-    /// later with `--load-state`, or to fork two continuations from.
-    #[arg(long, requires = "input")]
+    /// Write the memory state at the end of the stream to this file (safetensors): with
+    /// `--input`, to continue later with `--load-state` or to fork two continuations from; of a
+    /// needle stream, to ask questions of that memory (`dmn probe --load-state`, the browser
+    /// demo's `&state=URL`).
+    #[arg(long)]
     pub save_state: Option<PathBuf>,
     /// Write the memory's timeline over the whole stream to this file (JSON, bounded in size
     /// however long the stream: at most 4,096 buckets along the token axis, the segments

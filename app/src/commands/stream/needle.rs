@@ -12,10 +12,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::StreamArgs;
 use super::timeline_file::TimelineFile;
+use super::{StreamArgs, check_folder};
 use crate::commands::{device, load_run};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
+use crate::state_file::{self, StateFile, config_sha256};
 
 /// Streams a generated needle sequence of `args.length` tokens.
 pub(super) fn run(args: &StreamArgs) -> Result<()> {
@@ -35,6 +36,9 @@ pub(super) fn run(args: &StreamArgs) -> Result<()> {
             config.model.vocab_size,
             task.vocab_size()
         );
+    }
+    if let Some(path) = &args.save_state {
+        check_folder("--save-state", path)?;
     }
     let sequence = task.sample_streamed(&mut StdRng::seed_from_u64(args.seed), 1);
     let (query_at, value) = sequence.answers(0)[0];
@@ -105,6 +109,17 @@ pub(super) fn run(args: &StreamArgs) -> Result<()> {
         }
     }
     let mut summary = json!({ "length": total, "needle_value": value, "predicted": answer, "correct": answer == Some(value as i64) });
+    if let Some(path) = &args.save_state {
+        let file = StateFile {
+            run: args.run.display().to_string(),
+            config_sha256: config_sha256(&config.model),
+            position: total as u64,
+            pending: Vec::new(),
+            snapshot: state.snapshot(),
+        };
+        state_file::save(path, &file)?;
+        summary["saved_state"] = json!(path.display().to_string());
+    }
     if let Some(timeline) = timeline {
         summary["trace"] = json!(timeline.save()?);
     }

@@ -14,15 +14,55 @@ fn stream_prints_json_lines_up_to_the_answer_and_writes_its_timeline() {
     let run = dir.path().join("run");
     train(&run, &["--steps", "2"]);
     let trace = dir.path().join("timeline.json");
+    let state = dir.path().join("needle.state");
     let (run, trace_s) = (run.to_str().unwrap(), trace.to_str().unwrap());
+    let state_s = state.to_str().unwrap();
     let out = ok(&[
-        "stream", "--run", run, "--length", "3000", "--trace", trace_s,
+        "stream",
+        "--run",
+        run,
+        "--length",
+        "3000",
+        "--trace",
+        trace_s,
+        "--save-state",
+        state_s,
     ]);
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[2]["tokens"], 3000);
     assert!(lines[3].get("correct").is_some());
     assert_eq!(lines[3]["trace"], trace_s);
+
+    // The memory at the end of the stream, asked a question; a run of another model refuses it.
+    assert_eq!(state_file::load(&state).unwrap().position, 3000);
+    let probe = [
+        "probe",
+        "--value",
+        "1",
+        "--distance",
+        "40",
+        "--load-state",
+        state_s,
+    ];
+    let asked = json_lines(&ok(&[&probe[..], &["--run", run]].concat()));
+    assert!(asked[0]["answer"].is_i64(), "{:?}", asked[0]);
+    let copy = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/assets/copy-tiny");
+    let e = fails(&[
+        "probe",
+        "--run",
+        copy,
+        "--values",
+        "1,2",
+        "--distance",
+        "64",
+        "--load-state",
+        state_s,
+    ]);
+    assert!(
+        e.contains("needle.state holds the state of another model"),
+        "{e}"
+    );
 
     // The timeline covers every token, marks the needle and the question, keeps their
     // segments whole, and traces the one answer to the slot it read.
