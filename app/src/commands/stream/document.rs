@@ -18,10 +18,10 @@ use serde_json::{Value, json};
 use super::regions::{Region, Regions};
 use super::timeline_file::TimelineFile;
 use super::utf8::{Utf8Check, begins_char};
-use super::{StreamArgs, check_folder};
+use super::{StreamArgs, check_folder, save_state};
 use crate::commands::{device, load_run};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
-use crate::state_file::{self, StateFile, config_sha256};
+use crate::state_file;
 
 /// Byte tokens: a text run's vocabulary.
 const BYTES: usize = 256;
@@ -118,16 +118,8 @@ pub(super) fn run(args: &StreamArgs, input: &str) -> Result<()> {
     summary["input"] = json!(input);
     summary["position"] = json!(position);
     summary["pending"] = json!(tokens.len());
-    if let Some(path) = &args.save_state {
-        let file = StateFile {
-            run: args.run.display().to_string(),
-            config_sha256: config_sha256(&config.model),
-            position,
-            pending: tokens,
-            snapshot: state.snapshot(),
-        };
-        state_file::save(path, &file)?;
-        summary["saved_state"] = json!(path.display().to_string());
+    if let Some(saved) = save_state(args, &config.model, position, tokens, &state)? {
+        summary["saved_state"] = json!(saved);
     }
     if let Some(timeline) = timeline {
         summary["trace"] = json!(timeline.save()?);

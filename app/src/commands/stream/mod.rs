@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
+use dmn::{DmnConfig, DmnState};
+
+use crate::state_file::{self, StateFile, config_sha256};
 
 /// Arguments of `dmn stream`.
 #[derive(Debug, Clone, Args)]
@@ -61,6 +64,29 @@ pub fn run(args: StreamArgs) -> Result<()> {
         Some(input) => document::run(&args, input),
         None => needle::run(&args),
     }
+}
+
+/// Saves `state` of `args.run`'s model (config `config`) to `args.save_state`, if given, after
+/// `position` tokens of which `pending` were read but not yet run; returns where it went.
+fn save_state(
+    args: &StreamArgs,
+    config: &DmnConfig,
+    position: u64,
+    pending: Vec<u32>,
+    state: &DmnState,
+) -> Result<Option<String>> {
+    let Some(path) = &args.save_state else {
+        return Ok(None);
+    };
+    let file = StateFile {
+        run: args.run.display().to_string(),
+        config_sha256: config_sha256(config),
+        position,
+        pending,
+        snapshot: state.snapshot(),
+    };
+    state_file::save(path, &file)?;
+    Ok(Some(path.display().to_string()))
 }
 
 /// Refuses an output file whose folder does not exist, before a stream that may take hours.

@@ -13,10 +13,9 @@ use rand::rngs::StdRng;
 use serde_json::json;
 
 use super::timeline_file::TimelineFile;
-use super::{StreamArgs, check_folder};
+use super::{StreamArgs, check_folder, save_state};
 use crate::commands::{device, load_run};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
-use crate::state_file::{self, StateFile, config_sha256};
 
 /// Streams a generated needle sequence of `args.length` tokens.
 pub(super) fn run(args: &StreamArgs) -> Result<()> {
@@ -109,16 +108,8 @@ pub(super) fn run(args: &StreamArgs) -> Result<()> {
         }
     }
     let mut summary = json!({ "length": total, "needle_value": value, "predicted": answer, "correct": answer == Some(value as i64) });
-    if let Some(path) = &args.save_state {
-        let file = StateFile {
-            run: args.run.display().to_string(),
-            config_sha256: config_sha256(&config.model),
-            position: total as u64,
-            pending: Vec::new(),
-            snapshot: state.snapshot(),
-        };
-        state_file::save(path, &file)?;
-        summary["saved_state"] = json!(path.display().to_string());
+    if let Some(saved) = save_state(args, &config.model, total as u64, Vec::new(), &state)? {
+        summary["saved_state"] = json!(saved);
     }
     if let Some(timeline) = timeline {
         summary["trace"] = json!(timeline.save()?);
