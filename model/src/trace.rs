@@ -77,6 +77,18 @@ pub struct SegmentTrace {
     pub(crate) retrieval_per_level: Option<Tensor<1>>,
 }
 
+impl MemoryTrace {
+    /// Whether the trace holds every per-update figure its shape promises (write and read
+    /// weights, slot norms): a trace read back from a failing device may hold fewer, and is
+    /// then left out rather than read past its end.
+    pub fn is_complete(&self) -> bool {
+        let (k, h, u) = (self.slots, self.heads, self.updates);
+        self.write_weights.len() == u * h * k
+            && self.read_weights.len() == u * h * k
+            && self.slot_norms.len() == u * k
+    }
+}
+
 impl SegmentTrace {
     /// An empty trace of segment `segment` for a memory of `slots` slots, `heads` heads and
     /// `levels` long-term levels (0 where a memory is off).

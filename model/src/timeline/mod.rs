@@ -148,7 +148,7 @@ impl Timeline {
     pub fn push(&mut self, start: u64, tokens: &[u32], trace: &MemoryTrace, asked: &[Asked]) {
         let end = start + tokens.len() as u64;
         // A trace missing figures (read back from a failing device) counts its tokens only.
-        let updates = if self.complete(trace) {
+        let updates = if trace.slots == self.slots && trace.is_complete() {
             trace.updates
         } else {
             0
@@ -188,15 +188,6 @@ impl Timeline {
             });
         }
         self.tokens = end;
-    }
-
-    /// Whether `trace` holds every figure of its updates, for this timeline's memory.
-    fn complete(&self, trace: &MemoryTrace) -> bool {
-        let (k, h, u) = (trace.slots, trace.heads, trace.updates);
-        k == self.slots
-            && trace.write_weights.len() == u * h * k
-            && trace.read_weights.len() == u * h * k
-            && trace.slot_norms.len() == u * k
     }
 
     /// The transfer and level state at the end of a segment (token `end`).
