@@ -261,7 +261,11 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
         None => model,
     };
     let model = match args.wm_slots {
-        Some(slots) => model.with_wm_slots(slots),
+        // A working memory smaller than the preset's top-k reads all its slots.
+        Some(slots) => {
+            let top_k = model.wm_top_k.min(slots.max(1));
+            model.with_wm_slots(slots).with_wm_top_k(top_k)
+        }
         None => model,
     };
     let model = match args.credit_segments {
@@ -305,6 +309,7 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         }
     };
     let model = with_model_options(model, args)?;
+    model.validate()?; // before the run directory exists: a model that cannot be built makes no run
     if model.vocab_size < task.vocab_size() {
         bail!(
             "the model's vocab_size ({}) is smaller than the {} task needs ({})",

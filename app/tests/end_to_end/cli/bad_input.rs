@@ -188,7 +188,7 @@ fn bad_input_is_a_clear_error_and_overwrites_nothing() {
             );
         }
     }
-    for nothing in ["t", "phases", "w", "huge"] {
+    for nothing in ["t", "phases", "w", "huge", "c"] {
         assert!(
             !dir.path().join(nothing).exists(),
             "nothing is written for a run that cannot start ({nothing})"
