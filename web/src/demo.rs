@@ -4,6 +4,9 @@
 //! natively — answer inputs the user edits. `dmn probe --run web/assets/…` answers the same
 //! inputs natively. [`crate::asking`] runs the questions from the window.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use burn::tensor::Device;
 use dmn::probe::probe_from;
 use dmn::{Dmn, DmnState};
@@ -164,13 +167,34 @@ pub async fn curves(task: DemoTask) -> Result<History, String> {
     History::parse_metrics(&text, &url).map_err(|e| format!("{e:#}"))
 }
 
+thread_local! {
+    /// The snapshot last fetched, with its URL: every question of a page starts from the same
+    /// file, so it is fetched once (and checked and restored per question, which is cheap).
+    static SNAPSHOT: RefCell<Option<(String, Rc<[u8]>)>> = const { RefCell::new(None) };
+}
+
+/// The bytes of the snapshot at `url`, fetched on the first question that starts from it.
+async fn snapshot_bytes(url: &str) -> Result<Rc<[u8]>, String> {
+    let cached = SNAPSHOT.with_borrow(|s| {
+        s.as_ref()
+            .filter(|(fetched, _)| fetched == url)
+            .map(|(_, bytes)| bytes.clone())
+    });
+    if let Some(bytes) = cached {
+        return Ok(bytes);
+    }
+    let bytes: Rc<[u8]> = page::fetch_bytes(url).await?.into();
+    SNAPSHOT.set(Some((url.to_string(), bytes.clone())));
+    Ok(bytes)
+}
+
 /// The memory snapshot at `url` restored into `demo`'s model (recorded in
 /// `data-dmn-state-position`), or an empty memory.
 async fn start_state(demo: &Demo, url: Option<&str>) -> Result<DmnState, String> {
     let Some(url) = url else {
         return Ok(demo.model.init_state(1, &demo.device));
     };
-    let bytes = page::fetch_bytes(url).await?;
+    let bytes = snapshot_bytes(url).await?;
     let file = state_file::from_bytes(&bytes).map_err(|e| format!("{url} {e:#}"))?;
     let position = file.position;
     let config = &demo.config.model;

@@ -39,15 +39,6 @@ impl Default for SlotHeatmap {
     }
 }
 
-/// Whether `t` holds every figure the grid reads: a trace read back from a failing device may
-/// have fewer, and is left out rather than drawn from.
-fn drawable(t: &MemoryTrace) -> bool {
-    let (k, h, u) = (t.slots, t.heads, t.updates);
-    t.write_weights.len() == u * h * k
-        && t.read_weights.len() == u * h * k
-        && t.slot_norms.len() == u * k
-}
-
 /// The grid `[K rows, U columns]` (row-major) of `quantity` over the traces' updates, in order.
 pub fn grid(traces: &[MemoryTrace], quantity: Quantity, head: Option<usize>) -> (Vec<f32>, usize) {
     let Some(first) = traces.first() else {
@@ -56,7 +47,7 @@ pub fn grid(traces: &[MemoryTrace], quantity: Quantity, head: Option<usize>) -> 
     let (k, h) = (first.slots, first.heads);
     let columns: Vec<Vec<f32>> = traces
         .iter()
-        .filter(|t| t.slots == k && t.heads == h && drawable(t))
+        .filter(|t| t.slots == k && t.heads == h && t.is_complete())
         .flat_map(|t| {
             (0..t.updates).map(move |u| {
                 (0..k)
@@ -172,7 +163,13 @@ impl Panel for SlotHeatmap {
                 "{} slots × {columns} updates, step {}",
                 first.slots, history.trace_step
             ));
-        ticks(ui, picture.rect, &(0..columns as u64), "updates");
+        ticks(
+            ui,
+            picture.rect,
+            &(0..columns as u64),
+            columns as u64,
+            "updates",
+        );
     }
 }
 

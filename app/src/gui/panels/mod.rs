@@ -136,15 +136,23 @@ pub(crate) fn slots_picture(
 }
 
 /// Five ticks under `picture` for the positions `shown` along it, the `unit` after the last.
-pub(crate) fn ticks(ui: &mut egui::Ui, picture: egui::Rect, shown: &Range<u64>, unit: &str) {
+/// Positions past `end` (where the picture's last column reaches past the data) are labelled
+/// `end`, drawn where `end` lies.
+pub(crate) fn ticks(
+    ui: &mut egui::Ui,
+    picture: egui::Rect,
+    shown: &Range<u64>,
+    end: u64,
+    unit: &str,
+) {
     let (row, _) =
         ui.allocate_exact_size(egui::vec2(ui.available_width(), 14.0), egui::Sense::hover());
     let painter = ui.painter_at(row);
     let (font, text) = (egui::FontId::monospace(10.0), ui.visuals().text_color());
     let span = shown.end.saturating_sub(shown.start);
     for i in 0..=4u64 {
-        let t = shown.start + span * i / 4;
-        let x = picture.left() + i as f32 / 4.0 * picture.width();
+        let t = (shown.start + span * i / 4).min(end.max(shown.start));
+        let x = picture.left() + (t - shown.start) as f32 / span.max(1) as f32 * picture.width();
         let (align, label) = match i {
             0 => (egui::Align2::LEFT_TOP, t.to_string()),
             4 => (egui::Align2::RIGHT_TOP, format!("{t} {unit}")),

@@ -180,7 +180,7 @@ impl TimelinePanel {
         let (row, _) =
             ui.allocate_exact_size(egui::vec2(ui.available_width(), 14.0), egui::Sense::hover());
         self.tokens(ui, timeline, shown, rect.x_range(), row.top());
-        ticks(ui, rect, shown, "tokens");
+        ticks(ui, rect, shown, timeline.tokens, "tokens");
     }
 
     /// The input tokens of `shown` at height `y`, across `x` (the picture's extent).
