@@ -370,7 +370,6 @@ impl Dmn {
             usage: working.state.usage.clone(),
             h_mean: h.clone().mean_dim(1).reshape([b, d]),
             ltm_summary: retrieved.summary,
-            fresh: working.written.clone().greater_elem(0.0).float(),
         };
         let (next, outcome) = self
             .transfer_rule

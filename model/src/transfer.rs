@@ -12,7 +12,7 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::config::TransferPolicy;
 use crate::controller::MemoryController;
-use crate::long_term_memory::{LongTermMemory, LongTermMemoryState, Pick, Transfer};
+use crate::long_term_memory::{LongTermMemory, LongTermMemoryState, Transfer};
 use crate::ops::top_k;
 use crate::policy::{compression_level, plackett_luce};
 
@@ -63,11 +63,6 @@ pub struct TransferInputs {
     pub h_mean: Tensor<2>,
     /// Mean of the long-term entries, `[B, D]`.
     pub ltm_summary: Tensor<2>,
-    /// 1 for a slot some update of the segment wrote, 0 for one none touched, `[B, K]`. Only
-    /// written slots move: an untouched slot holds nothing the last transfer could not have
-    /// taken, so moving it would fill long-term memory with copies (or, early on, with empty
-    /// slots).
-    pub fresh: Tensor<2>,
 }
 
 /// What a transfer did.
@@ -121,31 +116,20 @@ impl TransferRule {
             }
             _ => None,
         };
-        // The fixed rules rank written slots first; a learned policy picks freely and learns
-        // that a pick of an unwritten slot moves nothing.
-        let fresh = inputs.fresh.clone();
         let picks = match (&learned, self.policy) {
             (Some(choice), _) => choice.picks.clone(),
-            (None, TransferPolicy::Lru) => {
-                // Written slots (scores in (1, 2]) before the rest ((0, 1]), least used first.
-                let recency = (inputs.usage.clone() + 1.0).recip();
-                top_k(fresh.clone() + recency, m, 1).1
-            }
-            (None, _) => top_k(importance.clone() * fresh.clone(), m, 1).1,
+            (None, TransferPolicy::Lru) => top_k(inputs.usage.clone().neg(), m, 1).1,
+            (None, _) => top_k(importance.clone(), m, 1).1,
         };
         let keep = learned
             .as_ref()
             .map(|choice| compression_level::fractions(choice.levels.clone()));
-        let moved = fresh.gather(1, picks.clone());
         let (state, transfer) = ltm.transfer_slots(
             state,
             inputs.slots.clone(),
             importance.clone(),
-            Pick {
-                idx: picks,
-                moved,
-                keep,
-            },
+            picks,
+            keep,
             sample,
         );
         let decision = learned.map(|choice| {
@@ -243,29 +227,11 @@ mod tests {
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
-        let trace = out.trace.unwrap().read();
-        let written: Vec<bool> = (0..trace.slots)
-            .map(|k| {
-                let weights = trace.write_weights.iter().skip(k).step_by(trace.slots);
-                weights.fold(0.0f32, |a, &w| a + w) > 0.0
-            })
-            .collect();
-        let transfer = trace.transfer.unwrap();
-        // A pick moves when it keeps some width; picks past the written slots are discarded.
-        let moved: Vec<u32> = (transfer.slots.iter().zip(&transfer.width))
-            .filter(|&(_, &w)| w > 0.0)
-            .map(|(&s, _)| s)
-            .collect();
-        let written_count = written.iter().filter(|&&w| w).count();
-        assert_eq!(moved.len(), written_count.min(transfer.slots.len()));
-        // Only written slots move, and every moved slot is used no more than any written slot
-        // that stayed (ties may go either way).
-        assert!(moved.iter().all(|&i| written[i as usize]), "{moved:?}");
+        let moved = out.trace.unwrap().read().transfer.unwrap().slots;
+        // Every moved slot is used no more than any slot that stayed (ties may go either way).
         let is_moved = |i: usize| moved.contains(&(i as u32));
         let most_moved = (0..usage.len()).filter(|&i| is_moved(i)).map(|i| usage[i]);
-        let least_kept = (0..usage.len())
-            .filter(|&i| !is_moved(i) && written[i])
-            .map(|i| usage[i]);
+        let least_kept = (0..usage.len()).filter(|&i| !is_moved(i)).map(|i| usage[i]);
         let (hi, lo) = (
             most_moved.fold(f32::MIN, f32::max),
             least_kept.fold(f32::MAX, f32::min),
@@ -274,51 +240,6 @@ mod tests {
             !moved.is_empty() && hi <= lo,
             "moved {moved:?}, usage {usage:?}"
         );
-    }
-
-    #[test]
-    fn only_slots_written_during_the_segment_move() {
-        // Four slots, of which only slot 2 was written; the two most important (0 and 1) were
-        // not. Two picks: slot 2 moves, the second pick is discarded.
-        let device = Device::flex();
-        let (d, m) = (4, 2);
-        let ltm = crate::long_term_memory::LongTermMemoryConfig::new(d, 3, m, 4)
-            .with_compression(crate::config::CompressionKind::Uncompressed)
-            .init(&device);
-        let controller = crate::controller::MemoryControllerConfig::new(d, 1).init(&device);
-        let slots = Tensor::<3>::from_data(
-            TensorData::new((0..16).map(|x| x as f32).collect::<Vec<_>>(), [1, 4, d]),
-            &device,
-        );
-        let inputs = || TransferInputs {
-            slots: slots.clone(),
-            usage: Tensor::from_data(
-                TensorData::new(vec![0.0f32, 0.1, 5.0, 0.2], [1, 4]),
-                &device,
-            ),
-            h_mean: Tensor::zeros([1, d], &device),
-            ltm_summary: Tensor::zeros([1, d], &device),
-            fresh: Tensor::from_data(
-                TensorData::new(vec![0.0f32, 0.0, 1.0, 0.0], [1, 4]),
-                &device,
-            ),
-        };
-        for policy in [TransferPolicy::Importance, TransferPolicy::Lru] {
-            let rule = TransferRule {
-                policy,
-                exploration: 0.0,
-            };
-            let (state, outcome) = rule.apply(&ltm, &controller, ltm.init_state(), inputs(), false);
-            let picks = outcome.transfer.slots.into_data().convert::<i64>();
-            assert_eq!(picks.try_to_vec::<i64>().unwrap()[0], 2, "{policy:?}");
-            let width = outcome.transfer.compressed.width.into_data();
-            assert_eq!(width.try_to_vec::<f32>().unwrap(), vec![d as f32, 0.0]);
-            let packed = ltm.pack(&state, 1, d, &device);
-            let valid = packed.valid.into_data().try_to_vec::<bool>().unwrap();
-            assert_eq!(valid[..m], [true, false], "{policy:?}");
-            let entries = packed.entries.into_data().try_to_vec::<f32>().unwrap();
-            assert_eq!(entries[..2 * d], [8.0, 9.0, 10.0, 11.0, 0.0, 0.0, 0.0, 0.0]);
-        }
     }
 
     #[test]

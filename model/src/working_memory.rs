@@ -93,10 +93,6 @@ pub struct SegmentRun {
     pub pressure: Tensor<1>,
     /// Mean entropy of the read distributions (nats), `[1]`.
     pub read_entropy: Tensor<1>,
-    /// Write weight each slot received over the segment, summed over heads and updates
-    /// (detached), `[B, K]`: exactly 0 for a slot no update touched, since closed gates and
-    /// slots outside a head's top-k and LRU pick get a weight of exactly 0.
-    pub written: Tensor<2>,
 }
 
 impl From<MemoryWrite> for WorkingMemoryState {
@@ -295,14 +291,13 @@ impl WorkingMemory {
             start += t;
         }
         let updates = reads.len() as f64;
-        let mean_write = write_mass.clone().sum_dim(0).reshape([k]);
+        let mean_write = write_mass.sum_dim(0).reshape([k]);
         SegmentRun {
             read: Tensor::cat(reads, 1),
             state,
             utilization: entropy(mean_write) / max_entropy(k),
             pressure: gate_sum / updates,
             read_entropy: read_entropy_sum / updates,
-            written: write_mass.detach(),
         }
     }
 

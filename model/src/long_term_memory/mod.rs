@@ -133,19 +133,6 @@ pub struct Transfer {
     pub compressed: Compressed,
 }
 
-/// Which working-memory slots a transfer moves.
-#[derive(Debug, Clone)]
-pub struct Pick {
-    /// The slots, `[B, m]`.
-    pub idx: Tensor<2, Int>,
-    /// 1 where the pick moves, 0 where it is discarded (a slot not written since the last
-    /// transfer), `[B, m]`.
-    pub moved: Tensor<2>,
-    /// The fraction of the latent width each keeps, a learned policy's compression level
-    /// (`None`: set by importance).
-    pub keep: Option<Tensor<2>>,
-}
-
 /// Long-term memory parameters: the compressor and one retrieval bias per level.
 #[derive(Module, Debug)]
 pub struct LongTermMemory {
@@ -220,30 +207,25 @@ impl LongTermMemory {
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
         let (_, idx) = crate::ops::top_k(importance.clone(), self.per_level, 1); // [B, m]
-        let moved = idx.ones_like().float();
-        let pick = Pick {
-            idx,
-            moved,
-            keep: None,
-        };
-        self.transfer_slots(state, slots, importance, pick, sample)
+        self.transfer_slots(state, slots, importance, idx, None, sample)
     }
 
-    /// Moves the picked slots into level 0 and ripples the carry upwards.
+    /// Moves the chosen slots `idx` (`[B, m]`) into level 0 and ripples the carry upwards.
     ///
-    /// A pick whose `moved` is 0 is discarded, and so is one with `keep = 0`: it holds zeros,
-    /// has importance 0 (it is the first to go when blocks merge), width 0 (no bytes) and is
-    /// never read. Without `keep` the slots' importance sets how wide each is compressed, and
-    /// a straight-through estimate of the selection carries the task loss back to it.
+    /// Each entry keeps the fraction `keep` (`[B, m]`) of the latent width, a learned policy's
+    /// compression level; an entry with `keep = 0` is discarded: it holds zeros, has importance
+    /// 0 (it is the first to go when blocks merge), width 0 (no bytes) and is never read.
+    /// Without `keep` the slots' importance sets how wide each is compressed, and a
+    /// straight-through estimate of the selection carries the task loss back to it.
     pub fn transfer_slots(
         &self,
         state: LongTermMemoryState,
         slots: Tensor<3>,
         importance: Tensor<2>,
-        pick: Pick,
+        idx: Tensor<2, Int>,
+        keep: Option<Tensor<2>>,
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
-        let Pick { idx, moved, keep } = pick;
         let [b, _, d] = slots.dims();
         let m = self.per_level;
         let mut top_importance = importance.gather(1, idx.clone());
@@ -257,13 +239,12 @@ impl LongTermMemory {
             let st = top_importance.clone() - top_importance.clone().detach() + 1.0;
             compressed.decoded = compressed.decoded * st.unsqueeze_dim::<3>(2);
         }
-        let kept = match keep {
-            Some(keep) => moved * keep.greater_elem(0.0).float(),
-            None => moved,
-        }; // [B, m]
-        compressed.decoded = compressed.decoded * kept.clone().unsqueeze_dim::<3>(2);
-        compressed.width = compressed.width * kept.clone();
-        top_importance = top_importance * kept;
+        if let Some(keep) = keep {
+            let kept = keep.greater_elem(0.0).float(); // [B, m]
+            compressed.decoded = compressed.decoded * kept.clone().unsqueeze_dim::<3>(2);
+            compressed.width = compressed.width * kept.clone();
+            top_importance = top_importance * kept;
+        }
         let carry = LevelBlock {
             entries: compressed.decoded.clone(),
             importance: top_importance.clone(),
@@ -324,47 +305,6 @@ mod tests {
     }
 
     #[test]
-    fn an_important_entry_survives_ten_thousand_merges_bit_for_bit() {
-        // The entry of the first transfer is the most important; every later transfer brings a
-        // less important entry (every tenth) or only discarded picks (nothing written), and each
-        // ripples through the levels' merges.
-        let device = Device::flex();
-        let (d, m) = (3, 2);
-        let ltm = LongTermMemoryConfig::new(d, 4, m, 1)
-            .with_compression(CompressionKind::Uncompressed)
-            .init(&device);
-        let kept = vec![0.25f32, -1.5, 3.0];
-        let first = Tensor::<3>::from_data(TensorData::new(kept.repeat(2), [1, m, d]), &device);
-        let pick = |moved: [f32; 2]| Pick {
-            idx: Tensor::from_data(TensorData::new(vec![0i64, 1], [1, m]), &device),
-            moved: Tensor::from_data(TensorData::new(moved.to_vec(), [1, m]), &device),
-            keep: None,
-        };
-        let importance =
-            |i: f32| Tensor::<2>::from_data(TensorData::new(vec![i, 0.0], [1, m]), &device);
-        let (mut st, _) = ltm.transfer_slots(
-            ltm.init_state(),
-            first,
-            importance(0.9),
-            pick([1.0, 0.0]),
-            false,
-        );
-        for t in 1..=10_000u32 {
-            let slots = Tensor::<3>::random([1, m, d], Distribution::Normal(0.0, 1.0), &device);
-            let moved = if t % 10 == 0 { [1.0, 0.0] } else { [0.0, 0.0] };
-            let imp = importance(0.1 + (t % 7) as f32 / 20.0);
-            st = ltm.transfer_slots(st, slots, imp, pick(moved), false).0;
-        }
-        assert_eq!(st.spans().iter().sum::<u64>(), 10_001);
-        let entries = ltm.pack(&st, 1, d, &device).entries;
-        let entries = entries.into_data().try_to_vec::<f32>().unwrap();
-        assert!(
-            entries.chunks(d).any(|e| e == kept.as_slice()),
-            "{entries:?}"
-        );
-    }
-
-    #[test]
     fn discarded_entries_cost_nothing_and_are_never_read() {
         let device = Device::flex();
         let ltm = LongTermMemoryConfig::new(4, 3, 2, 8).init(&device);
@@ -378,12 +318,7 @@ mod tests {
             TensorData::new(vec![0.25f32, 0.0, 1.0, 1.0], [2, 2]),
             &device,
         );
-        let pick = Pick {
-            moved: idx.ones_like().float(),
-            idx,
-            keep: Some(keep),
-        };
-        let (st, _) = ltm.transfer_slots(ltm.init_state(), slots, imp, pick, false);
+        let (st, _) = ltm.transfer_slots(ltm.init_state(), slots, imp, idx, Some(keep), false);
         let valid = ltm.pack(&st, 2, 4, &device).valid;
         let valid = valid.into_data().try_to_vec::<bool>().unwrap();
         // Level 0 holds the block; levels 1 and 2 are empty.

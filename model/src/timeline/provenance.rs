@@ -84,10 +84,6 @@ impl Timeline {
     pub(super) fn transferred(&mut self, end: u64, transfer: &TransferEvent) {
         for (i, (&slot, &importance)) in transfer.slots.iter().zip(&transfer.importance).enumerate()
         {
-            let width = transfer.width.get(i).copied();
-            if width == Some(0.0) {
-                continue; // a discarded pick (a slot not written since the last transfer)
-            }
             let moved = self
                 .last_write
                 .get_mut(slot as usize)
@@ -97,7 +93,7 @@ impl Timeline {
                     at: end,
                     level: transfer.level,
                     importance,
-                    width,
+                    width: transfer.width.get(i).copied(),
                 });
             }
         }
