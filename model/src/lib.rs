@@ -62,7 +62,7 @@ pub use config::{
     CompressionKind, ConfigError, ConfigParseError, DmnConfig, EncoderKind, LossWeights,
     TransferPolicy,
 };
-pub use model::{Dmn, DmnState, ForwardOptions, SegmentOutput};
+pub use model::{Dmn, DmnState, ForwardOptions, MemoryReads, SegmentOutput};
 pub use trace::MemoryTrace;
 
 /// The WGSL kernels (crate `dmn-shaders`), built with the `wgpu` feature.

@@ -39,6 +39,29 @@ pub struct Dmn {
     /// How slots are chosen for long-term memory.
     #[module(skip)]
     transfer_rule: TransferRule,
+    /// Which memories the output reads.
+    #[module(skip)]
+    reads: MemoryReads,
+}
+
+/// Which memories the output reads: both, normally. Turning one off on a trained model (an
+/// ablation at evaluation time) measures the work that memory does: it is still written and
+/// transferred as usual, but the output no longer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryReads {
+    /// Working-memory reads reach the output.
+    pub working: bool,
+    /// Long-term retrieval reaches the output.
+    pub long_term: bool,
+}
+
+impl Default for MemoryReads {
+    fn default() -> Self {
+        Self {
+            working: true,
+            long_term: true,
+        }
+    }
 }
 
 /// Everything carried from one segment to the next.
@@ -151,6 +174,7 @@ impl DmnConfig {
                 policy: self.transfer_policy,
                 exploration: 0.0,
             },
+            reads: MemoryReads::default(),
         })
     }
 }
@@ -228,6 +252,11 @@ impl Dmn {
         }
     }
 
+    /// The same model with its output reading only the memories `reads` names.
+    pub fn with_reads(self, reads: MemoryReads) -> Self {
+        Self { reads, ..self }
+    }
+
     /// The same model with the token embedding and the base encoder frozen (no gradients).
     pub fn freeze_encoder(self) -> Self {
         Self {
@@ -286,8 +315,12 @@ impl Dmn {
         // Output: y = f_O(h, c), then the next-token head.
         let y = self.controller.output(
             h.clone(),
-            working.as_ref().map(|w| w.read.clone()),
-            retrieved.as_ref().map(|r| r.context.clone()),
+            (working.as_ref())
+                .filter(|_| self.reads.working)
+                .map(|w| w.read.clone()),
+            (retrieved.as_ref())
+                .filter(|_| self.reads.long_term)
+                .map(|r| r.context.clone()),
         );
         let logits = self.lm_head.forward(y.clone());
 
@@ -568,6 +601,49 @@ pub(crate) mod tests {
         out.logits
             .into_data()
             .assert_approx_eq::<f32>(&whole.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
+    }
+
+    #[test]
+    fn a_memory_the_output_does_not_read_cannot_change_it() {
+        // Two states with the same (empty) encoder state: one fresh, one whose memories hold
+        // three segments of other tokens. A memory that is read makes the outputs differ;
+        // unread, what it holds cannot matter.
+        let device = Device::flex();
+        let model = DmnConfig::tiny(20)
+            .with_segment_len(16)
+            .init(&device)
+            .unwrap();
+        let fresh = model.init_state(2, &device);
+        let mut full = model.init_state(2, &device);
+        for _ in 0..3 {
+            let x = tokens(2, 16, 20, &device);
+            full = model.forward_segment(full, x, ForwardOptions::default()).1;
+        }
+        let x = tokens(2, 16, 20, &device);
+        // Whether the output is the same from the fresh and the full state when only the
+        // memories named vary between them.
+        let same = |model: &Dmn, vary_working: bool, vary_long_term: bool| {
+            let with = |s: &DmnState| DmnState {
+                encoder: fresh.encoder.clone(),
+                working: if vary_working { s } else { &full }.working.clone(),
+                long_term: if vary_long_term { s } else { &full }.long_term.clone(),
+                segments: 3,
+            };
+            let logits = |s| {
+                let out = model.forward_segment(s, x.clone(), ForwardOptions::default());
+                out.0.logits.into_data().try_to_vec::<f32>().unwrap()
+            };
+            logits(with(&fresh)) == logits(with(&full))
+        };
+        let ablate =
+            |working, long_term| model.clone().with_reads(MemoryReads { working, long_term });
+        // Read, a memory's contents change the output.
+        assert!(!same(&model, true, false), "working memory is read");
+        assert!(!same(&model, false, true), "long-term memory is read");
+        // Unread, they do not.
+        assert!(same(&ablate(false, true), true, false));
+        assert!(same(&ablate(true, false), false, true));
+        assert!(same(&ablate(false, false), true, true));
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! the share of sequences answered exactly (every scored token right), or bits per character and perplexity on text, F1 and ROUGE-L of the predicted summary on the
 //! key-sentence task, with the bytes its long-term memory holds at the
 //! end of a sequence and the model's forward FLOPs per token (counted from its config).
+//! `--without-read` evaluates the trained model with a memory's reads cut from its output.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use dmn::MemoryReads;
 use dmn::tasks::{EVAL_SEED, step_seed, unigram_f1};
 use dmn::train::evaluate as evaluate_batch;
 use rand::SeedableRng;
@@ -45,6 +47,30 @@ pub struct EvalArgs {
     /// Device.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Memories whose reads the output ignores (comma-separated): an ablation of the trained
+    /// model that measures what each memory's reads contribute. The memories are still written
+    /// and transferred as in training.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub without_read: Vec<MemoryRead>,
+}
+
+/// A memory the output reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MemoryRead {
+    /// The working memory's slots.
+    Working,
+    /// Long-term retrieval.
+    LongTerm,
+}
+
+impl MemoryRead {
+    /// The name `--without-read` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Working => "working",
+            Self::LongTerm => "long-term",
+        }
+    }
 }
 
 /// Runs `dmn eval`: one JSON line per distance, printed as each finishes.
@@ -64,6 +90,24 @@ pub fn evaluate(
     }
     let device = device(&args.device)?;
     let (config, model) = load_run(&args.run, &device)?;
+    for read in &args.without_read {
+        let has = match read {
+            MemoryRead::Working => config.model.use_working_memory,
+            MemoryRead::LongTerm => config.model.use_long_term_memory,
+        };
+        if !has {
+            bail!(
+                "--without-read {}: the model of {} has no {} memory to leave unread",
+                read.name(),
+                args.run.display(),
+                read.name()
+            );
+        }
+    }
+    let model = model.with_reads(MemoryReads {
+        working: !args.without_read.contains(&MemoryRead::Working),
+        long_term: !args.without_read.contains(&MemoryRead::LongTerm),
+    });
     let kind = args.task.unwrap_or(config.train.task.kind);
     let distances = if args.distances.is_empty() {
         vec![config.train.task.length as u64]
@@ -154,6 +198,10 @@ pub fn evaluate(
             "tokens_per_s": tokens as f64 / seconds.max(1e-9),
             "peak_rss_bytes": peak_rss_bytes(),
         });
+        if !args.without_read.is_empty() {
+            let names: Vec<_> = args.without_read.iter().map(|r| r.name()).collect();
+            line["without_read"] = json!(names);
+        }
         if answers {
             // A sequence counts only when every scored token is right (the passkey's exact match).
             line["exact_match"] = json!(exact as f64 / done.max(1) as f64);

@@ -140,6 +140,7 @@ impl Measure<'_> {
             text: None,
             seed: EVAL_SEED,
             device: self.device.into(),
+            without_read: Vec::new(),
         };
         let line = evaluate(&eval, |_| {})?.remove(0);
         let figure = match task {

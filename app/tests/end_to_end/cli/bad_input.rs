@@ -24,6 +24,11 @@ const CASES: &[(&str, &[&str])] = &[
         &["--length must be at least 1"],
     ),
     ("eval --run DIR/good --distances 0", &["not positive"]),
+    // An ablation of a memory the model does not have.
+    (
+        "eval --run DIR/no-ltm --without-read long-term",
+        &["no long-term memory to leave unread"],
+    ),
     // Lengths beyond what a batch can hold in memory: refused before anything is made or
     // evaluated, with what would fit.
     (
@@ -155,6 +160,10 @@ fn fixtures(dir: &std::path::Path) {
     std::fs::write(dir.join("file"), "x").unwrap();
     let (good, corrupt) = (dir.join("good"), dir.join("corrupt"));
     train(&good, &["--steps", "2"]);
+    train(
+        &dir.join("no-ltm"),
+        &["--steps", "1", "--memory", "working"],
+    );
     super::ok(&["export", "--run", good.to_str().unwrap()]);
     train(&corrupt, &["--steps", "2"]);
     std::fs::write(

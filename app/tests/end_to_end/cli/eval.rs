@@ -30,6 +30,23 @@ fn eval_prints_a_json_line_per_distance() {
         // One answer token per needle: a sequence is exact exactly when its token is right.
         assert_eq!(l["exact_match"].as_f64(), Some(acc));
     }
+    // The same run with both memories' reads cut from its output says so in its line.
+    let out = ok(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--distances",
+        "24",
+        "--samples",
+        "4",
+        "--without-read",
+        "long-term,working",
+    ]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(
+        line["without_read"],
+        serde_json::json!(["long-term", "working"])
+    );
 }
 
 #[test]
