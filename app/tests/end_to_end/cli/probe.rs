@@ -39,8 +39,9 @@ fn probe_asks_the_shipped_model_and_it_recalls_far_above_chance() {
             assert!(slot["overwrites"].as_u64().unwrap() <= between, "{slot}");
         }
     }
-    // Chance is 1 in 16; the shipped model recalls about 4 in 5 at this distance.
-    assert!(right >= 5, "recalled {right} of 8");
+    // Chance is 1 in 16; the shipped model recalls 0.93 of 256 held-out needles at this
+    // distance (`dmn eval --distances 300 --samples 256`).
+    assert!(right >= 7, "recalled {right} of 8");
 }
 
 #[test]
