@@ -65,7 +65,7 @@ pub enum MemoryRead {
 
 impl MemoryRead {
     /// The name `--without-read` takes.
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Self::Working => "working",
             Self::LongTerm => "long-term",

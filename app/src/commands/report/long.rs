@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::items;
 use super::measure::Measure;
 use super::methods::{
-    DMN, DQN, FLAT, GRU, LRU, LSTM, MAMBA, MEAN_POOL, Method, NO_LTM, PPO, TRANSFORMER,
+    DMN, DQN, FLAT, GRU, LRU, LSTM, LTM_UNREAD, MAMBA, MEAN_POOL, Method, NO_LTM, PPO, TRANSFORMER,
 };
 use super::suites::{Curriculum, Section, Training, tiny_needle};
 use crate::plots::{self, Series};
@@ -31,8 +31,9 @@ pub(super) const LENGTHS: [u64; 3] = [10_000, 100_000, 1_000_000];
 const TARGET_SAMPLES: [usize; 2] = [256, 32];
 /// Held-out sequences per comparison cell.
 const COMPARISON_SAMPLES: usize = 32;
-/// DMN and its ablations, measured at every length.
-const VARIANTS: [Method; 7] = [DMN, NO_LTM, FLAT, MEAN_POOL, LRU, PPO, DQN];
+/// DMN and its ablations, measured at every length: its own run with the long-term reads cut
+/// (what those reads do), then each trained without a part or with another.
+const VARIANTS: [Method; 8] = [DMN, LTM_UNREAD, NO_LTM, FLAT, MEAN_POOL, LRU, PPO, DQN];
 /// The memory-free baselines, measured up to 100K.
 const BASELINES: [Method; 4] = [MAMBA, LSTM, GRU, TRANSFORMER];
 

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::methods::Method;
 use super::suites::{Behaviour, Continual, Section, Training};
-use crate::commands::eval::{EvalArgs, evaluate};
+use crate::commands::eval::{EvalArgs, MemoryRead, evaluate};
 use crate::commands::train::{self, TrainArgs, with_model_options};
 use crate::commands::{device, load_run};
 use crate::run_dir::{RunDir, write_atomic};
@@ -47,7 +47,7 @@ impl Measure<'_> {
         for m in &section.methods {
             println!("== {title}: {}", m.name);
             let run = self.run_dir(&section.training, m);
-            if let Some(row) = measured_before(earlier, &run, &section.distances) {
+            if let Some(row) = measured_before(earlier, &run, m, &section.distances) {
                 rows.push(row);
                 continue;
             }
@@ -63,7 +63,7 @@ impl Measure<'_> {
 
     /// Where `method` trained as `training` lives.
     fn run_dir(&self, training: &Training, method: &Method) -> PathBuf {
-        self.dir.join(training.key()).join(method.slug())
+        self.dir.join(training.key()).join(method.run_slug())
     }
 
     /// Trains `method` as `section` says (or reuses its finished run) and evaluates it at the
@@ -96,6 +96,7 @@ impl Measure<'_> {
         let config = RunDir::open(&run)?.read_config()?;
         Ok(json!({
             "method": method.name,
+            "without_read": method.unread.map(MemoryRead::name),
             "encoder": method.encoder,
             "memory": method.memory,
             "policy": method.policy,
@@ -121,8 +122,11 @@ impl Measure<'_> {
         distance: u64,
         samples: usize,
     ) -> Result<Value> {
+        let unread = method
+            .unread
+            .map_or(String::new(), |r| format!("-without-{}", r.name()));
         let saved = run.join("eval").join(format!(
-            "{}-{distance}-{samples}-{EVAL_SEED}.json",
+            "{}-{distance}-{samples}-{EVAL_SEED}{unread}.json",
             task.name()
         ));
         if let Some(line) = std::fs::read_to_string(&saved)
@@ -140,7 +144,7 @@ impl Measure<'_> {
             text: None,
             seed: EVAL_SEED,
             device: self.device.into(),
-            without_read: Vec::new(),
+            without_read: method.unread.into_iter().collect(),
         };
         let line = evaluate(&eval, |_| {})?.remove(0);
         let figure = match task {
@@ -319,10 +323,16 @@ fn train_args(
 
 /// `earlier`'s row of the same run, narrowed to `distances`, when it evaluated all of them: a
 /// run shared between sections is evaluated and traced once.
-fn measured_before(earlier: &[Value], run: &Path, distances: &[u64]) -> Option<Value> {
+fn measured_before(
+    earlier: &[Value],
+    run: &Path,
+    method: &Method,
+    distances: &[u64],
+) -> Option<Value> {
+    let unread = json!(method.unread.map(MemoryRead::name));
     let row = earlier
         .iter()
-        .find(|r| r["run"].as_str().map(Path::new) == Some(run))?;
+        .find(|r| r["run"].as_str().map(Path::new) == Some(run) && r["without_read"] == unread)?;
     let results: Vec<Value> = distances
         .iter()
         .map(|&d| {
@@ -341,6 +351,7 @@ fn measured_before(earlier: &[Value], run: &Path, distances: &[u64]) -> Option<V
 
 #[cfg(test)]
 mod tests {
+    use super::super::methods::{DMN, LTM_UNREAD};
     use super::*;
 
     #[test]
@@ -350,13 +361,16 @@ mod tests {
             "train_seconds": 12.0,
             "results": [{"distance": 8}, {"distance": 32}, {"distance": 128}],
         })];
-        let row = measured_before(&earlier, Path::new("/runs/dmn"), &[8, 128]).unwrap();
+        let dmn = Path::new("/runs/dmn");
+        let row = measured_before(&earlier, dmn, &DMN, &[8, 128]).unwrap();
         assert_eq!(row["results"], json!([{"distance": 8}, {"distance": 128}]));
         assert!(
             row["train_seconds"].is_null(),
             "trained in the earlier section"
         );
-        assert!(measured_before(&earlier, Path::new("/runs/dmn"), &[8, 1000]).is_none());
-        assert!(measured_before(&earlier, Path::new("/runs/lstm"), &[8]).is_none());
+        assert!(measured_before(&earlier, dmn, &DMN, &[8, 1000]).is_none());
+        assert!(measured_before(&earlier, Path::new("/runs/lstm"), &DMN, &[8]).is_none());
+        // The same run evaluated with a memory unread is another row.
+        assert!(measured_before(&earlier, dmn, &LTM_UNREAD, &[8]).is_none());
     }
 }

@@ -1,5 +1,8 @@
 //! The methods a report compares: DMN, its ablations and the baselines, each as the `dmn train`
-//! options that build it.
+//! options that build it (or, for a read ablation, the `dmn eval` option that cuts a memory's
+//! reads from a trained run).
+
+use crate::commands::eval::MemoryRead;
 
 /// One method: an encoder, its memories, its transfer policy and the ablation knobs.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +21,11 @@ pub(super) struct Method {
     pub compression: Option<&'static str>,
     /// `dmn train --ltm`; the preset's when `None`.
     pub ltm: Option<&'static str>,
+    /// `dmn eval --without-read`: a memory whose reads the evaluation cuts.
+    pub unread: Option<MemoryRead>,
+    /// The method whose run this one evaluates (`None`: its own). A read ablation trains
+    /// nothing: it measures what a memory's reads do in the model that was trained with them.
+    pub run_of: Option<&'static str>,
 }
 
 pub(super) const DMN: Method = Method {
@@ -28,6 +36,8 @@ pub(super) const DMN: Method = Method {
     wm_slots: None,
     compression: None,
     ltm: None,
+    unread: None,
+    run_of: None,
 };
 pub(super) const PPO: Method = Method {
     name: "DMN, PPO policy",
@@ -42,6 +52,13 @@ pub(super) const DQN: Method = Method {
 pub(super) const LRU: Method = Method {
     name: "DMN, LRU transfers",
     policy: "lru",
+    ..DMN
+};
+/// DMN's run evaluated with its long-term reads cut from the output.
+pub(super) const LTM_UNREAD: Method = Method {
+    name: "DMN, long-term memory unread",
+    unread: Some(MemoryRead::LongTerm),
+    run_of: Some(DMN.name),
     ..DMN
 };
 pub(super) const NO_LTM: Method = Method {
@@ -101,13 +118,22 @@ pub(super) const METHODS: [Method; 8] = [DMN, PPO, LRU, NO_LTM, MAMBA, LSTM, GRU
 impl Method {
     /// Its name as a file-system name: lower-case words joined by `-`.
     pub fn slug(&self) -> String {
-        self.name
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|s| !s.is_empty())
-            .map(str::to_ascii_lowercase)
-            .collect::<Vec<_>>()
-            .join("-")
+        slug(self.name)
     }
+
+    /// The folder name of the run it evaluates: its own, or the trained method's.
+    pub fn run_slug(&self) -> String {
+        slug(self.run_of.unwrap_or(self.name))
+    }
+}
+
+/// `name` as a file-system name.
+fn slug(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 #[cfg(test)]
@@ -120,6 +146,12 @@ mod tests {
         assert_eq!(PPO.slug(), "dmn-ppo-policy");
         assert_eq!(TRANSFORMER.slug(), "transformer-window-128");
         assert_eq!(slots("WM 64 slots", 64).slug(), "wm-64-slots");
+    }
+
+    #[test]
+    fn a_read_ablation_evaluates_the_run_of_the_method_it_names() {
+        assert_eq!(LTM_UNREAD.run_slug(), DMN.slug());
+        assert_eq!(PPO.run_slug(), PPO.slug());
     }
 
     #[test]
