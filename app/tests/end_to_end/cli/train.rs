@@ -64,6 +64,21 @@ fn train_writes_config_metrics_and_pruned_checkpoints() {
 }
 
 #[test]
+fn a_working_memory_smaller_than_the_presets_top_k_reads_all_its_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    // The tiny preset reads its 4 best slots: 2 slots are read both, 32 keep the 4.
+    for (slots, top_k) in [(2, 2), (32, 4)] {
+        let run = dir.path().join(format!("wm{slots}"));
+        train(&run, &["--steps", "1", "--wm-slots", &slots.to_string()]);
+        let model = &run_config(&run)["model"];
+        assert_eq!(
+            (model["wm_slots"].as_u64(), model["wm_top_k"].as_u64()),
+            (Some(slots), Some(top_k))
+        );
+    }
+}
+
+#[test]
 fn data_parallel_training_over_two_devices() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("dp");
