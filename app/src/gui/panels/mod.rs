@@ -149,10 +149,8 @@ pub(crate) fn ticks(
         ui.allocate_exact_size(egui::vec2(ui.available_width(), 14.0), egui::Sense::hover());
     let painter = ui.painter_at(row);
     let (font, text) = (egui::FontId::monospace(10.0), ui.visuals().text_color());
-    let span = shown.end.saturating_sub(shown.start);
-    for i in 0..=4u64 {
-        let t = (shown.start + span * i / 4).min(end.max(shown.start));
-        let x = picture.left() + (t - shown.start) as f32 / span.max(1) as f32 * picture.width();
+    for (i, (t, along)) in tick_positions(shown, end).into_iter().enumerate() {
+        let x = picture.left() + along * picture.width();
         let (align, label) = match i {
             0 => (egui::Align2::LEFT_TOP, t.to_string()),
             4 => (egui::Align2::RIGHT_TOP, format!("{t} {unit}")),
@@ -162,7 +160,38 @@ pub(crate) fn ticks(
     }
 }
 
+/// The five ticks' positions for `shown` and where each lies along it (0 to 1): quarters of
+/// the range, those past `end` moved back to `end`.
+fn tick_positions(shown: &Range<u64>, end: u64) -> [(u64, f32); 5] {
+    let span = shown.end.saturating_sub(shown.start);
+    std::array::from_fn(|i| {
+        let t = (shown.start + span * i as u64 / 4).min(end.max(shown.start));
+        (t, (t - shown.start) as f32 / span.max(1) as f32)
+    })
+}
+
 /// Placeholder line while a panel has nothing to draw yet.
 pub(crate) fn waiting(ui: &mut egui::Ui, what: &str) {
     ui.weak(format!("waiting for {what}…"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_past_the_end_of_the_data_label_the_end_where_it_lies() {
+        let at = |shown: Range<u64>, end| tick_positions(&shown, end);
+        assert_eq!(
+            at(0..1000, 1000),
+            [(0, 0.0), (250, 0.25), (500, 0.5), (750, 0.75), (1000, 1.0)]
+        );
+        // The picture's last column reaches past the stream's 800 tokens.
+        assert_eq!(at(0..1000, 800)[4], (800, 0.8));
+        assert_eq!(at(0..1000, 800)[3], (750, 0.75));
+        // Zoomed in: quarters of the shown range.
+        assert_eq!(at(200..600, 1000)[1], (300, 0.25));
+        // An empty range puts every tick at its start.
+        assert!(at(5..5, 10).iter().all(|&(t, x)| t == 5 && x == 0.0));
+    }
 }
