@@ -12,7 +12,11 @@
 //!
 //! The outcome depends on the random numbers the run draws: from another stream (other tests
 //! drawing from the CPU backend's one generator in the middle of this one's) the same recipe
-//! stayed at 0.72. The test holds the generator for its whole run.
+//! stayed at 0.72. The test holds the generator for its whole run, and `DMN_LEARN_SEED` runs it
+//! on another seed than 17. Measured at commit 438ff53, the best accuracy at 64 by seed was
+//! 0.934 (17), 0.938 (1; 0.953 at 20K), 0.781 (2) and 0.883 (3). So a change to the model's
+//! training dynamics is judged on several seeds, not by whether seed 17 still passes:
+//! `DMN_LEARN_SEED=2 cargo test -p dmn --test integration learning -- --nocapture`.
 
 use burn::tensor::Device;
 use dmn::DmnConfig;
@@ -23,11 +27,15 @@ use rand::rngs::StdRng;
 
 #[test]
 fn tiny_model_learns_needle_retrieval_at_64_and_recalls_it_at_20000() {
-    const SEED: u64 = 17;
+    // Another seed (`DMN_LEARN_SEED`) measures how much an outcome owes to this one.
+    let run_seed: u64 = std::env::var("DMN_LEARN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(17);
     // The run's random numbers are its own, so that it reaches the same accuracies every time.
     let _generator = dmn_test_support::cpu_random_numbers();
     let device = Device::flex().autodiff();
-    device.seed(SEED);
+    device.seed(run_seed);
     let task = Needle::new(64, 16, 16, 8).unwrap();
     let config = DmnConfig::tiny(task.vocab_size());
     let model = config.init(&device).unwrap();
@@ -38,7 +46,7 @@ fn tiny_model_learns_needle_retrieval_at_64_and_recalls_it_at_20000() {
         .unwrap_or(1500);
     let (mut accuracy, mut best) = (0.0, 0.0);
     for step in 1..=steps {
-        let seed = step_seed(SEED, step as u64);
+        let seed = step_seed(run_seed, step as u64);
         let batch = task.sample(&mut StdRng::seed_from_u64(seed), 32);
         device.seed(seed);
         let stats = trainer.step(&batch).read();
