@@ -2,9 +2,9 @@
 //! heads, run one segment at a time with every state carried across segments.
 //!
 //! [`Dmn::forward_segment`] reads like the picture: encode → working memory → retrieve →
-//! output → transfer; each box's work lives in its own file. The tests at the end (a fifth of
-//! the file, past 400 lines) are the model's end-to-end checks: shapes for every encoder, and
-//! streaming in segments against one pass.
+//! output → transfer; each box's work lives in its own file. The tests at the end (a third of
+//! the file, past 450 lines) are the model's end-to-end checks: shapes for every encoder,
+//! gradients across segments, streaming in segments against one pass, and memories left unread.
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
