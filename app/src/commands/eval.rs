@@ -64,12 +64,11 @@ pub enum MemoryRead {
 }
 
 impl MemoryRead {
-    /// The name `--without-read` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Working => "working",
-            Self::LongTerm => "long-term",
-        }
+    /// The name `--without-read` takes (clap's, so the two cannot differ).
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        let value = self.to_possible_value().expect("no variant is skipped");
+        value.get_name().to_owned()
     }
 }
 

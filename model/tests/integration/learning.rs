@@ -28,10 +28,7 @@ use rand::rngs::StdRng;
 #[test]
 fn tiny_model_learns_needle_retrieval_at_64_and_recalls_it_at_20000() {
     // Another seed (`DMN_LEARN_SEED`) measures how much an outcome owes to this one.
-    let run_seed: u64 = std::env::var("DMN_LEARN_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(17);
+    let run_seed: u64 = env_or("DMN_LEARN_SEED", 17);
     // The run's random numbers are its own, so that it reaches the same accuracies every time.
     let _generator = dmn_test_support::cpu_random_numbers();
     let device = Device::flex().autodiff();
@@ -40,10 +37,7 @@ fn tiny_model_learns_needle_retrieval_at_64_and_recalls_it_at_20000() {
     let config = DmnConfig::tiny(task.vocab_size());
     let model = config.init(&device).unwrap();
     let mut trainer = Trainer::new(model, config, OptimizerConfig::new(), device.clone());
-    let steps: usize = std::env::var("DMN_LEARN_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1500);
+    let steps: usize = env_or("DMN_LEARN_STEPS", 1500);
     let (mut accuracy, mut best) = (0.0, 0.0);
     for step in 1..=steps {
         let seed = step_seed(run_seed, step as u64);
@@ -80,4 +74,12 @@ fn tiny_model_learns_needle_retrieval_at_64_and_recalls_it_at_20000() {
         "trained at distance 64, the model recalls only {recall:.3} at 20,000 (it reached \
          {accuracy:.3} at 64)"
     );
+}
+
+/// The environment variable `name` as a `T`, or `default` when unset or unreadable.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
