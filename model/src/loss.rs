@@ -172,7 +172,6 @@ mod gradient_tests {
                 ForwardOptions {
                     sample: true,
                     trace: false,
-                    training: true,
                 },
             );
             let (inputs, targets, _) = batch.segment(24, 24, &device);
@@ -182,7 +181,6 @@ mod gradient_tests {
                 ForwardOptions {
                     sample: true,
                     trace: false,
-                    training: true,
                 },
             );
             let mask = Tensor::<2>::ones([2, 24], &device);

@@ -118,9 +118,6 @@ pub struct ForwardOptions {
     pub sample: bool,
     /// Gather a [`SegmentTrace`] (costs a few small tensors; nothing when off).
     pub trace: bool,
-    /// Training: write gates are cut at the training floor, not the inference one (see
-    /// [`crate::working_memory::hard_gate`]).
-    pub training: bool,
 }
 
 /// Output of one segment.
@@ -306,7 +303,7 @@ impl Dmn {
             .zip(state.working)
             .map(|(wm, st)| {
                 let queries = self.controller.read_queries(h.clone());
-                wm.run_segment(st, queries, h.clone(), options.training, trace.as_mut())
+                wm.run_segment(st, queries, h.clone(), trace.as_mut())
             });
 
         // Retrieve: every token reads long-term memory as it stood when the segment began.
@@ -476,7 +473,6 @@ pub(crate) mod tests {
                 ForwardOptions {
                     sample: true,
                     trace: true,
-                    training: true,
                 },
             );
             assert_eq!(out.logits.dims(), [2, 21, 20]);

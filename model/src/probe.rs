@@ -69,7 +69,6 @@ pub fn probe_from(model: &Dmn, state: DmnState, batch: &Batch, device: &Device) 
         let options = ForwardOptions {
             sample: false,
             trace: true,
-            training: false,
         };
         let (out, next) = model.forward_segment(state, inputs, options);
         if scored.iter().any(|&t| (start..start + len).contains(&t)) {
@@ -153,6 +152,12 @@ pub struct Provenance {
     pub updates_between: usize,
     /// Of these, the updates that wrote any slot at all.
     pub updates_writing: usize,
+    /// The strongest write gate of the writing updates (a head's gate is its write weights'
+    /// sum).
+    pub gate_written: f32,
+    /// The strongest write gate of the updates in between: a write below `gate_written` cannot
+    /// touch what the writing updates stored ([`crate::ops::memory_write`]).
+    pub gate_between: f32,
     /// The slots written, most written first.
     pub slots: Vec<SlotProvenance>,
 }
@@ -188,6 +193,8 @@ impl Probe {
         }
         let last = last.min(asked - 1);
         let (writes, norms) = self.per_update();
+        let gates = self.gates();
+        let strongest = |u: Range<usize>| gates[u].iter().copied().fold(0.0, f32::max);
         let k = writes.first()?.len();
         let mut slots: Vec<SlotProvenance> = (0..k)
             .map(|j| SlotProvenance {
@@ -205,8 +212,24 @@ impl Probe {
             updates_writing: (last + 1..asked)
                 .filter(|&u| writes[u].iter().any(|&w| w > 0.0))
                 .count(),
+            gate_written: strongest(first..last + 1),
+            gate_between: strongest(last + 1..asked),
             slots,
         })
+    }
+
+    /// The strongest head's write gate of each update, in order.
+    fn gates(&self) -> Vec<f32> {
+        let mut gates = Vec::new();
+        for t in &self.traces {
+            let per_head = t.write_weights.chunks(t.slots.max(1));
+            let sums: Vec<f32> = per_head.map(|w| w.iter().sum()).collect();
+            gates.extend(
+                sums.chunks(t.heads.max(1))
+                    .map(|g| g.iter().copied().fold(0.0, f32::max)),
+            );
+        }
+        gates
     }
 
     /// Write weight per slot (summed over heads) and slot norms, one row per update in order.
@@ -309,6 +332,8 @@ mod tests {
         };
         let p = probe.provenance(5..7, 35).unwrap();
         assert_eq!((p.updates_between, p.updates_writing), (2, 1));
+        assert!((p.gate_written - 0.9).abs() < 1e-6, "{}", p.gate_written);
+        assert!((p.gate_between - 0.2).abs() < 1e-6, "{}", p.gate_between);
         assert_eq!(p.slots.len(), 1, "slot 2's 0.02 is below the held weight");
         let s = &p.slots[0];
         assert_eq!((s.slot, s.overwrites), (1, 1));

@@ -217,7 +217,6 @@ mod tests {
         let options = ForwardOptions {
             sample: false,
             trace: true,
-            training: false,
         };
         let (out, next) = model.forward_segment(state, tokens(1, 21, 20, &device), options);
         let usage = next
@@ -271,7 +270,6 @@ mod tests {
             let options = ForwardOptions {
                 sample,
                 trace: true,
-                training: sample,
             };
             let state = model.init_state(3, &device);
             let (out, _) = model.forward_segment(state, tokens(3, 16, 20, &device), options);

@@ -91,16 +91,43 @@ fn select_top_k(score: ptr<function, array<f32, K>>, top_k: u32,
 }
 
 //#part least_used
-// The write's allocation address (`dmn::ops::memory_write`). Needs the `select` part, K and the
-// `per_slot` binding ([B, K, 3]: age, usage, f).
+// The slots open to a write and its allocation address (`dmn::ops::memory_write`). Needs the
+// `select` part, K, H and the `per_slot` ([B, K, 4]: age, usage, f, hold) and `gates`
+// ([B, H, 3]: β, g, α) bindings.
 
-// The rank-th least used slot of batch row b, ties to the lower index: pass `rank` of a
-// selection over −usage.
-fn least_used(b: u32, rank: u32) -> u32 {
-    var neg_usage: array<f32, K>;
-    for (var k = 0u; k < K; k++) {
-        neg_usage[k] = -per_slot[(b * K + k) * 3u + 1u];
+// The hold at or below which a slot of batch row b is open to this update: its strongest write
+// gate, or the weakest hold where that is higher (the weakest-held slot is always open).
+fn open_threshold(b: u32) -> f32 {
+    var strongest = gates[b * H * 3u + 1u];
+    for (var h = 1u; h < H; h++) {
+        strongest = max(strongest, gates[(b * H + h) * 3u + 1u]);
     }
+    var weakest = per_slot[b * K * 4u + 3u];
+    for (var k = 1u; k < K; k++) {
+        weakest = min(weakest, per_slot[(b * K + k) * 4u + 3u]);
+    }
+    return max(strongest, weakest);
+}
+
+// Whether slot k of batch row b is open to a write with this `open_threshold`.
+fn is_open(b: u32, k: u32, threshold: f32) -> bool {
+    return per_slot[(b * K + k) * 4u + 3u] <= threshold;
+}
+
+// Head h's allocation slot: the h-th least used open slot of batch row b, ties to the lower
+// index, or the least used open slot where fewer than h + 1 are open.
+fn least_used(b: u32, h: u32, threshold: f32) -> u32 {
+    var neg_usage: array<f32, K>;
+    var opened = 0u;
+    for (var k = 0u; k < K; k++) {
+        // A closed slot scores LOWEST, which no selection pass picks.
+        neg_usage[k] = LOWEST;
+        if is_open(b, k, threshold) {
+            neg_usage[k] = -per_slot[(b * K + k) * 4u + 1u];
+            opened += 1u;
+        }
+    }
+    let rank = select(0u, h, h < opened);
     var s_at = HIGHEST;
     var k_at = 0u;
     for (var t = 0u; t <= rank; t++) {

@@ -5,7 +5,7 @@
 //!
 //! The op's many inputs come packed, by the caller at the tensor level, where autodiff routes
 //! the gradients back through the concatenation: per head `key ‖ erase ‖ add` and `β, g, α`, per
-//! slot `age, usage, f`. The kernels then bind six buffers.
+//! slot `age, usage, f, hold`. The kernels then bind six buffers.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -24,9 +24,9 @@ use crate::launch::{Wgsl, dims, input, output, region, sizes};
 /// its backward. Its outputs come packed in one tensor (an autodiff node has one output).
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait DmnMemoryWrite: Backend {
-    /// Working-memory write; returns `W' ‖ ω ‖ age' ‖ usage'` packed as `[B, K·d + H·K + 2K]`.
-    /// `heads` is `key ‖ erase ‖ add` `[B, H, 3d]`, `gates` is `β, g, α` `[B, H, 3]` and
-    /// `per_slot` is `age, usage, f` `[B, K, 3]`.
+    /// Working-memory write; returns `W' ‖ ω ‖ age' ‖ usage' ‖ hold'` packed as
+    /// `[B, K·d + H·K + 3K]`. `heads` is `key ‖ erase ‖ add` `[B, H, 3d]`, `gates` is `β, g, α`
+    /// `[B, H, 3]` and `per_slot` is `age, usage, f, hold` `[B, K, 4]`.
     #[fusion(dtype = slots, shape = packed_shape(slots, heads))]
     fn dmn_memory_write(
         slots: FloatTensor<Self>,
@@ -60,10 +60,10 @@ pub trait DmnMemoryWriteBackward: Backend {
 
 const WG: u32 = 64;
 
-/// Shape of the packed output `W' ‖ ω ‖ age' ‖ usage'`: `[B, K·d + H·K + 2K]`.
+/// Shape of the packed output `W' ‖ ω ‖ age' ‖ usage' ‖ hold'`: `[B, K·d + H·K + 3K]`.
 fn packed_shape(slots: &Shape, heads: &Shape) -> Shape {
     let (b, k, d, h) = (slots[0], slots[1], slots[2], heads[1]);
-    Shape::from(vec![b, k * d + h * k + 2 * k])
+    Shape::from(vec![b, k * d + h * k + 3 * k])
 }
 
 fn backward_meta(
@@ -120,7 +120,7 @@ fn forward(
     let what = "memory_write";
     let (slots, heads) = (input(slots, what), input(heads, what));
     let (gates, per_slot) = (input(gates, what), input(per_slot, what));
-    let out = output(&slots, [b, k * d + h * k + 2 * k]);
+    let out = output(&slots, [b, k * d + h * k + 3 * k]);
     let sizes = sizes(&slots, &[d, top_k.min(k), usage_decay.to_bits() as usize]);
     forward_kernel(k, h).launch(
         &slots,
@@ -155,7 +155,7 @@ fn backward(
     let off_heads = b * k * d;
     let off_gates = off_heads + b * h * 3 * d;
     let off_slot = off_gates + b * h * 3;
-    let off_scratch = off_slot + b * k * 3;
+    let off_scratch = off_slot + b * k * 4;
     let scratch = 4 * h * k + k + 2 * h;
     let grads = output(&slots, [off_scratch + b * scratch]);
     let sizes = sizes(
@@ -180,7 +180,7 @@ fn backward(
         region(&grads, 0, &[b, k, d]),
         region(&grads, off_heads, &[b, h, 3 * d]),
         region(&grads, off_gates, &[b, h, 3]),
-        region(&grads, off_slot, &[b, k, 3]),
+        region(&grads, off_slot, &[b, k, 4]),
     ]
 }
 

@@ -12,16 +12,17 @@
 //   dcos   = β ds:  dkey_h = (u − k̂ (k̂·u)) / ‖key_h‖, u = Σ_k dcos_hk Ŵ_k
 //                   dW_k  += (v − Ŵ_k (Ŵ_k·v)) / ‖W_k‖, v = Σ_h dcos_hk k̂_h
 //
-// Age and usage are statistics and get no gradient. One workgroup per batch row; it recomputes
+// Slots closed to the write (`open` in the forward pass) score MASKED, so their content weight
+// and every gradient through it is 0. Age, usage and hold are statistics and get no gradient. One workgroup per batch row; it recomputes
 // the forward addresses, then works in phases separated by barriers, keeping per-row
 // intermediates in a scratch region of the gradient buffer.
 
 @group(0) @binding(0) var<storage, read_write> slots: array<f32>;    // [B, K, d]
 @group(0) @binding(1) var<storage, read_write> heads: array<f32>;    // [B, H, 3d]: key ‖ erase ‖ add
 @group(0) @binding(2) var<storage, read_write> gates: array<f32>;    // [B, H, 3]: β, g, α
-@group(0) @binding(3) var<storage, read_write> per_slot: array<f32>; // [B, K, 3]: age, usage, f
-@group(0) @binding(4) var<storage, read_write> dout: array<f32>;     // [B, K·d + H·K + 2K]
-// dW [B, K, d] ‖ dheads [B, H, 3d] ‖ dgates [B, H, 3] ‖ dper_slot [B, K, 3] (0, 0, df) ‖ scratch
+@group(0) @binding(3) var<storage, read_write> per_slot: array<f32>; // [B, K, 4]: age, usage, f, hold
+@group(0) @binding(4) var<storage, read_write> dout: array<f32>;     // [B, K·d + H·K + 3K]
+// dW [B, K, d] ‖ dheads [B, H, 3d] ‖ dgates [B, H, 3] ‖ dper_slot [B, K, 4] (0, 0, df, 0) ‖ scratch
 @group(0) @binding(5) var<storage, read_write> grads: array<f32>;
 // d, top_k, then the offsets of dheads, dgates, dper_slot and the scratch
 @group(0) @binding(6) var<storage, read_write> sizes: array<u32>;
@@ -29,6 +30,8 @@
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;
 const H: u32 = {{ h }}u;
+// The score of a slot closed to the write, as in the forward pass.
+const MASKED: f32 = -1.0e9;
 // Scratch per batch row: dot [H·K], content [H·K], ω [H·K], dω then dcos [H·K], ‖W_k‖ [K],
 // ‖key_h‖ [H], lru [H].
 const S_DOT: u32 = 0u;
@@ -63,7 +66,7 @@ fn main(
     let off_dslot = sizes[4];
     let b = wid.x;
     let sc = sizes[5] + b * S_LEN;
-    let o0 = b * (K * d + H * K + 2u * K);
+    let o0 = b * (K * d + H * K + 3u * K);
     let hd = 3u * d;
 
     // Phase A1: dot products and norms, as in the forward pass.
@@ -97,9 +100,11 @@ fn main(
         let h = lid.x;
         let beta = gates[(b * H + h) * 3u];
         let kn = grads[sc + S_KNORM + h];
+        let threshold = open_threshold(b);
         var score: array<f32, {{ k }}>;
         for (var k = 0u; k < K; k++) {
-            score[k] = scaled_cosine(beta / kn, grads[sc + S_DOT + h * K + k], grads[sc + S_SNORM + k]);
+            let cosine = scaled_cosine(beta / kn, grads[sc + S_DOT + h * K + k], grads[sc + S_SNORM + k]);
+            score[k] = select(MASKED, cosine, is_open(b, k, threshold));
             grads[sc + S_CONTENT + h * K + k] = 0.0;
         }
         var pick: array<u32, {{ k }}>;
@@ -107,7 +112,7 @@ fn main(
         for (var t = 0u; t < top_k; t++) {
             grads[sc + S_CONTENT + h * K + pick[t]] = exp(score[pick[t]] - score[pick[0]]);
         }
-        let lru = least_used(b, h);
+        let lru = least_used(b, h, threshold);
         grads[sc + S_LRU + h] = f32(lru);
         let g = gates[(b * H + h) * 3u + 1u];
         let alpha = gates[(b * H + h) * 3u + 2u];
@@ -123,7 +128,7 @@ fn main(
     // Phase B1, per slot: the direct slot gradient, df, and dω (into the dcos scratch).
     for (var k = lid.x; k < K; k += WG) {
         let mass = written(sc, k);
-        let keep_f = 1.0 - per_slot[(b * K + k) * 3u + 2u] * mass;
+        let keep_f = 1.0 - per_slot[(b * K + k) * 4u + 2u] * mass;
         var domega: array<f32, {{ h }}>;
         for (var h = 0u; h < H; h++) {
             domega[h] = dout[o0 + K * d + h * K + k];
@@ -150,9 +155,10 @@ fn main(
                 domega[h] += gw * (a - w * keep_f * e * others);
             }
         }
-        grads[off_dslot + (b * K + k) * 3u] = 0.0;
-        grads[off_dslot + (b * K + k) * 3u + 1u] = 0.0;
-        grads[off_dslot + (b * K + k) * 3u + 2u] = df * mass;
+        grads[off_dslot + (b * K + k) * 4u] = 0.0;
+        grads[off_dslot + (b * K + k) * 4u + 1u] = 0.0;
+        grads[off_dslot + (b * K + k) * 4u + 2u] = df * mass;
+        grads[off_dslot + (b * K + k) * 4u + 3u] = 0.0;
         for (var h = 0u; h < H; h++) {
             grads[sc + S_DCOS + h * K + k] = domega[h];
         }
@@ -166,7 +172,7 @@ fn main(
         for (var k = 0u; k < K; k++) {
             let omega = grads[sc + S_OMEGA + h * K + k];
             let gw = dout[o0 + k * d + j];
-            var others = 1.0 - per_slot[(b * K + k) * 3u + 2u] * written(sc, k);
+            var others = 1.0 - per_slot[(b * K + k) * 4u + 2u] * written(sc, k);
             for (var o = 0u; o < H; o++) {
                 if o != h {
                     others *= 1.0 - grads[sc + S_OMEGA + o * K + k] * heads[(b * H + o) * hd + d + j];

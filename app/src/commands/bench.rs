@@ -215,7 +215,7 @@ fn kernels(args: KernelArgs) -> Result<()> {
         // memory_write: one update of H heads.
         let decay = c.wm_usage_decay as f32;
         let case = fixtures::memory_write(&mut rng, [b, k, d, h], top_k, decay, false);
-        let bytes = F * (2 * b * k * d + 3 * b * h * d + 3 * b * h + 5 * b * k + b * h * k) as f64;
+        let bytes = F * (2 * b * k * d + 3 * b * h * d + 3 * b * h + 7 * b * k + b * h * k) as f64;
         results.push(measure("memory_write", &case, bytes, &device, args.iters)?);
     }
     if wanted("retrieve") {

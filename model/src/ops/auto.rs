@@ -70,14 +70,15 @@ pub fn memory_write(
     slots: Tensor<3>,
     age: Tensor<2>,
     usage: Tensor<2>,
+    hold: Tensor<2>,
     request: WriteRequest,
     top_k: usize,
     usage_decay: f32,
 ) -> MemoryWrite {
     #[cfg(feature = "wgpu")]
     if kernels_run_on(kernels, &slots.device()) {
-        return super::wgsl::memory_write(slots, age, usage, request, top_k, usage_decay);
+        return super::wgsl::memory_write(slots, age, usage, hold, request, top_k, usage_decay);
     }
     let _ = kernels;
-    super::memory_write(slots, age, usage, request, top_k, usage_decay)
+    super::memory_write(slots, age, usage, hold, request, top_k, usage_decay)
 }

@@ -100,11 +100,12 @@ pub fn memory_read(rng: &mut impl Rng, [b, r, d, k]: [usize; 4], top_k: usize) -
     }
 }
 
-/// A write of `H` heads into `K` slots of width `d`, `[B, K, d, H]`; `empty`: zero slots, age and
-/// usage (a fresh memory, where every score and every usage ties). Inputs: slots, age, usage,
-/// then the request's key, strength, erase, add, write gate, allocation gate and decay. Age and
-/// usage are statistics and get no gradient. The first row's write gates are exactly 0 (an
-/// update that writes nothing) when `B > 1`.
+/// A write of `H` heads into `K` slots of width `d`, `[B, K, d, H]`; `empty`: zero slots, age,
+/// usage and hold (a fresh memory, where every score and every usage ties). Inputs: slots, age,
+/// usage, hold, then the request's key, strength, erase, add, write gate, allocation gate and
+/// decay. Age, usage and hold are statistics and get no gradient. Holds and gates are both
+/// uniform in [0, 1], so some slots are closed to some writes. The first row's write gates are
+/// exactly 0 (an update that writes nothing) when `B > 1`.
 pub fn memory_write(
     rng: &mut impl Rng,
     [b, k, d, h]: [usize; 4],
@@ -114,12 +115,18 @@ pub fn memory_write(
 ) -> OpCase {
     let zeros = |shape: [usize; 3]| TensorData::zeros::<f32, _>(shape);
     let memory = if empty {
-        vec![zeros([b, k, d]), zeros([b, k, 1]), zeros([b, k, 1])]
+        vec![
+            zeros([b, k, d]),
+            zeros([b, k, 1]),
+            zeros([b, k, 1]),
+            zeros([b, k, 1]),
+        ]
     } else {
         vec![
             random(rng, [b, k, d], NORMAL),
             random(rng, [b, k, 1], Distribution::Uniform(0.0, 20.0)),
             random(rng, [b, k, 1], Distribution::Uniform(0.0, 3.0)),
+            random(rng, [b, k, 1], UNIT),
         ]
     };
     let request = [
@@ -137,6 +144,7 @@ pub fn memory_write(
             "slots",
             "age",
             "usage",
+            "hold",
             "key",
             "strength",
             "erase",
@@ -145,27 +153,39 @@ pub fn memory_write(
             "alloc_gate",
             "decay",
         ],
-        grad: vec![true, false, false, true, true, true, true, true, true, true],
-        output_names: vec!["slots", "write_weights", "age", "usage"],
+        grad: vec![
+            true, false, false, false, true, true, true, true, true, true, true,
+        ],
+        output_names: vec!["slots", "write_weights", "age", "usage", "hold"],
         run: Box::new(move |t, kernels| {
             let per_slot = |i: usize| t[i].clone().reshape([b, k]);
             let per_head = |i: usize| t[i].clone().reshape([b, h]);
             let request = WriteRequest {
-                key: t[3].clone(),
-                strength: per_head(4),
-                erase: t[5].clone(),
-                add: t[6].clone(),
-                write_gate: per_head(7),
-                alloc_gate: per_head(8),
-                decay: per_slot(9),
+                key: t[4].clone(),
+                strength: per_head(5),
+                erase: t[6].clone(),
+                add: t[7].clone(),
+                write_gate: per_head(8),
+                alloc_gate: per_head(9),
+                decay: per_slot(10),
             };
-            let (slots, age, usage) = (t[0].clone(), per_slot(1), per_slot(2));
-            let out = auto::memory_write(kernels, slots, age, usage, request, top_k, usage_decay);
+            let (age, usage, hold) = (per_slot(1), per_slot(2), per_slot(3));
+            let out = auto::memory_write(
+                kernels,
+                t[0].clone(),
+                age,
+                usage,
+                hold,
+                request,
+                top_k,
+                usage_decay,
+            );
             vec![
                 out.slots,
                 out.write_weights,
                 out.age.reshape([b, k, 1]),
                 out.usage.reshape([b, k, 1]),
+                out.hold.reshape([b, k, 1]),
             ]
         }),
     }

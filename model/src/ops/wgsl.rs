@@ -50,11 +50,12 @@ pub(super) fn memory_read(
 
 /// [`super::memory_write`] as `memory_write.wgsl`. The request is packed here, where autodiff
 /// routes the gradients back through the concatenation: per head `key ‖ erase ‖ add` and
-/// `β, g, α`, per slot `age, usage, f`.
+/// `β, g, α`, per slot `age, usage, f, hold`.
 pub(super) fn memory_write(
     slots: Tensor<3>,
     age: Tensor<2>,
     usage: Tensor<2>,
+    hold: Tensor<2>,
     request: WriteRequest,
     top_k: usize,
     usage_decay: f32,
@@ -72,7 +73,7 @@ pub(super) fn memory_write(
     } = request;
     let heads = Tensor::cat(vec![key, erase, add], 2);
     let gates = Tensor::stack::<3>(vec![strength, write_gate, alloc_gate], 2);
-    let per_slot = Tensor::stack::<3>(vec![age.detach(), usage.detach(), decay], 2);
+    let per_slot = Tensor::stack::<3>(vec![age.detach(), usage.detach(), decay, hold.detach()], 2);
     let packed: Tensor<2> = Tensor::from_dispatch(Dispatch::dmn_memory_write(
         slots.into_dispatch(),
         heads.into_dispatch(),
@@ -87,6 +88,7 @@ pub(super) fn memory_write(
         write_weights: at(k * d, h * k).reshape([b, h, k]),
         age: at(k * d + h * k, k).detach(),
         usage: at(k * d + h * k + k, k).detach(),
+        hold: at(k * d + h * k + 2 * k, k).detach(),
     }
 }
 

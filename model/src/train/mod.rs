@@ -245,7 +245,6 @@ impl Trainer {
         ForwardOptions {
             sample: self.sample_latents,
             trace: false,
-            training: true,
         }
     }
 
