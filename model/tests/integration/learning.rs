@@ -1,21 +1,23 @@
 //! A tiny DMN learns needle retrieval at distance 64 on the CPU: the end-to-end check that
 //! encoder, memory, losses and optimizer work together. It trains as `dmn train` does (step `s`
 //! draws its batch and reseeds the device from `step_seed(seed, s)`), stops as soon as a held-out
-//! batch of 256 samples reaches 93 % (about 300 steps, 2 CPU-minutes on two cores), and asserts
+//! batch of 256 samples reaches 93 % (about 350 steps, 2 CPU-minutes on two cores), and asserts
 //! that the best held-out accuracy reached within 1,500 steps is at least 90 % (chance: 1/16).
 //!
 //! Then length extrapolation: the same model, which never saw a sequence longer than 74 tokens,
-//! is asked 20,000 tokens after the needle (64 held-out sequences, a minute). Recall there rests
-//! on the memory's updates being exact no-ops where nothing is written; with decay and soft
-//! gates on every slot it fell to chance by 10K. Measured in two runs: 0.94 and 0.875 at 20K, where
-//! 64 gave 0.93–0.94.
+//! is asked 20,000 tokens after the needle (64 held-out sequences, a minute), and must recall at
+//! least 90 %. Recall there rests on the memory's updates being exact no-ops where nothing is
+//! written and on weak writes being unable to touch what a strong write stored (`hold` in
+//! `dmn::ops::memory_write`); with decay and soft gates on every slot it fell to chance by 10K,
+//! and with least-used allocation over all slots to 0.75–0.95.
 //!
-//! The outcome depends on the random numbers the run draws: from another stream (other tests
-//! drawing from the CPU backend's one generator in the middle of this one's) the same recipe
-//! stayed at 0.72. The test holds the generator for its whole run, and `DMN_LEARN_SEED` runs it
-//! on another seed than 17. Measured at commit 438ff53, the best accuracy at 64 by seed was
-//! 0.934 (17), 0.938 (1; 0.953 at 20K), 0.781 (2) and 0.883 (3). So a change to the model's
-//! training dynamics is judged on several seeds, not by whether seed 17 still passes:
+//! The outcome depends on the random numbers the run draws. The test holds the CPU backend's
+//! generator for its whole run (other tests drawing from it in the middle change the outcome),
+//! and `DMN_LEARN_SEED` runs it on another seed than 17. Measured at the commit that added
+//! `hold`, best accuracy at 64 / recall at 20K by seed: 1.000 / 0.938 (17), 1.000 / 1.000 (1),
+//! 0.887 / – (2: fails the first bar) and 1.000 / 1.000 (3); before it, 0.934, 0.938, 0.781 and
+//! 0.883 at 64. So a change to the model's training dynamics is judged on several seeds, not by
+//! whether seed 17 still passes:
 //! `DMN_LEARN_SEED=2 cargo test -p dmn --test integration learning -- --nocapture`.
 
 use burn::tensor::Device;
@@ -70,7 +72,7 @@ fn tiny_model_learns_needle_retrieval_at_64_and_recalls_it_at_20000() {
     let recall = trainer.evaluate(&batch).read().accuracy;
     eprintln!("needle@20000 held-out accuracy of the model trained at 64: {recall:.3}");
     assert!(
-        recall >= 0.75,
+        recall >= 0.9,
         "trained at distance 64, the model recalls only {recall:.3} at 20,000 (it reached \
          {accuracy:.3} at 64)"
     );
