@@ -48,6 +48,10 @@ pub struct MemoryTrace {
     pub age: Vec<f32>,
     /// Usage of each slot after each update, `[U, K]`.
     pub usage: Vec<f32>,
+    /// Hold of each slot after each update, `[U, K]`: the gate of the strongest write it keeps,
+    /// which weaker writes cannot touch (absent from traces written before it existed).
+    #[serde(default)]
+    pub hold: Vec<f32>,
     /// Importance of each slot at the segment's end, `[K]` (empty without long-term memory).
     pub importance: Vec<f32>,
     /// The transfer at the segment's end.
@@ -67,8 +71,9 @@ pub struct SegmentTrace {
     pub(crate) slots: usize,
     pub(crate) heads: usize,
     pub(crate) levels: usize,
-    /// Per update: write weights `[H, K]`, read weights `[H, K]`, slot norms, age, usage `[K]`.
-    pub(crate) per_update: Vec<[Tensor<1>; 5]>,
+    /// Per update: write weights `[H, K]`, read weights `[H, K]`, slot norms, age, usage, hold
+    /// `[K]`.
+    pub(crate) per_update: Vec<[Tensor<1>; 6]>,
     pub(crate) importance: Option<Tensor<1>>,
     /// Moved slots, their importance, their kept latent width, the level the carry settled in.
     pub(crate) transfer: Option<(Tensor<1, Int>, Tensor<1>, Tensor<1>, usize)>,
@@ -136,6 +141,7 @@ impl SegmentTrace {
             row(norms),
             row(written.age.clone()),
             row(written.usage.clone()),
+            row(written.hold.clone()),
         ]);
     }
 
@@ -174,7 +180,7 @@ impl SegmentTrace {
     /// Every float tensor in a fixed order, concatenated, so one readback suffices.
     fn parts(&self) -> (Tensor<1>, Option<Tensor<1, Int>>) {
         let mut floats: Vec<Tensor<1>> = Vec::new();
-        for kinds in 0..5 {
+        for kinds in 0..6 {
             floats.extend(self.per_update.iter().map(|u| u[kinds].clone()));
         }
         floats.extend(self.importance.clone());
@@ -207,6 +213,7 @@ impl SegmentTrace {
         let slot_norms = take(u * k);
         let age = take(u * k);
         let usage = take(u * k);
+        let hold = take(u * k);
         let importance = if self.importance.is_some() {
             take(k)
         } else {
@@ -237,6 +244,7 @@ impl SegmentTrace {
             slot_norms,
             age,
             usage,
+            hold,
             importance,
             transfer,
             level_fill: self.level_fill.clone(),

@@ -321,6 +321,7 @@ pub(super) mod tests {
             slot_norms: (0..updates * K).map(|i| (i / K) as f32).collect(),
             age: vec![0.0; updates * K],
             usage: vec![0.0; updates * K],
+            hold: vec![0.0; updates * K],
             importance: vec![0.5; K],
             transfer: None,
             level_fill: vec![0.5, 0.0],

@@ -94,6 +94,15 @@ mod tests {
         for (i, t) in traces.iter().enumerate() {
             assert_eq!(t.segment, i as u64);
             assert_eq!(t.write_weights.len(), t.updates * t.heads * t.slots);
+            assert_eq!(t.hold.len(), t.updates * t.slots);
+            // A hold is a write gate: in [0, 1], and above 0 only where something was written.
+            assert!(
+                t.hold.iter().all(|h| (0.0..=1.0).contains(h)),
+                "{:?}",
+                t.hold
+            );
         }
+        let held = |t: &MemoryTrace| t.hold.iter().any(|&h| h > 0.0);
+        assert!(traces.iter().any(held), "no update wrote with an open gate");
     }
 }
