@@ -369,6 +369,23 @@ mod tests {
         Tensor::random([1, k, 8], Distribution::Normal(0.0, 1.0), device)
     }
 
+    /// One head's allocating write (α = 1) at `gate` into three random slots of this hold and
+    /// usage.
+    fn allocating_write(
+        hold: [f32; 3],
+        usage: [f32; 3],
+        gate: f32,
+        device: &Device,
+    ) -> MemoryWrite {
+        let add = Tensor::<3>::random([1, 1, 8], Distribution::Normal(0.0, 1.0), device);
+        let mut req = request(add.clone(), add, 1.0, 3);
+        req.write_gate = Tensor::full([1, 1], gate, device);
+        let hold = Tensor::<2>::from_floats([hold], device);
+        let usage = Tensor::<2>::from_floats([usage], device);
+        let age = Tensor::zeros([1, 3], device);
+        memory_write(random_slots(3, device), age, usage, hold, req, 1, 0.9)
+    }
+
     #[test]
     fn a_weaker_write_neither_evicts_nor_wears_a_stronger_one() {
         // Slot 0 holds a write of weight 0.9 and is the least used: an allocating write at gate
@@ -410,28 +427,14 @@ mod tests {
     #[test]
     fn a_stronger_write_may_evict_and_hold_follows_what_is_written() {
         // Gate 0.95 opens every slot; the allocating write lands in the least used one (0), whose
-        // hold becomes the write's weight; a half-erased slot keeps half its hold.
+        // hold becomes the write's gate; a half-erased slot keeps half its hold.
         let device = Device::flex();
-        let slots = random_slots(3, &device);
-        let hold = Tensor::<2>::from_floats([[0.9, 0.8, 0.4]], &device);
-        let usage = Tensor::<2>::from_floats([[0.0, 2.0, 1.0]], &device);
-        let add = Tensor::<3>::random([1, 1, 8], Distribution::Normal(0.0, 1.0), &device);
-        let mut req = request(add.clone(), add, 1.0, 3);
-        req.write_gate = Tensor::full([1, 1], 0.95, &device);
-        let out = memory_write(
-            slots,
-            Tensor::zeros([1, 3], &device),
-            usage,
-            hold,
-            req,
-            1,
-            0.9,
-        );
+        let out = allocating_write([0.9, 0.8, 0.4], [0.0, 2.0, 1.0], 0.95, &device);
         out.hold.into_data().assert_approx_eq::<f32>(
             &TensorData::new(vec![0.95f32, 0.8, 0.4], [1, 3]),
             Tolerance::absolute(1e-6),
         );
-        // Two heads at gate 0.5 each, both content-addressed onto open slot 1 of hold 0.4 …
+        // Two heads at gate 0.25 each, both content-addressed onto open slot 1 of hold 0.4 …
         let hold = Tensor::<2>::from_floats([[0.9, 0.4, 0.9]], &device);
         let slots = Tensor::<3>::random([1, 3, 8], Distribution::Normal(0.0, 1.0), &device);
         let key = slots.clone().narrow(1, 1, 1).repeat_dim(1, 2);
@@ -450,21 +453,7 @@ mod tests {
     #[test]
     fn when_every_slot_is_held_the_weakest_is_written() {
         let device = Device::flex();
-        let slots = random_slots(3, &device);
-        let hold = Tensor::<2>::from_floats([[0.9, 0.7, 0.8]], &device);
-        let usage = Tensor::<2>::from_floats([[0.0, 5.0, 1.0]], &device);
-        let add = Tensor::<3>::random([1, 1, 8], Distribution::Normal(0.0, 1.0), &device);
-        let mut req = request(add.clone(), add, 1.0, 3);
-        req.write_gate = Tensor::full([1, 1], 0.3, &device);
-        let out = memory_write(
-            slots,
-            Tensor::zeros([1, 3], &device),
-            usage,
-            hold,
-            req,
-            1,
-            0.9,
-        );
+        let out = allocating_write([0.9, 0.7, 0.8], [0.0, 5.0, 1.0], 0.3, &device);
         let omega = out.write_weights.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(omega, [0.0, 0.3, 0.0]);
     }
