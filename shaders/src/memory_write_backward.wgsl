@@ -13,9 +13,10 @@
 //                   dW_k  += (v − Ŵ_k (Ŵ_k·v)) / ‖W_k‖, v = Σ_h dcos_hk k̂_h
 //
 // Slots closed to the write (`open` in the forward pass) score MASKED, so their content weight
-// and every gradient through it is 0. Age, usage and hold are statistics and get no gradient. One workgroup per batch row; it recomputes
-// the forward addresses, then works in phases separated by barriers, keeping per-row
-// intermediates in a scratch region of the gradient buffer.
+// and every gradient through it is 0. Age, usage and hold are statistics and get no gradient.
+// One workgroup per batch row; it recomputes the forward addresses, then works in phases
+// separated by barriers, keeping per-row intermediates in a scratch region of the gradient
+// buffer.
 
 @group(0) @binding(0) var<storage, read_write> slots: array<f32>;    // [B, K, d]
 @group(0) @binding(1) var<storage, read_write> heads: array<f32>;    // [B, H, 3d]: key ‖ erase ‖ add

@@ -18,11 +18,11 @@
 //!
 //! `hold` is the gate of the strongest write whose content a slot still holds, less what later
 //! writes erased: a head's gate on the slot it addresses most, and proportionally less on the
-//! slots it addresses less. A slot is open to an update only if no write of it was stronger than the
-//! update's strongest gate: weak writes (the noise a model half-decides to store) cannot evict
-//! or wear away what a strong write stored, however many of them pass and however long ago the
-//! strong write was; usage only orders the open slots. The weakest-held slot is always open, so
-//! a write has somewhere to go when everything is held.
+//! slots it addresses less. A slot is open to an update only if no write of it was stronger
+//! than the update's strongest gate: weak writes (the noise a model half-decides to store)
+//! cannot evict or wear away what a strong write stored, however many of them pass and however
+//! long ago the strong write was; usage only orders the open slots. The weakest-held slot is
+//! always open, so a write has somewhere to go when everything is held.
 //!
 //! An update touches only the slots it writes: decay and erase act through `m` and `ω`, which are
 //! 0 outside each head's top-k and least-used pick, and usage decays only when a head writes. With
@@ -30,7 +30,7 @@
 //! so what a slot holds does not fade with the number of updates that pass over it (the working
 //! memory's gates can be exactly 0: [`crate::working_memory`]).
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 
 use super::{MASKED, cosine_scores, top_k_softmax};
 
@@ -62,7 +62,7 @@ pub struct MemoryWrite {
     pub age: Tensor<2>,
     /// `[B, K]`, decayed count of use.
     pub usage: Tensor<2>,
-    /// `[B, K]`, weight of the strongest write still held.
+    /// `[B, K]`, gate of the strongest write each slot still holds.
     pub hold: Tensor<2>,
     /// ω, `[B, H, K]`.
     pub write_weights: Tensor<3>,
@@ -91,13 +91,13 @@ fn least_used(usage: &Tensor<2>, open: &Tensor<2>, heads: usize) -> Tensor<3> {
         .mask_fill(closed, f32::NEG_INFINITY);
     let (_, order) = super::sparse::top_k(ranked, heads, 1); // [B, H]
     let device = usage.device();
-    let head = Tensor::<1, burn::tensor::Int>::arange(0..heads as i64, &device).unsqueeze::<2>();
+    let head = Tensor::<1, Int>::arange(0..heads as i64, &device).unsqueeze::<2>();
     let opened = open.clone().sum_dim(1).int(); // [B, 1]
     let rank = head.clone().mask_fill(head.greater_equal(opened), 0);
     order.gather(1, rank).one_hot::<3>(k).float()
 }
 
-/// Writes `H` heads into the slots and updates age and usage.
+/// Writes `H` heads into the slots and updates age, usage and hold.
 ///
 /// # Shapes
 /// - slots: `[B, K, d]`, age, usage, hold: `[B, K]`, request fields as documented on
