@@ -192,8 +192,7 @@ impl Probe {
             return None;
         }
         let last = last.min(asked - 1);
-        let (writes, norms) = self.per_update();
-        let gates = self.gates();
+        let (writes, norms, gates) = self.per_update();
         let strongest = |u: Range<usize>| gates[u].iter().copied().fold(0.0, f32::max);
         let k = writes.first()?.len();
         let mut slots: Vec<SlotProvenance> = (0..k)
@@ -218,32 +217,21 @@ impl Probe {
         })
     }
 
-    /// The strongest head's write gate of each update, in order.
-    fn gates(&self) -> Vec<f32> {
-        let mut gates = Vec::new();
-        for t in &self.traces {
-            let per_head = t.write_weights.chunks(t.slots.max(1));
-            let sums: Vec<f32> = per_head.map(|w| w.iter().sum()).collect();
-            gates.extend(
-                sums.chunks(t.heads.max(1))
-                    .map(|g| g.iter().copied().fold(0.0, f32::max)),
-            );
-        }
-        gates
-    }
-
-    /// Write weight per slot (summed over heads) and slot norms, one row per update in order.
-    fn per_update(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-        let (mut writes, mut norms) = (Vec::new(), Vec::new());
+    /// Per update, in order: write weight per slot (summed over heads), slot norms, and the
+    /// strongest head's write gate (a head's gate is its write weights' sum).
+    fn per_update(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f32>) {
+        let (mut writes, mut norms, mut gates) = (Vec::new(), Vec::new(), Vec::new());
         for t in &self.traces {
             let (h, k) = (t.heads, t.slots);
             for u in 0..t.updates {
                 let w = &t.write_weights[u * h * k..(u + 1) * h * k];
                 writes.push((0..k).map(|j| (0..h).map(|i| w[i * k + j]).sum()).collect());
                 norms.push(t.slot_norms[u * k..(u + 1) * k].to_vec());
+                let gate = |i: usize| w[i * k..(i + 1) * k].iter().sum::<f32>();
+                gates.push((0..h).map(gate).fold(0.0, f32::max));
             }
         }
-        (writes, norms)
+        (writes, norms, gates)
     }
 }
 
