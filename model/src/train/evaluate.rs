@@ -95,12 +95,25 @@ mod tests {
             assert_eq!(t.segment, i as u64);
             assert_eq!(t.write_weights.len(), t.updates * t.heads * t.slots);
             assert_eq!(t.hold.len(), t.updates * t.slots);
-            // A hold is a write gate: in [0, 1], and above 0 only where something was written.
-            assert!(
-                t.hold.iter().all(|h| (0.0..=1.0).contains(h)),
-                "{:?}",
-                t.hold
-            );
+        }
+        // A hold is a write gate: in [0, 1], and above 0 only on a slot written at or before
+        // that update (the memory starts empty and carries over from segment to segment).
+        let mut written = vec![0.0f32; traces[0].slots];
+        for t in &traces {
+            let (h, k) = (t.heads, t.slots);
+            for u in 0..t.updates {
+                for (j, total) in written.iter_mut().enumerate() {
+                    *total += (0..h)
+                        .map(|i| t.write_weights[(u * h + i) * k + j])
+                        .sum::<f32>();
+                    let hold = t.hold[u * k + j];
+                    assert!((0.0..=1.0).contains(&hold), "hold {hold}");
+                    assert!(
+                        hold == 0.0 || *total > 0.0,
+                        "slot {j} held {hold} unwritten"
+                    );
+                }
+            }
         }
         let held = |t: &MemoryTrace| t.hold.iter().any(|&h| h > 0.0);
         assert!(traces.iter().any(held), "no update wrote with an open gate");
