@@ -398,6 +398,7 @@ impl Dmn {
         let inputs = TransferInputs {
             slots: working.state.slots.clone(),
             usage: working.state.usage.clone(),
+            written: working.written.clone(),
             h_mean: h.clone().mean_dim(1).reshape([b, d]),
             ltm_summary: retrieved.summary,
         };

@@ -6,14 +6,21 @@
 //! (LRU), or a learned policy's picks and compression levels, sampled or ε-greedy while
 //! training and greedy otherwise. A learned policy's choice is recorded as a
 //! [`TransferDecision`] so that its learner ([`crate::policy::learner`]) can re-evaluate it.
+//!
+//! Only a slot the segment wrote can move: a slot no update touched is bit-identical to what it
+//! was at the previous transfer, which already had its chance to move it. Moving it again would
+//! only copy it, and over a long gap without writes the copies of the last few entries would
+//! crowd out everything older. The fixed policies choose among the written slots first; a pick
+//! of an unwritten slot, by any policy, moves nothing (it is discarded, as a learned policy's
+//! discard is).
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::config::TransferPolicy;
 use crate::controller::MemoryController;
-use crate::long_term_memory::{LongTermMemory, LongTermMemoryState, Transfer};
-use crate::ops::top_k;
+use crate::long_term_memory::{LongTermMemory, LongTermMemoryState, Picks, Transfer};
+use crate::ops::{MASKED, top_k};
 use crate::policy::{compression_level, plackett_luce};
 
 /// A learned policy's transfer decision at a segment's end, with what it was decided from
@@ -59,6 +66,9 @@ pub struct TransferInputs {
     pub slots: Tensor<3>,
     /// Their usage, `[B, K]` (what LRU ranks by).
     pub usage: Tensor<2>,
+    /// Write mass each slot took during the segment, `[B, K]`: 0 on a slot no update touched,
+    /// which therefore cannot move.
+    pub written: Tensor<2>,
     /// Mean encoder state of the segment, `[B, D]`.
     pub h_mean: Tensor<2>,
     /// Mean of the long-term entries, `[B, D]`.
@@ -116,11 +126,19 @@ impl TransferRule {
             }
             _ => None,
         };
+        let unwritten = inputs.written.clone().lower_equal_elem(0.0);
+        let written_first = |score: Tensor<2>| top_k(score.mask_fill(unwritten, MASKED), m, 1).1;
         let picks = match (&learned, self.policy) {
             (Some(choice), _) => choice.picks.clone(),
-            (None, TransferPolicy::Lru) => top_k(inputs.usage.clone().neg(), m, 1).1,
-            (None, _) => top_k(importance.clone(), m, 1).1,
+            (None, TransferPolicy::Lru) => written_first(inputs.usage.clone().neg()),
+            (None, _) => written_first(importance.clone().detach()),
         };
+        let moves = inputs
+            .written
+            .clone()
+            .greater_elem(0.0)
+            .float()
+            .gather(1, picks.clone());
         let keep = learned
             .as_ref()
             .map(|choice| compression_level::fractions(choice.levels.clone()));
@@ -128,8 +146,11 @@ impl TransferRule {
             state,
             inputs.slots.clone(),
             importance.clone(),
-            picks,
-            keep,
+            Picks {
+                slots: picks,
+                moves,
+                keep,
+            },
             sample,
         );
         let decision = learned.map(|choice| {
@@ -204,41 +225,67 @@ fn epsilon_greedy(z: Tensor<2>, m: usize, epsilon: f32) -> Tensor<2, Int> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::MemoryControllerConfig;
+    use crate::long_term_memory::LongTermMemoryConfig;
     use crate::model::tests::tokens;
     use crate::{DmnConfig, ForwardOptions};
     use burn::tensor::TensorData;
 
+    /// `rows` as a `[B, K]` tensor.
+    fn matrix<const K: usize>(rows: &[[f32; K]], device: &Device) -> Tensor<2> {
+        let flat: Vec<f32> = rows.concat();
+        Tensor::from_data(TensorData::new(flat, [rows.len(), K]), device)
+    }
+
     #[test]
-    fn lru_transfer_moves_the_least_used_slots() {
+    fn only_slots_the_segment_wrote_move_and_lru_takes_the_least_used_of_them() {
         let device = Device::flex();
-        let config = DmnConfig::tiny(20).with_transfer_policy(TransferPolicy::Lru);
-        let model = config.init(&device).unwrap();
-        let state = model.init_state(1, &device);
-        let options = ForwardOptions {
-            sample: false,
-            trace: true,
-        };
-        let (out, next) = model.forward_segment(state, tokens(1, 21, 20, &device), options);
-        let usage = next
-            .working
-            .unwrap()
-            .usage
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        let moved = out.trace.unwrap().read().transfer.unwrap().slots;
-        // Every moved slot is used no more than any slot that stayed (ties may go either way).
-        let is_moved = |i: usize| moved.contains(&(i as u32));
-        let most_moved = (0..usage.len()).filter(|&i| is_moved(i)).map(|i| usage[i]);
-        let least_kept = (0..usage.len()).filter(|&i| !is_moved(i)).map(|i| usage[i]);
-        let (hi, lo) = (
-            most_moved.fold(f32::MIN, f32::max),
-            least_kept.fold(f32::MAX, f32::min),
-        );
-        assert!(
-            !moved.is_empty() && hi <= lo,
-            "moved {moved:?}, usage {usage:?}"
-        );
+        let (d, m) = (8, 3);
+        let ltm = LongTermMemoryConfig::new(d, 4, m, 4).init(&device);
+        let controller = MemoryControllerConfig::new(d, 2).init(&device);
+        // Row 0 wrote two slots (fewer than m), one of them barely; row 1 wrote four.
+        let written = [
+            [0.0, 0.5, 0.0, 0.0, 1e-6, 0.0],
+            [1.0, 0.0, 0.3, 2.0, 0.0, 0.7],
+        ];
+        let usage = [
+            [0.0, 3.0, 0.0, 0.0, 2.0, 0.0],
+            [0.9, 0.0, 0.2, 0.5, 0.0, 0.1],
+        ];
+        for policy in [TransferPolicy::Importance, TransferPolicy::Lru] {
+            let rule = TransferRule {
+                policy,
+                exploration: 0.0,
+            };
+            let inputs = TransferInputs {
+                slots: Tensor::random([2, 6, d], Distribution::Normal(0.0, 1.0), &device),
+                usage: matrix(&usage, &device),
+                written: matrix(&written, &device),
+                h_mean: Tensor::random([2, d], Distribution::Normal(0.0, 1.0), &device),
+                ltm_summary: Tensor::zeros([2, d], &device),
+            };
+            let (_, outcome) = rule.apply(&ltm, &controller, ltm.init_state(), inputs, false);
+            let picks = outcome.transfer.slots.into_data().convert::<i64>();
+            let picks = picks.try_to_vec::<i64>().unwrap();
+            let width = outcome.transfer.compressed.width.into_data();
+            let width = width.try_to_vec::<f32>().unwrap();
+            let moved = |row: usize| -> Vec<i64> {
+                let mut v: Vec<i64> = (0..m)
+                    .filter(|&j| width[row * m + j] > 0.0)
+                    .map(|j| picks[row * m + j])
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(moved(0), vec![1, 4], "{policy:?}: {picks:?} {width:?}");
+            let expected = match policy {
+                TransferPolicy::Lru => vec![2, 3, 5],
+                _ => moved(1),
+            };
+            assert_eq!(moved(1), expected, "{policy:?}: {picks:?} {width:?}");
+            assert!(moved(1).iter().all(|s| [0, 2, 3, 5].contains(s)));
+            assert_eq!(moved(1).len(), m);
+        }
     }
 
     #[test]

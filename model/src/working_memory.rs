@@ -90,6 +90,10 @@ pub struct SegmentRun {
     pub read: Tensor<3>,
     /// The memory after the segment's last update.
     pub state: WorkingMemoryState,
+    /// Write mass each slot took over the segment, summed over heads and updates, `[B, K]`
+    /// (detached). Exactly 0 on a slot that no update touched: that slot is bit-identical to
+    /// what it was when the segment began.
+    pub written: Tensor<2>,
     /// Entropy of the segment's mean write distribution over slots, divided by ln K, `[1]`.
     pub utilization: Tensor<1>,
     /// Mean write-gate activity, `[1]`.
@@ -288,13 +292,15 @@ impl WorkingMemory {
             start += t;
         }
         let updates = reads.len() as f64;
-        let mean_write = write_mass.sum_dim(0).reshape([k]);
+        let mean_write = write_mass.clone().sum_dim(0).reshape([k]);
+        let written = write_mass.detach();
         SegmentRun {
             read: Tensor::cat(reads, 1),
             state,
             utilization: entropy(mean_write) / max_entropy(k),
             pressure: gate_sum / updates,
             read_entropy: read_entropy_sum / updates,
+            written,
         }
     }
 

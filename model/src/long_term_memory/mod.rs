@@ -133,6 +133,18 @@ pub struct Transfer {
     pub compressed: Compressed,
 }
 
+/// Which working-memory slots a transfer takes, and what becomes of each.
+#[derive(Debug, Clone)]
+pub struct Picks {
+    /// The picked slots, `[B, m]`.
+    pub slots: Tensor<2, Int>,
+    /// 1 where the pick moves, 0 where it is discarded (a slot no update wrote), `[B, m]`.
+    pub moves: Tensor<2>,
+    /// A learned policy's compression level per pick: the fraction of the latent width kept,
+    /// 0 to discard it, `[B, m]`; `None` lets importance set the width.
+    pub keep: Option<Tensor<2>>,
+}
+
 /// Long-term memory parameters: the compressor and one retrieval bias per level.
 #[derive(Module, Debug)]
 pub struct LongTermMemory {
@@ -207,44 +219,56 @@ impl LongTermMemory {
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
         let (_, idx) = crate::ops::top_k(importance.clone(), self.per_level, 1); // [B, m]
-        self.transfer_slots(state, slots, importance, idx, None, sample)
+        let picks = Picks {
+            moves: idx.clone().float().ones_like(),
+            slots: idx,
+            keep: None,
+        };
+        self.transfer_slots(state, slots, importance, picks, sample)
     }
 
-    /// Moves the chosen slots `idx` (`[B, m]`) into level 0 and ripples the carry upwards.
+    /// Moves the picked slots into level 0 and ripples the carry upwards.
     ///
-    /// Each entry keeps the fraction `keep` (`[B, m]`) of the latent width, a learned policy's
-    /// compression level; an entry with `keep = 0` is discarded: it holds zeros, has importance
-    /// 0 (it is the first to go when blocks merge), width 0 (no bytes) and is never read.
-    /// Without `keep` the slots' importance sets how wide each is compressed, and a
-    /// straight-through estimate of the selection carries the task loss back to it.
+    /// An entry that does not move (`moves` 0, or a learned policy's `keep` 0) is discarded: it
+    /// holds zeros, has importance 0 (it is the first to go when blocks merge), width 0 (no
+    /// bytes) and is never read. Each moved entry keeps the fraction `keep` of the latent width,
+    /// a learned policy's compression level. Without `keep` the slots' importance sets how wide
+    /// each is compressed, and a straight-through estimate of the selection carries the task loss
+    /// back to it.
     pub fn transfer_slots(
         &self,
         state: LongTermMemoryState,
         slots: Tensor<3>,
         importance: Tensor<2>,
-        idx: Tensor<2, Int>,
-        keep: Option<Tensor<2>>,
+        picks: Picks,
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
         let [b, _, d] = slots.dims();
         let m = self.per_level;
+        let Picks {
+            slots: idx,
+            moves,
+            keep,
+        } = picks;
         let mut top_importance = importance.gather(1, idx.clone());
         let chosen = slots.gather(1, idx.clone().unsqueeze_dim::<3>(2).expand([b, m, d]));
         let width = keep.clone().unwrap_or_else(|| top_importance.clone());
         let mut compressed = self.compressor.forward(chosen, width, sample);
-        if keep.is_none() {
-            // Straight-through estimate of the selection: forward the entries as they are (the
-            // factor is exactly 1), backward each entry's gradient · entry reaches its slot's
-            // importance, so the importance head also learns from whether a moved slot helped.
-            let st = top_importance.clone() - top_importance.clone().detach() + 1.0;
-            compressed.decoded = compressed.decoded * st.unsqueeze_dim::<3>(2);
-        }
-        if let Some(keep) = keep {
-            let kept = keep.greater_elem(0.0).float(); // [B, m]
-            compressed.decoded = compressed.decoded * kept.clone().unsqueeze_dim::<3>(2);
-            compressed.width = compressed.width * kept.clone();
-            top_importance = top_importance * kept;
-        }
+        let kept = match keep {
+            Some(keep) => moves * keep.greater_elem(0.0).float(),
+            None => {
+                // Straight-through estimate of the selection: forward the entries as they are
+                // (the factor is exactly 1), backward each entry's gradient · entry reaches its
+                // slot's importance, so the importance head also learns from whether a moved
+                // slot helped.
+                let st = top_importance.clone() - top_importance.clone().detach() + 1.0;
+                compressed.decoded = compressed.decoded * st.unsqueeze_dim::<3>(2);
+                moves
+            }
+        }; // [B, m]
+        compressed.decoded = compressed.decoded * kept.clone().unsqueeze_dim::<3>(2);
+        compressed.width = compressed.width * kept.clone();
+        top_importance = top_importance * kept;
         let carry = LevelBlock {
             entries: compressed.decoded.clone(),
             importance: top_importance.clone(),
@@ -318,7 +342,12 @@ mod tests {
             TensorData::new(vec![0.25f32, 0.0, 1.0, 1.0], [2, 2]),
             &device,
         );
-        let (st, _) = ltm.transfer_slots(ltm.init_state(), slots, imp, idx, Some(keep), false);
+        let picks = Picks {
+            moves: idx.clone().float().ones_like(),
+            slots: idx,
+            keep: Some(keep),
+        };
+        let (st, _) = ltm.transfer_slots(ltm.init_state(), slots, imp, picks, false);
         let valid = ltm.pack(&st, 2, 4, &device).valid;
         let valid = valid.into_data().try_to_vec::<bool>().unwrap();
         // Level 0 holds the block; levels 1 and 2 are empty.

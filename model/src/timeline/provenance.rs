@@ -80,10 +80,14 @@ impl Timeline {
         }
     }
 
-    /// The segment ending at token `end` moved the slots of `transfer` into long-term memory.
+    /// The segment ending at token `end` moved the slots of `transfer` into long-term memory;
+    /// a pick kept at width 0 was discarded, not moved.
     pub(super) fn transferred(&mut self, end: u64, transfer: &TransferEvent) {
         for (i, (&slot, &importance)) in transfer.slots.iter().zip(&transfer.importance).enumerate()
         {
+            if transfer.width.get(i) == Some(&0.0) {
+                continue;
+            }
             let moved = self
                 .last_write
                 .get_mut(slot as usize)
@@ -139,16 +143,18 @@ mod tests {
         let mut timeline = Timeline::new(K, H, 2, 4, 64);
         let tokens = vec![7u32; 12];
         timeline.mark(5, "needle");
-        // Segment 0: update 1 (tokens 4..8) writes slot 3; the segment end moves slot 3 to
-        // level 1.
-        let mut first = segment(0, 3, &[(1, 3, 0.8)], &[]);
+        // Segment 0: update 1 (tokens 4..8) writes slot 3, update 0 slot 1; the segment end
+        // moves slot 3 to level 1 and discards its pick of slot 1 (width 0).
+        let mut first = segment(0, 3, &[(1, 3, 0.8), (0, 1, 0.3)], &[]);
         first.transfer = Some(TransferEvent {
-            slots: vec![3],
-            importance: vec![0.9],
-            width: vec![2.5],
+            slots: vec![3, 1],
+            importance: vec![0.9, 0.0],
+            width: vec![2.5, 0.0],
             level: 1,
         });
         timeline.push(0, &tokens, &first, &[]);
+        let discarded = timeline.last_write[1].clone().unwrap();
+        assert_eq!(discarded.transferred, None);
         // Segment 1: update 0 reads slot 3 and answers; update 1 then overwrites slot 3.
         timeline.mark(13, "query");
         let second = segment(1, 3, &[(1, 3, 0.4)], &[(0, 3, 0.7), (0, 0, 0.1)]);
