@@ -126,19 +126,17 @@ impl TransferRule {
             }
             _ => None,
         };
-        let unwritten = inputs.written.clone().lower_equal_elem(0.0);
-        let written_first = |score: Tensor<2>| top_k(score.mask_fill(unwritten, MASKED), m, 1).1;
+        let written = inputs.written.clone().greater_elem(0.0);
+        let written_first = |score: Tensor<2>| {
+            let unwritten = written.clone().bool_not();
+            top_k(score.mask_fill(unwritten, MASKED), m, 1).1
+        };
         let picks = match (&learned, self.policy) {
             (Some(choice), _) => choice.picks.clone(),
             (None, TransferPolicy::Lru) => written_first(inputs.usage.clone().neg()),
             (None, _) => written_first(importance.clone().detach()),
         };
-        let moves = inputs
-            .written
-            .clone()
-            .greater_elem(0.0)
-            .float()
-            .gather(1, picks.clone());
+        let moves = written.float().gather(1, picks.clone());
         let keep = learned
             .as_ref()
             .map(|choice| compression_level::fractions(choice.levels.clone()));
@@ -285,6 +283,50 @@ mod tests {
             assert_eq!(moved(1), expected, "{policy:?}: {picks:?} {width:?}");
             assert!(moved(1).iter().all(|s| [0, 2, 3, 5].contains(s)));
             assert_eq!(moved(1).len(), m);
+        }
+    }
+
+    #[test]
+    fn a_learned_policys_pick_of_an_unwritten_slot_moves_nothing() {
+        let device = Device::flex();
+        let (d, m) = (8, 3);
+        let ltm = LongTermMemoryConfig::new(d, 4, m, 4).init(&device);
+        let controller = MemoryControllerConfig::new(d, 2)
+            .with_compression_levels(compression_level::LEVELS.len())
+            .init(&device);
+        // Two of six slots written: at least one of the three picks is unwritten.
+        let written = [0.0, 0.5, 0.0, 0.0, 1e-6, 0.0];
+        for policy in [TransferPolicy::Ppo, TransferPolicy::Dqn] {
+            for sample in [true, false] {
+                let rule = TransferRule {
+                    policy,
+                    exploration: 0.5,
+                };
+                let inputs = TransferInputs {
+                    slots: Tensor::random([1, 6, d], Distribution::Normal(0.0, 1.0), &device),
+                    usage: Tensor::zeros([1, 6], &device),
+                    written: matrix(&[written], &device),
+                    h_mean: Tensor::random([1, d], Distribution::Normal(0.0, 1.0), &device),
+                    ltm_summary: Tensor::zeros([1, d], &device),
+                };
+                let (_, outcome) = rule.apply(&ltm, &controller, ltm.init_state(), inputs, sample);
+                let decision = outcome
+                    .decision
+                    .expect("a learned policy records its decision");
+                let picks = outcome.transfer.slots.into_data().convert::<i64>();
+                let picks = picks.try_to_vec::<i64>().unwrap();
+                let chosen = decision.picks.into_data().convert::<i64>();
+                assert_eq!(picks, chosen.try_to_vec::<i64>().unwrap());
+                let width = outcome.transfer.compressed.width.into_data();
+                let width = width.try_to_vec::<f32>().unwrap();
+                let unwritten: Vec<usize> = (0..m)
+                    .filter(|&j| written[picks[j] as usize] == 0.0)
+                    .collect();
+                assert!(!unwritten.is_empty(), "{policy:?}: {picks:?}");
+                for j in unwritten {
+                    assert_eq!(width[j], 0.0, "{policy:?}: {picks:?} {width:?}");
+                }
+            }
         }
     }
 
