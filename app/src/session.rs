@@ -197,6 +197,7 @@ impl Session {
             _ => batch,
         };
         self.device.seed(seed);
+        self.trainer.optimizer_config.lr = spec.lr_at(step);
 
         let started = Instant::now();
         let stats = self.trainer.step(&batch).read();
@@ -223,6 +224,7 @@ impl Session {
                 "length": length,
                 "loss": stats.loss,
                 "accuracy": stats.accuracy,
+                "lr": self.trainer.optimizer_config.lr,
                 "tokens_per_s": tokens_per_s,
                 "tokens": self.state.tokens,
                 "slot_usage_entropy": stats.slot_usage_entropy,

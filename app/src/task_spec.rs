@@ -173,8 +173,13 @@ pub struct TrainSpec {
     pub seed: u64,
     /// Sequences per step.
     pub batch_size: usize,
-    /// AdamW learning rate.
+    /// AdamW learning rate (at step 1, when [`TrainSpec::min_lr`] decays it).
     pub lr: f64,
+    /// The rate at the last step, reached along a cosine from `lr` (nanoGPT's schedule, without
+    /// warm-up); `None` keeps `lr` throughout. A decayed rate settles the weights at the end
+    /// of a run instead of leaving them where the last steps at full rate threw them.
+    #[serde(default)]
+    pub min_lr: Option<f64>,
     /// Steps between checkpoints.
     pub checkpoint_every: u64,
     /// Checkpoints kept (older ones are deleted).
@@ -200,6 +205,20 @@ pub struct TrainSpec {
 }
 
 impl TrainSpec {
+    /// The learning rate of step `step` (counted from 1): `lr` at step 1, `min_lr` at the last,
+    /// a cosine between; a pure function of the step, so a resumed run continues its schedule.
+    pub fn lr_at(&self, step: u64) -> f64 {
+        let Some(min_lr) = self.min_lr else {
+            return self.lr;
+        };
+        let progress = match self.steps {
+            0 | 1 => 1.0,
+            n => (step.clamp(1, n) - 1) as f64 / (n - 1) as f64,
+        };
+        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        min_lr + (self.lr - min_lr) * cosine
+    }
+
     /// The phase that step `step` (counted from 1) belongs to.
     pub fn phase_at(&self, step: u64) -> Phase {
         let mut end = 0;
@@ -344,6 +363,45 @@ mod tests {
         let held = Curriculum { hold: 2, ..c };
         let lens: Vec<usize> = (1..=8).map(|s| held.length_at(s, 256)).collect();
         assert_eq!(lens, vec![16, 16, 16, 32, 64, 128, 256, 256]);
+    }
+
+    #[test]
+    fn the_rate_falls_along_a_cosine_from_lr_to_min_lr() {
+        let mut spec = TrainSpec {
+            task: TaskSpec {
+                kind: TaskKind::Needle,
+                length: 64,
+                values: 16,
+                pairs: DEFAULT_PAIRS,
+                text: None,
+            },
+            steps: 5,
+            seed: 0,
+            batch_size: 4,
+            lr: 1e-2,
+            min_lr: None,
+            checkpoint_every: 1,
+            keep_checkpoints: 1,
+            log_every: 1,
+            curriculum: None,
+            device: "cpu".into(),
+            phases: Vec::new(),
+            simulate_gaps: false,
+            init_weights: None,
+        };
+        assert!((1..=5).all(|s| spec.lr_at(s) == 1e-2));
+        spec.min_lr = Some(1e-3);
+        let rates: Vec<f64> = (1..=6).map(|s| spec.lr_at(s)).collect();
+        // Halfway (step 3 of 5) the cosine is at 0: the mean of the two rates.
+        let expected = [1e-2, 8.682e-3, 5.5e-3, 2.318e-3, 1e-3, 1e-3];
+        for (r, e) in rates.iter().zip(expected) {
+            assert!((r - e).abs() < 1e-6, "{rates:?}");
+        }
+        // A config written before the schedule existed keeps its constant rate.
+        let mut json = serde_json::to_value(&spec).unwrap();
+        json.as_object_mut().unwrap().remove("min_lr");
+        let old: TrainSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(old.min_lr, None);
     }
 
     #[test]

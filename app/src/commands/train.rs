@@ -73,6 +73,10 @@ pub struct TrainArgs {
     /// AdamW learning rate.
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
+    /// Learning rate at the last step: the rate decays from --lr along a cosine (default: no
+    /// decay).
+    #[arg(long)]
+    pub min_lr: Option<f64>,
     /// Steps between checkpoints.
     #[arg(long, default_value_t = 100)]
     pub checkpoint_every: u64,
@@ -110,6 +114,14 @@ pub struct TrainArgs {
     /// Working-memory slots (default: the preset's).
     #[arg(long)]
     pub wm_slots: Option<usize>,
+    /// Long-term memory levels (default: the preset's). A flat store holds levels × entries
+    /// per level: give the multi-key needle at least as many as it has pairs.
+    #[arg(long)]
+    pub ltm_levels: Option<usize>,
+    /// Entries per long-term level, which is also how many slots move at each segment end
+    /// (default: the preset's; at most the working-memory slots).
+    #[arg(long)]
+    pub ltm_entries_per_level: Option<usize>,
     /// Segments one backward pass spans through the memories' state (default: the model
     /// config's, 64; 1 truncates at every segment, as an ablation).
     #[arg(long)]
@@ -167,6 +179,7 @@ impl TrainArgs {
             pairs: DEFAULT_PAIRS,
             batch_size: 16,
             lr: 3e-3,
+            min_lr: None,
             checkpoint_every: 100,
             keep: 3,
             log_every: 10,
@@ -183,6 +196,8 @@ impl TrainArgs {
             compression: None,
             ltm: None,
             wm_slots: None,
+            ltm_levels: None,
+            ltm_entries_per_level: None,
             credit_segments: None,
         }
     }
@@ -221,7 +236,7 @@ fn positive(name: &str, v: u64) -> Result<u64> {
 }
 
 /// `model` with the command line's model options applied: policy, encoder, memories,
-/// compression, long-term layout, working-memory slots and policy cost.
+/// compression, long-term layout and capacity, working-memory slots and policy cost.
 pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfig> {
     let model = match args.policy.as_deref() {
         Some("lru") => model.with_transfer_policy(TransferPolicy::Lru),
@@ -266,6 +281,14 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
             let top_k = model.wm_top_k.min(slots.max(1));
             model.with_wm_slots(slots).with_wm_top_k(top_k)
         }
+        None => model,
+    };
+    let model = match args.ltm_levels {
+        Some(levels) => model.with_ltm_levels(levels),
+        None => model,
+    };
+    let model = match args.ltm_entries_per_level {
+        Some(entries) => model.with_ltm_entries_per_level(entries),
         None => model,
     };
     let model = match args.credit_segments {
@@ -338,6 +361,15 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
     if !(args.lr.is_finite() && args.lr > 0.0) {
         bail!("--lr must be a positive number");
     }
+    if let Some(min_lr) = args.min_lr
+        && !(min_lr.is_finite() && (0.0..=args.lr).contains(&min_lr))
+    {
+        bail!(
+            "--min-lr is {min_lr}; give the rate of the last step, from 0 to --lr ({}), e.g. {}",
+            args.lr,
+            args.lr / 10.0
+        );
+    }
     if args.phases.len() != args.phase_steps.len() {
         bail!(
             "--phases names {} phases but --phase-steps gives {} counts; give one count per phase",
@@ -368,6 +400,7 @@ pub fn new_run(args: &TrainArgs) -> Result<(RunDir, RunConfig)> {
         seed: args.seed,
         batch_size: args.batch_size,
         lr: args.lr,
+        min_lr: args.min_lr,
         checkpoint_every: positive("checkpoint-every", args.checkpoint_every)?,
         keep_checkpoints: args.keep.max(1),
         log_every: positive("log-every", args.log_every)?,

@@ -3,7 +3,7 @@
 use dmn_test_support::require;
 use serde_json::Value;
 
-use super::{metrics, ok, run_config, train};
+use super::{fails, metrics, ok, run_config, train};
 
 #[test]
 fn train_writes_config_metrics_and_pruned_checkpoints() {
@@ -76,6 +76,56 @@ fn a_working_memory_smaller_than_the_presets_top_k_reads_all_its_slots() {
             (Some(slots), Some(top_k))
         );
     }
+}
+
+#[test]
+fn long_term_capacity_and_a_decaying_rate_come_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let args = [
+        "--steps",
+        "3",
+        "--log-every",
+        "1",
+        "--wm-slots",
+        "6",
+        "--ltm-levels",
+        "7",
+        "--ltm-entries-per-level",
+        "6",
+        "--min-lr",
+        "1e-3",
+    ];
+    train(&run, &args);
+    let model = &run_config(&run)["model"];
+    assert_eq!(
+        (
+            model["ltm_levels"].as_u64(),
+            model["ltm_entries_per_level"].as_u64()
+        ),
+        (Some(7), Some(6))
+    );
+    let rates: Vec<f64> = metrics(&run)
+        .iter()
+        .map(|l| l["lr"].as_f64().unwrap())
+        .collect();
+    assert_eq!(rates.len(), 3);
+    assert!((rates[0] - 3e-3).abs() < 1e-12 && (rates[2] - 1e-3).abs() < 1e-12);
+    assert!(rates[0] > rates[1] && rates[1] > rates[2], "{rates:?}");
+
+    let out = dir.path().join("bad");
+    let out = out.to_str().unwrap();
+    let base = ["train", "--task", "needle", "--out", out];
+    let err = fails(&[&base[..], &["--min-lr", "0.1"]].concat());
+    assert!(err.contains("--min-lr"), "{err}");
+    let err = fails(
+        &[
+            &base[..],
+            &["--wm-slots", "2", "--ltm-entries-per-level", "3"],
+        ]
+        .concat(),
+    );
+    assert!(err.contains("ltm_entries_per_level"), "{err}");
 }
 
 #[test]
