@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::items;
-use super::suites::{Section, Suite, SuiteSpec, Training};
+use super::suites::{ModelOptions, Section, Suite, SuiteSpec, Training};
 
 /// The Markdown report of `results` (as `results.json` holds them), measured as `spec` says;
 /// `text` is the corpus of the bits-per-character section, if one was given.
@@ -65,9 +65,34 @@ pub(super) fn training_sentence(t: &Training) -> String {
         )
     });
     format!(
-        "`{}` preset, trained {} steps at length {}{curriculum}, batch {}, seed 0",
-        t.preset, t.steps, t.length, t.batch_size
+        "`{}` preset{}, trained {} steps at length {}{curriculum}, batch {}, seed 0",
+        t.preset,
+        model_options(&t.model),
+        t.steps,
+        t.length,
+        t.batch_size
     )
+}
+
+/// The options a section sets beyond its preset, as a phrase after the preset's name.
+fn model_options(o: &ModelOptions) -> String {
+    let mut parts = Vec::new();
+    if let Some(k) = o.wm_slots {
+        parts.push(format!("{k} working-memory slots"));
+    }
+    if let Some((levels, entries)) = o.ltm_capacity {
+        parts.push(format!("long-term memory of {levels} × {entries} entries"));
+    }
+    if let Some(layout) = o.ltm {
+        parts.push(format!("`{layout}` layout"));
+    }
+    if let Some(compression) = o.compression {
+        parts.push(format!("compression `{compression}`"));
+    }
+    match parts.is_empty() {
+        true => String::new(),
+        false => format!(" with {}", parts.join(", ")),
+    }
 }
 
 /// A section's paragraph (`about`, how the section trained, its plot if it has one), then its

@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
 use super::methods::Method;
-use super::suites::{Behaviour, Continual, Section, Training};
+use super::suites::{Behaviour, Continual, ModelOptions, Section, Training};
 use crate::commands::eval::{EvalArgs, MemoryRead, evaluate};
 use crate::commands::train::{self, TrainArgs, with_model_options};
 use crate::commands::{device, load_run};
@@ -263,6 +263,7 @@ impl Measure<'_> {
                 curriculum: None,
                 batch_size: spec.batch_size,
                 simulate_gaps: false,
+                model: ModelOptions::PRESET,
             };
             let args = train_args(&first, method, PathBuf::new(), None);
             let config = with_model_options(DmnConfig::tiny(vocab), &args)?;
@@ -311,9 +312,12 @@ fn train_args(
     args.encoder = Some(method.encoder.into());
     args.memory = Some(method.memory.into());
     args.policy = Some(method.policy.into());
-    args.wm_slots = method.wm_slots;
-    args.compression = method.compression.map(Into::into);
-    args.ltm = method.ltm.map(Into::into);
+    let model = &training.model;
+    args.wm_slots = method.wm_slots.or(model.wm_slots);
+    args.compression = method.compression.or(model.compression).map(Into::into);
+    args.ltm = method.ltm.or(model.ltm).map(Into::into);
+    args.ltm_levels = model.ltm_capacity.map(|(levels, _)| levels);
+    args.ltm_entries_per_level = model.ltm_capacity.map(|(_, entries)| entries);
     if let Some(c) = training.curriculum {
         args.curriculum_start = Some(c.start);
         args.curriculum_steps = Some(c.steps);
@@ -351,8 +355,39 @@ fn measured_before(
 
 #[cfg(test)]
 mod tests {
-    use super::super::methods::{DMN, LTM_UNREAD};
+    use super::super::methods::{DMN, HIERARCHICAL, LTM_UNREAD, VAE};
     use super::*;
+    use dmn::CompressionKind;
+
+    #[test]
+    fn a_tasks_model_options_build_its_runs_and_an_ablations_knob_wins() {
+        let tasks = super::super::long::tasks();
+        let multikey = tasks
+            .iter()
+            .find(|t| t.training.task == TaskKind::Multikey)
+            .unwrap();
+        let config = |method: &Method| {
+            let args = train_args(&multikey.training, method, PathBuf::new(), None);
+            with_model_options(DmnConfig::tiny(100), &args).unwrap()
+        };
+        let dmn = config(&DMN);
+        assert_eq!(dmn.wm_slots, 16);
+        assert!(
+            dmn.ltm_levels * dmn.ltm_entries_per_level >= 64,
+            "a store for every pair"
+        );
+        assert_eq!(dmn.ltm_compression, CompressionKind::Uncompressed);
+        assert!(!dmn.ltm_hierarchical);
+        assert_eq!(config(&VAE).ltm_compression, CompressionKind::Vae);
+        assert!(config(&HIERARCHICAL).ltm_hierarchical);
+        assert_eq!(config(&HIERARCHICAL).ltm_levels, 8);
+        // Trained apart from runs of the preset as it is.
+        let preset = Training {
+            model: ModelOptions::PRESET,
+            ..multikey.training.clone()
+        };
+        assert_ne!(preset.key(), multikey.training.key());
+    }
 
     #[test]
     fn a_shared_run_is_narrowed_to_the_distances_asked() {

@@ -102,6 +102,18 @@ pub(super) const FLAT: Method = Method {
     ltm: Some("flat"),
     ..DMN
 };
+/// The hierarchical layout, where a task's DMN keeps a flat store.
+pub(super) const HIERARCHICAL: Method = Method {
+    name: "hierarchical LTM",
+    ltm: Some("hierarchical"),
+    ..DMN
+};
+/// VAE compression, where a task's DMN stores entries whole.
+pub(super) const VAE: Method = Method {
+    name: "VAE compression",
+    compression: Some("vae"),
+    ..DMN
+};
 
 /// A working-memory size ablation.
 pub(super) const fn slots(name: &'static str, k: usize) -> Method {

@@ -55,6 +55,47 @@ pub(super) struct Training {
     /// `dmn train --simulate-gaps`: only the memories carry what a sequence asks about across
     /// a segment boundary.
     pub simulate_gaps: bool,
+    /// What the task needs of the model beyond its preset.
+    pub model: ModelOptions,
+}
+
+/// `dmn train`'s model flags that a task sets beyond its preset (`None`: the preset's). A
+/// method's own knob (an ablation's slots, compression or layout) overrides the task's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct ModelOptions {
+    /// `--wm-slots`.
+    pub wm_slots: Option<usize>,
+    /// `--ltm-levels` and `--ltm-entries-per-level`.
+    pub ltm_capacity: Option<(usize, usize)>,
+    /// `--compression`.
+    pub compression: Option<&'static str>,
+    /// `--ltm`.
+    pub ltm: Option<&'static str>,
+}
+
+impl ModelOptions {
+    /// The preset as it is.
+    pub const PRESET: Self = Self {
+        wm_slots: None,
+        ltm_capacity: None,
+        compression: None,
+        ltm: None,
+    };
+
+    /// The options set, as a run-directory suffix: empty for the preset.
+    fn key(&self) -> String {
+        let mut key = String::new();
+        if let Some(k) = self.wm_slots {
+            key += &format!("-wm{k}");
+        }
+        if let Some((levels, entries)) = self.ltm_capacity {
+            key += &format!("-ltm{levels}x{entries}");
+        }
+        for option in [self.ltm, self.compression].into_iter().flatten() {
+            key += &format!("-{option}");
+        }
+        key
+    }
 }
 
 impl Training {
@@ -65,9 +106,10 @@ impl Training {
         });
         let gaps = if self.simulate_gaps { "-gaps" } else { "" };
         format!(
-            "{}-{}-len{}-{}steps-batch{}{curriculum}{gaps}",
+            "{}-{}{}-len{}-{}steps-batch{}{curriculum}{gaps}",
             self.task.name(),
             self.preset,
+            self.model.key(),
             self.length,
             self.steps,
             self.batch_size
@@ -159,6 +201,7 @@ fn micro() -> SuiteSpec {
         curriculum: None,
         batch_size: 8,
         simulate_gaps: false,
+        model: ModelOptions::PRESET,
     };
     let short = |task| Training {
         task,
@@ -168,6 +211,7 @@ fn micro() -> SuiteSpec {
         curriculum: None,
         batch_size: 4,
         simulate_gaps: false,
+        model: ModelOptions::PRESET,
     };
     let two_methods = |task| Section {
         training: short(task),
@@ -221,6 +265,7 @@ pub(super) fn tiny_needle() -> Training {
         }),
         batch_size: 8,
         simulate_gaps: false,
+        model: ModelOptions::PRESET,
     }
 }
 
@@ -272,6 +317,7 @@ fn quick() -> SuiteSpec {
                 curriculum: None,
                 batch_size: 8,
                 simulate_gaps: false,
+                model: ModelOptions::PRESET,
             },
             methods: vec![DMN, MAMBA, LSTM, TRANSFORMER],
             distances: vec![128, 1024],
@@ -305,6 +351,7 @@ fn full() -> SuiteSpec {
         }),
         batch_size: 16,
         simulate_gaps: false,
+        model: ModelOptions::PRESET,
     };
     let long = |task| Section {
         training: Training {
@@ -318,6 +365,7 @@ fn full() -> SuiteSpec {
             }),
             batch_size: 16,
             simulate_gaps: false,
+            model: ModelOptions::PRESET,
         },
         methods: TASK_METHODS.to_vec(),
         distances: vec![2048, 100_000],
@@ -358,6 +406,7 @@ fn full() -> SuiteSpec {
                 curriculum: None,
                 batch_size: 16,
                 simulate_gaps: false,
+                model: ModelOptions::PRESET,
             },
             methods: vec![DMN, MAMBA, LSTM, TRANSFORMER],
             distances: vec![1024, 16_384],
