@@ -1,12 +1,13 @@
 //! The training objective: masked next-token cross-entropy plus the weighted auxiliary terms.
 //!
 //! `loss = CE − λ_util · utilization + λ_press · pressure + λ_sparse · read_entropy
-//!        + λ_kl · KL + λ_rec · reconstruction`
+//!        + λ_kl · KL + λ_rec · reconstruction + λ_imp · hindsight importance`
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::LossWeights;
+use crate::long_term_memory::LongTermRead;
 use crate::model::SegmentOutput;
 use crate::transfer::TransferOutcome;
 use crate::working_memory::SegmentRun;
@@ -96,6 +97,28 @@ pub struct SegmentLoss {
     pub task: Tensor<1>,
 }
 
+/// Importance learned in hindsight: binary cross-entropy between each valid long-term entry's
+/// importance and the read mass the answering tokens (`mask`) put on it, clipped to 1 and
+/// held fixed. An entry an answer read is pulled toward 1, one no answer read toward 0, so a
+/// full flat store or a merge, which keep the most important entries, keep what is asked
+/// about. Rows without an answer in the segment do not count. `[1]`; 0 without long-term memory.
+///
+/// # Shapes
+/// - weights: `[B, L, E]`, importance: `[B, E]`, valid: `[B, E]`, mask: `[B, L]` → `[1]`
+pub fn hindsight_importance(read: &LongTermRead, mask: Tensor<2>) -> Tensor<1> {
+    let [b, l, e] = read.weights.dims();
+    let answers = mask.clone().sum_dim(1).clamp_max(1.0); // [B, 1]
+    let target = (read.weights.clone().detach() * mask.reshape([b, l, 1]))
+        .sum_dim(1)
+        .reshape([b, e])
+        .clamp_max(1.0);
+    let counted = read.valid.clone().float() * answers;
+    let p = read.importance.clone().clamp(1e-6, 1.0 - 1e-6);
+    let bce =
+        (target.clone() * p.clone().log() + (target.neg() + 1.0) * (p.neg() + 1.0).log()).neg();
+    (bce * counted.clone()).sum() / counted.sum().clamp_min(1.0)
+}
+
 /// Combines the task loss with the auxiliary terms of `out`.
 pub fn segment_loss(
     out: &SegmentOutput,
@@ -103,13 +126,19 @@ pub fn segment_loss(
     mask: Tensor<2>,
     weights: &LossWeights,
 ) -> SegmentLoss {
-    let task = masked_cross_entropy(out.logits.clone(), targets, mask);
+    let task = masked_cross_entropy(out.logits.clone(), targets, mask.clone());
     let a = &out.aux;
     let total = task.clone() - a.utilization.clone() * weights.utilization
         + a.pressure.clone() * weights.pressure
         + a.read_entropy.clone() * weights.read_sparsity
         + a.kl.clone() * weights.kl
         + a.reconstruction.clone() * weights.reconstruction;
+    let total = match &out.long_term_read {
+        Some(read) if weights.importance > 0.0 => {
+            total + hindsight_importance(read, mask) * weights.importance
+        }
+        _ => total,
+    };
     SegmentLoss { total, task }
 }
 
@@ -136,6 +165,60 @@ mod tests {
             correct_predictions(logits, targets, mask).into_scalar::<f32>(),
             1.0
         );
+    }
+}
+
+#[cfg(test)]
+mod hindsight_tests {
+    use super::*;
+    use burn::tensor::{Bool, TensorData};
+
+    #[test]
+    fn importance_is_pulled_toward_what_the_answers_read() {
+        let device = Device::flex().autodiff();
+        // Row 0: token 1 answers and reads entries 0 and 1 half and half; entry 2 is invalid.
+        // Row 1 has no answer in the segment and does not count.
+        let weights = Tensor::<3>::from_data(
+            TensorData::new(
+                vec![
+                    0.9f32, 0.1, 0.0, 0.5, 0.5, 0.0, 0.2, 0.8, 0.0, 0.2, 0.8, 0.0,
+                ],
+                [2, 2, 3],
+            ),
+            &device,
+        );
+        let importance = Tensor::<2>::from_data(
+            TensorData::new(vec![0.5f32, 0.8, 0.9, 0.3, 0.3, 0.3], [2, 3]),
+            &device,
+        )
+        .require_grad();
+        let valid = Tensor::<2, Bool>::from_data(
+            TensorData::new(vec![true, true, false, true, true, true], [2, 3]),
+            &device,
+        );
+        let mask = Tensor::<2>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 0.0, 0.0], [2, 2]),
+            &device,
+        );
+        let read = LongTermRead {
+            context: Tensor::zeros([2, 2, 4], &device),
+            weights,
+            summary: Tensor::zeros([2, 4], &device),
+            valid,
+            importance: importance.clone(),
+        };
+        let loss = hindsight_importance(&read, mask);
+        // BCE(0.5 | 0.5) = ln 2; BCE(0.8 | 0.5) = −(ln 0.8 + ln 0.2) / 2.
+        let expected = (2f32.ln() - (0.8f32.ln() + 0.2f32.ln()) / 2.0) / 2.0;
+        let got = loss.clone().into_scalar::<f32>();
+        assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+        let grads = loss.backward();
+        let g = importance.grad(&grads).unwrap().into_data();
+        let g = g.try_to_vec::<f32>().unwrap();
+        // At its target, entry 0 feels nothing; entry 1, above its target, is pushed down; the
+        // invalid entry and the row without an answer get no gradient.
+        assert!(g[0].abs() < 1e-6 && g[1] > 0.0, "{g:?}");
+        assert!(g[2..].iter().all(|&x| x == 0.0), "{g:?}");
     }
 }
 

@@ -135,6 +135,8 @@ pub struct SegmentOutput {
     pub trace: Option<SegmentTrace>,
     /// The transfer decision, under a learned policy ([`TransferPolicy::Ppo`]).
     pub decision: Option<TransferDecision>,
+    /// What the segment's tokens read from long-term memory (with a long-term memory).
+    pub long_term_read: Option<LongTermRead>,
 }
 
 impl DmnConfig {
@@ -322,6 +324,7 @@ impl Dmn {
         let logits = self.lm_head.forward(y.clone());
 
         // Transfer: at the segment's end slots move from working to long-term memory (§2.1.3).
+        let long_term_read = retrieved.clone();
         let (long_term, transfer) = self.transfer(
             state.long_term,
             working.as_ref(),
@@ -349,6 +352,7 @@ impl Dmn {
             stats,
             trace,
             decision: transfer.and_then(|t| t.decision),
+            long_term_read,
         };
         let state = DmnState {
             encoder,

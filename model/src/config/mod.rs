@@ -97,6 +97,12 @@ pub struct LossWeights {
     /// to the working-memory slot it came from.
     #[config(default = 0.01)]
     pub reconstruction: f64,
+    /// Importance in hindsight: each long-term entry's importance is pulled toward how much the
+    /// segment's answering tokens read it, so that what survives a full store or a merge is
+    /// what questions ask about ([`crate::loss::hindsight_importance`]). 0 leaves importance
+    /// to the task gradient that reaches it through the transfer alone.
+    #[config(default = 0.0)]
+    pub importance: f64,
 }
 
 /// Configuration of the whole Dynamic Memory Network.

@@ -14,6 +14,8 @@ pub struct PackedLevels {
     pub entries: Tensor<3>,
     /// `[B, E]`
     pub valid: Tensor<2, Bool>,
+    /// `[B, E]`: each entry's importance (0 in empty levels).
+    pub importance: Tensor<2>,
 }
 
 /// What a segment's tokens read from long-term memory.
@@ -25,6 +27,11 @@ pub struct LongTermRead {
     pub weights: Tensor<3>,
     /// Mean of the valid entries, `[B, d]`: what the importance head sees of long-term memory.
     pub summary: Tensor<2>,
+    /// Which packed entries could be read, `[B, E]`.
+    pub valid: Tensor<2, Bool>,
+    /// The packed entries' importance, `[B, E]`, as the transfers that stored them gave it
+    /// (with its gradient): what [`crate::loss::hindsight_importance`] trains.
+    pub importance: Tensor<2>,
 }
 
 impl LongTermMemory {
@@ -57,10 +64,18 @@ impl LongTermMemory {
                 ),
             })
             .collect();
-        let valid = Tensor::cat(valid, 1);
+        let importance = state
+            .levels
+            .iter()
+            .map(|l| match l {
+                Some(b) => b.importance.clone(),
+                None => Tensor::zeros([batch, m], device),
+            })
+            .collect();
         PackedLevels {
             entries: Tensor::cat(entries, 1),
-            valid,
+            valid: Tensor::cat(valid, 1),
+            importance: Tensor::cat(importance, 1),
         }
     }
 
@@ -78,13 +93,15 @@ impl LongTermMemory {
             self.bias(),
             packed.valid.clone(),
         );
-        let valid = packed.valid.float().unsqueeze_dim::<3>(2); // [B, E, 1]
+        let valid = packed.valid.clone().float().unsqueeze_dim::<3>(2); // [B, E, 1]
         let summary = (packed.entries * valid.clone()).sum_dim(1).reshape([b, d])
             / valid.sum_dim(1).reshape([b, 1]).clamp_min(1.0);
         LongTermRead {
             context: retrieved.context,
             weights: retrieved.weights,
             summary,
+            valid: packed.valid,
+            importance: packed.importance,
         }
     }
 }
