@@ -57,6 +57,8 @@ pub(super) struct Training {
     pub simulate_gaps: bool,
     /// What the task needs of the model beyond its preset.
     pub model: ModelOptions,
+    /// `dmn train --min-lr`: the rate decays to it along a cosine (`None`: constant).
+    pub min_lr: Option<f64>,
 }
 
 /// `dmn train`'s model flags that a task sets beyond its preset (`None`: the preset's). A
@@ -105,8 +107,9 @@ impl Training {
             format!("-from{}over{}", c.start, c.steps)
         });
         let gaps = if self.simulate_gaps { "-gaps" } else { "" };
+        let decay = self.min_lr.map_or(String::new(), |r| format!("-to{r}"));
         format!(
-            "{}-{}{}-len{}-{}steps-batch{}{curriculum}{gaps}",
+            "{}-{}{}-len{}-{}steps{decay}-batch{}{curriculum}{gaps}",
             self.task.name(),
             self.preset,
             self.model.key(),
@@ -202,6 +205,7 @@ fn micro() -> SuiteSpec {
         batch_size: 8,
         simulate_gaps: false,
         model: ModelOptions::PRESET,
+        min_lr: None,
     };
     let short = |task| Training {
         task,
@@ -212,6 +216,7 @@ fn micro() -> SuiteSpec {
         batch_size: 4,
         simulate_gaps: false,
         model: ModelOptions::PRESET,
+        min_lr: None,
     };
     let two_methods = |task| Section {
         training: short(task),
@@ -266,6 +271,7 @@ pub(super) fn tiny_needle() -> Training {
         batch_size: 8,
         simulate_gaps: false,
         model: ModelOptions::PRESET,
+        min_lr: None,
     }
 }
 
@@ -318,6 +324,7 @@ fn quick() -> SuiteSpec {
                 batch_size: 8,
                 simulate_gaps: false,
                 model: ModelOptions::PRESET,
+                min_lr: None,
             },
             methods: vec![DMN, MAMBA, LSTM, TRANSFORMER],
             distances: vec![128, 1024],
@@ -352,6 +359,7 @@ fn full() -> SuiteSpec {
         batch_size: 16,
         simulate_gaps: false,
         model: ModelOptions::PRESET,
+        min_lr: None,
     };
     let long = |task| Section {
         training: Training {
@@ -366,6 +374,7 @@ fn full() -> SuiteSpec {
             batch_size: 16,
             simulate_gaps: false,
             model: ModelOptions::PRESET,
+            min_lr: None,
         },
         methods: TASK_METHODS.to_vec(),
         distances: vec![2048, 100_000],
@@ -407,6 +416,7 @@ fn full() -> SuiteSpec {
                 batch_size: 16,
                 simulate_gaps: false,
                 model: ModelOptions::PRESET,
+                min_lr: None,
             },
             methods: vec![DMN, MAMBA, LSTM, TRANSFORMER],
             distances: vec![1024, 16_384],
