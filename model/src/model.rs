@@ -571,6 +571,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn hindsight_importance_trains_the_importance_head_and_nothing_the_slots_came_from() {
+        use crate::loss::hindsight_importance;
+        use burn::optim::GradientsParams;
+        let device = Device::flex().autodiff();
+        let model = DmnConfig::tiny(20)
+            .with_segment_len(16)
+            .init(&device)
+            .unwrap();
+        let mut state = model.init_state(2, &device);
+        for _ in 0..3 {
+            let x = tokens(2, 16, 20, &device);
+            let (_, next) = model.forward_segment(state, x, ForwardOptions::default());
+            state = next.detach_encoder();
+        }
+        let (out, _) =
+            model.forward_segment(state, tokens(2, 8, 20, &device), ForwardOptions::default());
+        let read = out
+            .long_term_read
+            .expect("the model has a long-term memory");
+        let loss = hindsight_importance(&read, Tensor::ones([2, 8], &device));
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let wm = model.working_memory.as_ref().unwrap();
+        assert!(grad_mass::<2>(&grads, model.controller.importance_out.weight.id) > 0.0);
+        assert_eq!(grad_mass::<2>(&grads, wm.write_gate.weight.id), 0.0);
+        assert_eq!(grad_mass::<2>(&grads, model.embedding.weight.id), 0.0);
+    }
+
+    #[test]
     fn streaming_equals_a_single_pass_when_long_term_memory_is_off() {
         // Segments of 16 and updates every 8: splitting at a segment boundary changes nothing,
         // because scan state and working memory are carried exactly.

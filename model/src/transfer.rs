@@ -19,7 +19,9 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 
 use crate::config::TransferPolicy;
 use crate::controller::MemoryController;
-use crate::long_term_memory::{LongTermMemory, LongTermMemoryState, Picks, Transfer};
+use crate::long_term_memory::{
+    LongTermMemory, LongTermMemoryState, Picks, SlotImportance, Transfer,
+};
 use crate::ops::{MASKED, top_k};
 use crate::policy::{compression_level, plackett_luce};
 
@@ -120,6 +122,12 @@ impl TransferRule {
             inputs.ltm_summary.clone(),
         );
         let importance = sigmoid(logits.clone());
+        // The same values again, from the inputs held fixed: what the moved entries keep.
+        let (held, _) = controller.policy_logits(
+            inputs.slots.clone().detach(),
+            inputs.h_mean.clone().detach(),
+            inputs.ltm_summary.clone().detach(),
+        );
         let learned = match (self.policy, level_logits) {
             (TransferPolicy::Ppo | TransferPolicy::Dqn, Some(level_logits)) => {
                 Some(self.choose(logits.detach(), level_logits.detach(), m, sample))
@@ -143,7 +151,10 @@ impl TransferRule {
         let (state, transfer) = ltm.transfer_slots(
             state,
             inputs.slots.clone(),
-            importance.clone(),
+            SlotImportance {
+                scores: importance.clone(),
+                stored: sigmoid(held),
+            },
             Picks {
                 slots: picks,
                 moves,

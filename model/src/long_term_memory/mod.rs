@@ -145,6 +145,18 @@ pub struct Picks {
     pub keep: Option<Tensor<2>>,
 }
 
+/// Each working-memory slot's importance `[B, K]`, twice over, with the same values.
+#[derive(Debug, Clone)]
+pub struct SlotImportance {
+    /// As the importance head computed it from the slots: it sets the compressed width and
+    /// carries the straight-through gradient of the selection.
+    pub scores: Tensor<2>,
+    /// What a moved entry keeps as its importance, with a gradient that reaches the importance
+    /// head alone, so that training what an entry keeps ([`crate::loss::hindsight_importance`])
+    /// does not also reshape the slots, the encoder or long-term memory it was computed from.
+    pub stored: Tensor<2>,
+}
+
 /// Long-term memory parameters: the compressor and one retrieval bias per level.
 #[derive(Module, Debug)]
 pub struct LongTermMemory {
@@ -224,6 +236,10 @@ impl LongTermMemory {
             slots: idx,
             keep: None,
         };
+        let importance = SlotImportance {
+            scores: importance.clone(),
+            stored: importance,
+        };
         self.transfer_slots(state, slots, importance, picks, sample)
     }
 
@@ -239,7 +255,7 @@ impl LongTermMemory {
         &self,
         state: LongTermMemoryState,
         slots: Tensor<3>,
-        importance: Tensor<2>,
+        importance: SlotImportance,
         picks: Picks,
         sample: bool,
     ) -> (LongTermMemoryState, Transfer) {
@@ -250,7 +266,8 @@ impl LongTermMemory {
             moves,
             keep,
         } = picks;
-        let mut top_importance = importance.gather(1, idx.clone());
+        let stored = importance.stored.gather(1, idx.clone());
+        let mut top_importance = importance.scores.gather(1, idx.clone());
         let chosen = slots.gather(1, idx.clone().unsqueeze_dim::<3>(2).expand([b, m, d]));
         let width = keep.clone().unwrap_or_else(|| top_importance.clone());
         let mut compressed = self.compressor.forward(chosen, width, sample);
@@ -268,10 +285,10 @@ impl LongTermMemory {
         }; // [B, m]
         compressed.decoded = compressed.decoded * kept.clone().unsqueeze_dim::<3>(2);
         compressed.width = compressed.width * kept.clone();
-        top_importance = top_importance * kept;
+        top_importance = top_importance * kept.clone();
         let carry = LevelBlock {
             entries: compressed.decoded.clone(),
-            importance: top_importance.clone(),
+            importance: stored * kept,
             width: compressed.width.clone(),
             span: 1,
         };
@@ -347,7 +364,11 @@ mod tests {
             slots: idx,
             keep: Some(keep),
         };
-        let (st, _) = ltm.transfer_slots(ltm.init_state(), slots, imp, picks, false);
+        let importance = SlotImportance {
+            scores: imp.clone(),
+            stored: imp,
+        };
+        let (st, _) = ltm.transfer_slots(ltm.init_state(), slots, importance, picks, false);
         let valid = ltm.pack(&st, 2, 4, &device).valid;
         let valid = valid.into_data().try_to_vec::<bool>().unwrap();
         // Level 0 holds the block; levels 1 and 2 are empty.
