@@ -599,6 +599,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_rows_outputs_do_not_depend_on_the_other_rows() {
+        let device = Device::flex();
+        let model = DmnConfig::tiny(20)
+            .with_segment_len(16)
+            .init(&device)
+            .unwrap();
+        let x = tokens(4, 160, 20, &device);
+        let together = model.forward(x.clone());
+        for r in 0..4 {
+            let alone = model.forward(x.clone().narrow(0, r, 1));
+            let diff = (together.clone().narrow(0, r, 1) - alone)
+                .abs()
+                .max()
+                .into_scalar::<f32>();
+            assert!(diff < 1e-4, "row {r} differs by {diff}");
+        }
+    }
+
+    #[test]
     fn streaming_equals_a_single_pass_when_long_term_memory_is_off() {
         // Segments of 16 and updates every 8: splitting at a segment boundary changes nothing,
         // because scan state and working memory are carried exactly.
