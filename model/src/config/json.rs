@@ -36,6 +36,25 @@ const RENAMED_FIELDS: [(&str, &str); 6] = [
     ("compression", "ltm_compression"),
 ];
 
+/// Gives every field of `defaults` that `fields` lacks its default, inside nested objects too
+/// (a loss weight added later is missing from an older config's `loss_weights`).
+fn fill_missing(
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+    defaults: &serde_json::Value,
+) {
+    for (name, default) in defaults.as_object().into_iter().flatten() {
+        match fields.get_mut(name) {
+            Some(serde_json::Value::Object(inner)) if default.is_object() => {
+                fill_missing(inner, default)
+            }
+            Some(_) => {}
+            None => {
+                fields.insert(name.clone(), default.clone());
+            }
+        }
+    }
+}
+
 impl DmnConfig {
     /// Parses a JSON config and validates it.
     pub fn from_json(text: &str) -> Result<Self, ConfigParseError> {
@@ -61,11 +80,7 @@ impl DmnConfig {
                 .unwrap_or(1);
             let defaults = serde_json::to_value(Self::new(vocab as usize))
                 .expect("a config always serializes");
-            for (name, default) in defaults.as_object().into_iter().flatten() {
-                fields
-                    .entry(name.clone())
-                    .or_insert_with(|| default.clone());
-            }
+            fill_missing(fields, &defaults);
         }
         let config: Self = serde_json::from_value(value)?;
         config.validate()?;
@@ -89,9 +104,15 @@ mod tests {
         let fields = value.as_object_mut().unwrap();
         fields.remove("transfer_policy");
         fields.remove("kernels");
+        let weights = fields["loss_weights"].as_object_mut().unwrap();
+        weights.remove("importance");
+        weights.insert("kl".into(), serde_json::json!(0.5));
         let back = DmnConfig::from_value(value).unwrap();
         assert_eq!(back.transfer_policy, TransferPolicy::Importance);
         assert!(back.kernels);
+        // Inside a nested object too, keeping what the config gives.
+        assert_eq!(back.loss_weights.importance, 0.0);
+        assert_eq!(back.loss_weights.kl, 0.5);
         assert_eq!(back.d_model, DmnConfig::small(300).d_model);
     }
 
