@@ -64,11 +64,8 @@ pub(super) fn training_sentence(t: &Training) -> String {
             c.start, c.steps
         )
     });
-    let decay = t.min_lr.map_or(String::new(), |r| {
-        format!(", the learning rate decaying to {r} along a cosine")
-    });
     format!(
-        "`{}` preset{}, trained {} steps at length {}{curriculum}, batch {}{decay}, seed 0",
+        "`{}` preset{}, trained {} steps at length {}{curriculum}, batch {}, seed 0",
         t.preset,
         model_options(&t.model),
         t.steps,

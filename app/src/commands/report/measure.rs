@@ -264,7 +264,6 @@ impl Measure<'_> {
                 batch_size: spec.batch_size,
                 simulate_gaps: false,
                 model: ModelOptions::PRESET,
-                min_lr: None,
             };
             let args = train_args(&first, method, PathBuf::new(), None);
             let config = with_model_options(DmnConfig::tiny(vocab), &args)?;
@@ -303,7 +302,6 @@ fn train_args(
     args.length = Some(training.length);
     args.steps = Some(training.steps);
     args.batch_size = training.batch_size;
-    args.min_lr = training.min_lr;
     // A baseline without memory has nothing else to carry a needle across a boundary: it
     // learns as it would alone, so it is measured at its best.
     args.simulate_gaps = training.simulate_gaps && method.memory != "none";

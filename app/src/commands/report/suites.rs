@@ -57,8 +57,6 @@ pub(super) struct Training {
     pub simulate_gaps: bool,
     /// What the task needs of the model beyond its preset.
     pub model: ModelOptions,
-    /// `dmn train --min-lr`: the rate decays to it along a cosine (`None`: constant).
-    pub min_lr: Option<f64>,
 }
 
 /// `dmn train`'s model flags that a task sets beyond its preset (`None`: the preset's). A
@@ -107,9 +105,8 @@ impl Training {
             format!("-from{}over{}", c.start, c.steps)
         });
         let gaps = if self.simulate_gaps { "-gaps" } else { "" };
-        let decay = self.min_lr.map_or(String::new(), |r| format!("-to{r}"));
         format!(
-            "{}-{}{}-len{}-{}steps{decay}-batch{}{curriculum}{gaps}",
+            "{}-{}{}-len{}-{}steps-batch{}{curriculum}{gaps}",
             self.task.name(),
             self.preset,
             self.model.key(),
@@ -205,7 +202,6 @@ fn micro() -> SuiteSpec {
         batch_size: 8,
         simulate_gaps: false,
         model: ModelOptions::PRESET,
-        min_lr: None,
     };
     let short = |task| Training {
         task,
@@ -216,7 +212,6 @@ fn micro() -> SuiteSpec {
         batch_size: 4,
         simulate_gaps: false,
         model: ModelOptions::PRESET,
-        min_lr: None,
     };
     let two_methods = |task| Section {
         training: short(task),
@@ -271,7 +266,6 @@ pub(super) fn tiny_needle() -> Training {
         batch_size: 8,
         simulate_gaps: false,
         model: ModelOptions::PRESET,
-        min_lr: None,
     }
 }
 
@@ -324,7 +318,6 @@ fn quick() -> SuiteSpec {
                 batch_size: 8,
                 simulate_gaps: false,
                 model: ModelOptions::PRESET,
-                min_lr: None,
             },
             methods: vec![DMN, MAMBA, LSTM, TRANSFORMER],
             distances: vec![128, 1024],
@@ -359,7 +352,6 @@ fn full() -> SuiteSpec {
         batch_size: 16,
         simulate_gaps: false,
         model: ModelOptions::PRESET,
-        min_lr: None,
     };
     let long = |task| Section {
         training: Training {
@@ -374,7 +366,6 @@ fn full() -> SuiteSpec {
             batch_size: 16,
             simulate_gaps: false,
             model: ModelOptions::PRESET,
-            min_lr: None,
         },
         methods: TASK_METHODS.to_vec(),
         distances: vec![2048, 100_000],
@@ -416,7 +407,6 @@ fn full() -> SuiteSpec {
                 batch_size: 16,
                 simulate_gaps: false,
                 model: ModelOptions::PRESET,
-                min_lr: None,
             },
             methods: vec![DMN, MAMBA, LSTM, TRANSFORMER],
             distances: vec![1024, 16_384],
