@@ -172,6 +172,7 @@ impl DmnConfig {
             transfer_rule: TransferRule {
                 policy: self.transfer_policy,
                 exploration: 0.0,
+                hindsight: self.loss_weights.importance > 0.0,
             },
             reads: MemoryReads::default(),
         })
@@ -575,8 +576,11 @@ pub(crate) mod tests {
         use crate::loss::hindsight_importance;
         use burn::optim::GradientsParams;
         let device = Device::flex().autodiff();
+        let mut weights = crate::LossWeights::new();
+        weights.importance = 0.5;
         let model = DmnConfig::tiny(20)
             .with_segment_len(16)
+            .with_loss_weights(weights)
             .init(&device)
             .unwrap();
         let mut state = model.init_state(2, &device);

@@ -95,6 +95,10 @@ pub(crate) struct TransferRule {
     pub(crate) policy: TransferPolicy,
     /// ε of the Q-learned policy's exploration while training.
     pub(crate) exploration: f32,
+    /// Whether a hindsight loss trains what entries keep as their importance
+    /// (`loss_weights.importance` > 0): only then is it computed a second time, from held
+    /// inputs ([`SlotImportance::stored`]).
+    pub(crate) hindsight: bool,
 }
 
 /// A learned policy's picks and their compression levels, before the transfer carries them out.
@@ -122,12 +126,20 @@ impl TransferRule {
             inputs.ltm_summary.clone(),
         );
         let importance = sigmoid(logits.clone());
-        // The same values again, from the inputs held fixed: what the moved entries keep.
-        let (held, _) = controller.policy_logits(
-            inputs.slots.clone().detach(),
-            inputs.h_mean.clone().detach(),
-            inputs.ltm_summary.clone().detach(),
-        );
+        // What the moved entries keep: the same values, from the inputs held fixed when a
+        // hindsight loss will train them (one more pass of the small importance network).
+        let stored = match self.hindsight {
+            true => sigmoid(
+                controller
+                    .policy_logits(
+                        inputs.slots.clone().detach(),
+                        inputs.h_mean.clone().detach(),
+                        inputs.ltm_summary.clone().detach(),
+                    )
+                    .0,
+            ),
+            false => importance.clone(),
+        };
         let learned = match (self.policy, level_logits) {
             (TransferPolicy::Ppo | TransferPolicy::Dqn, Some(level_logits)) => {
                 Some(self.choose(logits.detach(), level_logits.detach(), m, sample))
@@ -153,7 +165,7 @@ impl TransferRule {
             inputs.slots.clone(),
             SlotImportance {
                 scores: importance.clone(),
-                stored: sigmoid(held),
+                stored,
             },
             Picks {
                 slots: picks,
@@ -265,6 +277,7 @@ mod tests {
             let rule = TransferRule {
                 policy,
                 exploration: 0.0,
+                hindsight: false,
             };
             let inputs = TransferInputs {
                 slots: Tensor::random([2, 6, d], Distribution::Normal(0.0, 1.0), &device),
@@ -312,6 +325,7 @@ mod tests {
                 let rule = TransferRule {
                     policy,
                     exploration: 0.5,
+                    hindsight: true,
                 };
                 let inputs = TransferInputs {
                     slots: Tensor::random([1, 6, d], Distribution::Normal(0.0, 1.0), &device),

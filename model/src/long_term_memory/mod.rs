@@ -151,9 +151,10 @@ pub struct SlotImportance {
     /// As the importance head computed it from the slots: it sets the compressed width and
     /// carries the straight-through gradient of the selection.
     pub scores: Tensor<2>,
-    /// What a moved entry keeps as its importance, with a gradient that reaches the importance
-    /// head alone, so that training what an entry keeps ([`crate::loss::hindsight_importance`])
-    /// does not also reshape the slots, the encoder or long-term memory it was computed from.
+    /// What a moved entry keeps as its importance. When a hindsight loss trains it
+    /// ([`crate::loss::hindsight_importance`]), its gradient reaches the importance head alone,
+    /// so that loss does not also reshape the slots, the encoder or long-term memory it was
+    /// computed from; otherwise it is `scores` itself.
     pub stored: Tensor<2>,
 }
 
