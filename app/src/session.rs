@@ -229,6 +229,7 @@ impl Session {
                 "tokens": self.state.tokens,
                 "slot_usage_entropy": stats.slot_usage_entropy,
                 "read_sparsity": stats.read_entropy,
+                "write_gate": stats.write_gate,
                 "mean_slot_age": stats.mean_age,
                 "ltm_fill": stats.ltm_fill,
                 "ltm_bytes": stats.ltm_bytes,

@@ -36,6 +36,9 @@ pub struct MemoryStats {
     pub mean_age: Tensor<1>,
     /// Mean entropy of the segment's read distributions (nats; lower is sparser).
     pub read_entropy: Tensor<1>,
+    /// Mean write gate over the segment's updates and heads (what the pressure loss penalizes;
+    /// 0 when no update wrote anything).
+    pub write_gate: Tensor<1>,
     /// Bytes of compressed long-term entries.
     pub ltm_bytes: Tensor<1>,
     /// Fraction of each long-term level occupied (host data: no readback needed).
@@ -43,12 +46,13 @@ pub struct MemoryStats {
 }
 
 impl MemoryStats {
-    /// The statistics of the memories as a segment left them; `read_entropy` is the segment's
-    /// mean read entropy. Every tensor is detached: statistics are never trained on.
+    /// The statistics of the memories as a segment left them; `read_entropy` and `write_gate`
+    /// are the segment's means. Every tensor is detached: statistics are never trained on.
     pub fn of(
         working: Option<&WorkingMemoryState>,
         long_term: Option<&LongTermMemoryState>,
         read_entropy: Tensor<1>,
+        write_gate: Tensor<1>,
         device: &Device,
     ) -> Self {
         let zero = || Tensor::zeros([1], device);
@@ -68,6 +72,7 @@ impl MemoryStats {
             slot_usage_entropy,
             mean_age,
             read_entropy: read_entropy.detach(),
+            write_gate: write_gate.detach(),
             ltm_bytes,
             ltm_fill,
         }

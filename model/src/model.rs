@@ -341,6 +341,7 @@ impl Dmn {
             working.as_ref(),
             long_term.as_ref(),
             aux.read_entropy.clone(),
+            aux.pressure.clone(),
             &device,
         );
         if let (Some(tr), Some(lst)) = (trace.as_mut(), &long_term) {

@@ -130,6 +130,12 @@ pub struct TrainArgs {
     /// 0.1): how much a kept latent dimension costs against task accuracy.
     #[arg(long)]
     pub policy_cost: Option<f64>,
+    /// Weight of the write-pressure loss, which penalizes the mean write gate (default: the
+    /// model config's, 0.001). Higher weights close the gates on what the task never asks
+    /// about: a gate below the cut writes nothing at all, so noise no longer wears away what
+    /// the memory holds, however long the sequence.
+    #[arg(long)]
+    pub write_pressure: Option<f64>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
     /// `memory` (end to end), `policy` (encoder frozen). Needs --phase-steps.
     #[arg(
@@ -191,6 +197,7 @@ impl TrainArgs {
             phase_steps: Vec::new(),
             policy: None,
             policy_cost: None,
+            write_pressure: None,
             encoder: None,
             memory: None,
             compression: None,
@@ -300,6 +307,16 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
             bail!("--policy-cost is {cost}; give a finite λ ≥ 0, e.g. 0.1")
         }
         Some(cost) => model.with_policy_cost(cost),
+        None => model,
+    };
+    let model = match args.write_pressure {
+        Some(weight) if !(weight.is_finite() && weight >= 0.0) => {
+            bail!("--write-pressure is {weight}; give a finite weight ≥ 0, e.g. 0.05")
+        }
+        Some(weight) => {
+            let weights = model.loss_weights.clone().with_pressure(weight);
+            model.with_loss_weights(weights)
+        }
         None => model,
     };
     Ok(model)

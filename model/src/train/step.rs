@@ -56,6 +56,8 @@ pub struct StepStats {
     pub ltm_fill: Vec<f32>,
     /// Mean read entropy (read sparsity; lower is sparser).
     pub read_entropy: f32,
+    /// Mean write gate of the working memory's updates.
+    pub write_gate: f32,
 }
 
 impl StepTensors {
@@ -68,6 +70,7 @@ impl StepTensors {
                 self.stats.mean_age.clone(),
                 self.stats.ltm_bytes.clone(),
                 self.stats.read_entropy.clone(),
+                self.stats.write_gate.clone(),
             ],
             0,
         )
@@ -81,6 +84,7 @@ impl StepTensors {
             mean_age: v[3],
             ltm_bytes: v[4],
             read_entropy: v[5],
+            write_gate: v[6],
             ltm_fill: self.stats.ltm_fill.clone(),
         }
     }

@@ -79,7 +79,7 @@ fn a_working_memory_smaller_than_the_presets_top_k_reads_all_its_slots() {
 }
 
 #[test]
-fn long_term_capacity_and_a_decaying_rate_come_from_the_command_line() {
+fn memory_sizes_write_pressure_and_a_decaying_rate_come_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let args = [
@@ -95,29 +95,35 @@ fn long_term_capacity_and_a_decaying_rate_come_from_the_command_line() {
         "6",
         "--min-lr",
         "1e-3",
+        "--write-pressure",
+        "0.25",
     ];
     train(&run, &args);
     let model = &run_config(&run)["model"];
     assert_eq!(
         (
             model["ltm_levels"].as_u64(),
-            model["ltm_entries_per_level"].as_u64()
+            model["ltm_entries_per_level"].as_u64(),
+            model["loss_weights"]["pressure"].as_f64(),
         ),
-        (Some(7), Some(6))
+        (Some(7), Some(6), Some(0.25))
     );
-    let rates: Vec<f64> = metrics(&run)
-        .iter()
-        .map(|l| l["lr"].as_f64().unwrap())
-        .collect();
+    let lines = metrics(&run);
+    let rates: Vec<f64> = lines.iter().map(|l| l["lr"].as_f64().unwrap()).collect();
     assert_eq!(rates.len(), 3);
     assert!((rates[0] - 3e-3).abs() < 1e-12 && (rates[2] - 1e-3).abs() < 1e-12);
     assert!(rates[0] > rates[1] && rates[1] > rates[2], "{rates:?}");
+    // The gates open at σ(1) ≈ 0.73 and have not learned to close within 3 steps.
+    let gate = lines[0]["write_gate"].as_f64().unwrap();
+    assert!(gate > 0.3 && gate <= 1.0, "write_gate {gate}");
 
     let out = dir.path().join("bad");
     let out = out.to_str().unwrap();
     let base = ["train", "--task", "needle", "--out", out];
     let err = fails(&[&base[..], &["--min-lr", "0.1"]].concat());
     assert!(err.contains("--min-lr"), "{err}");
+    let err = fails(&[&base[..], &["--write-pressure=-1"]].concat());
+    assert!(err.contains("--write-pressure"), "{err}");
     let err = fails(
         &[
             &base[..],
