@@ -131,9 +131,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub policy_cost: Option<f64>,
     /// Weight of the write-pressure loss, which penalizes the mean write gate (default: the
-    /// model config's, 0.001). Higher weights close the gates on what the task never asks
-    /// about: a gate below the cut writes nothing at all, so noise no longer wears away what
-    /// the memory holds, however long the sequence.
+    /// model config's, 0.001). A gate below the cut writes nothing at all; a higher weight
+    /// lowers the mean gate but, measured on the passkey, does not by itself close the gates
+    /// on noise (see the README).
     #[arg(long)]
     pub write_pressure: Option<f64>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
@@ -302,17 +302,11 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
         Some(segments) => model.with_credit_segments(segments),
         None => model,
     };
-    let model = match args.policy_cost {
-        Some(cost) if !(cost.is_finite() && cost >= 0.0) => {
-            bail!("--policy-cost is {cost}; give a finite λ ≥ 0, e.g. 0.1")
-        }
+    let model = match non_negative("--policy-cost", args.policy_cost, "λ", 0.1)? {
         Some(cost) => model.with_policy_cost(cost),
         None => model,
     };
-    let model = match args.write_pressure {
-        Some(weight) if !(weight.is_finite() && weight >= 0.0) => {
-            bail!("--write-pressure is {weight}; give a finite weight ≥ 0, e.g. 0.05")
-        }
+    let model = match non_negative("--write-pressure", args.write_pressure, "weight", 0.05)? {
         Some(weight) => {
             let weights = model.loss_weights.clone().with_pressure(weight);
             model.with_loss_weights(weights)
@@ -320,6 +314,17 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
         None => model,
     };
     Ok(model)
+}
+
+/// `value` of `flag` if it is a finite number ≥ 0, else an error naming the flag, what it
+/// weighs and an example.
+fn non_negative(flag: &str, value: Option<f64>, what: &str, example: f64) -> Result<Option<f64>> {
+    match value {
+        Some(v) if !(v.is_finite() && v >= 0.0) => {
+            bail!("{flag} is {v}; give a finite {what} ≥ 0, e.g. {example}")
+        }
+        other => Ok(other),
+    }
 }
 
 /// Validates `args` and creates the run directory with its `config.json`.
