@@ -160,6 +160,10 @@ pub struct Provenance {
     pub gate_between: f32,
     /// The slots written, most written first.
     pub slots: Vec<SlotProvenance>,
+    /// Read weight of every slot in the update holding the question, summed over heads
+    /// (each head's weights are the mean over the update's tokens), `[K]`: whether the
+    /// question read the hidden tokens' slots or others.
+    pub read_at_question: Vec<f32>,
 }
 
 /// One slot of a [`Provenance`].
@@ -177,6 +181,9 @@ pub struct SlotProvenance {
     pub overwrites: usize,
 }
 
+/// [`Probe::per_update`]'s writes, norms, gates and reads.
+type PerUpdate = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f32>, Vec<Vec<f32>>);
+
 /// Write weight below which a slot does not count as holding the hidden tokens.
 const HELD: f32 = 0.05;
 
@@ -192,7 +199,7 @@ impl Probe {
             return None;
         }
         let last = last.min(asked - 1);
-        let (writes, norms, gates) = self.per_update();
+        let (writes, norms, gates, reads) = self.per_update();
         let strongest = |u: Range<usize>| gates[u].iter().copied().fold(0.0, f32::max);
         let k = writes.first()?.len();
         let mut slots: Vec<SlotProvenance> = (0..k)
@@ -214,24 +221,34 @@ impl Probe {
             gate_written: strongest(first..last + 1),
             gate_between: strongest(last + 1..asked),
             slots,
+            read_at_question: reads[asked].clone(),
         })
     }
 
-    /// Per update, in order: write weight per slot (summed over heads), slot norms, and the
-    /// strongest head's write gate (a head's gate is its write weights' sum).
-    fn per_update(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f32>) {
+    /// Per update, in order: write weight per slot (summed over heads), slot norms, the
+    /// strongest head's write gate (a head's gate is its write weights' sum), and read weight
+    /// per slot (summed over heads).
+    fn per_update(&self) -> PerUpdate {
         let (mut writes, mut norms, mut gates) = (Vec::new(), Vec::new(), Vec::new());
+        let mut reads = Vec::new();
         for t in &self.traces {
             let (h, k) = (t.heads, t.slots);
+            let per_slot = |w: &[f32]| -> Vec<f32> {
+                (0..k).map(|j| (0..h).map(|i| w[i * k + j]).sum()).collect()
+            };
             for u in 0..t.updates {
                 let w = &t.write_weights[u * h * k..(u + 1) * h * k];
-                writes.push((0..k).map(|j| (0..h).map(|i| w[i * k + j]).sum()).collect());
+                writes.push(per_slot(w));
+                reads.push(match t.read_weights.get(u * h * k..(u + 1) * h * k) {
+                    Some(r) => per_slot(r),
+                    None => vec![0.0; k],
+                });
                 norms.push(t.slot_norms[u * k..(u + 1) * k].to_vec());
                 let gate = |i: usize| w[i * k..(i + 1) * k].iter().sum::<f32>();
                 gates.push((0..h).map(gate).fold(0.0, f32::max));
             }
         }
-        (writes, norms, gates)
+        (writes, norms, gates, reads)
     }
 }
 
@@ -311,6 +328,12 @@ mod tests {
             updates: 5,
             write_weights: writes.concat(),
             slot_norms: norms.concat(),
+            // The question's update reads mostly slot 1, the others read slot 0.
+            read_weights: [[1.0, 0.0, 0.0]; 4]
+                .concat()
+                .into_iter()
+                .chain([0.1, 0.7, 0.2])
+                .collect(),
             ..MemoryTrace::default()
         };
         let probe = Probe {
@@ -319,6 +342,7 @@ mod tests {
             updates: (0..5).map(|u| u * 8..u * 8 + 8).collect(),
         };
         let p = probe.provenance(5..7, 35).unwrap();
+        assert_eq!(p.read_at_question, [0.1, 0.7, 0.2]);
         assert_eq!((p.updates_between, p.updates_writing), (2, 1));
         assert!((p.gate_written - 0.9).abs() < 1e-6, "{}", p.gate_written);
         assert!((p.gate_between - 0.2).abs() < 1e-6, "{}", p.gate_between);

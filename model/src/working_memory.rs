@@ -36,6 +36,9 @@ pub struct WorkingMemoryConfig {
     /// Tokens between memory updates (see [`WorkingMemory::run_segment`]).
     #[config(default = 8)]
     pub update_interval: usize,
+    /// Write gates below this are cut to exactly 0 ([`hard_gate`]).
+    #[config(default = 0.05)]
+    pub gate_cut: f64,
     /// Run reads and writes as WGSL kernels on wgpu devices.
     #[config(default = true)]
     pub kernels: bool,
@@ -66,6 +69,7 @@ pub struct WorkingMemory {
     top_k: usize,
     usage_decay: f64,
     update_interval: usize,
+    gate_cut: f64,
     kernels: bool,
 }
 
@@ -130,7 +134,7 @@ impl WorkingMemoryState {
     }
 }
 
-/// The write gate `g = σ(z)` cut to exactly 0 below [`GATE_CUT`]: an update that decides not to
+/// The write gate `g = σ(z)` cut to exactly 0 below `cut`: an update that decides not to
 /// write leaves every slot bit-identical ([`crate::ops::memory_write`]), however many such updates
 /// pass. The cut is straight-through: the gradient is σ's everywhere, so a closed gate still
 /// learns when it should have opened, and above the cut the gate trains as a plain sigmoid.
@@ -140,15 +144,12 @@ impl WorkingMemoryState {
 /// filled (`hold` in [`crate::ops::memory_write`]). Measured on a needle model trained at ≤ 256
 /// tokens: recall 1.00 at 300, 1K, 10K and 100K tokens with one cut, against 0.88 / 0.75 /
 /// 0.75 / 0.69 when inference cut at 0.4 instead.
-pub fn hard_gate(logit: Tensor<2>) -> Tensor<2> {
+pub fn hard_gate(logit: Tensor<2>, cut: f64) -> Tensor<2> {
     let soft = sigmoid(logit);
-    let open = soft.clone().greater_equal_elem(GATE_CUT).float();
+    let open = soft.clone().greater_equal_elem(cut).float();
     // soft + (soft·open − soft) is exactly soft·open in floating point: x + (−x) = 0, x + 0 = x.
     soft.clone() + (soft.clone() * open - soft).detach()
 }
-
-/// Write gates below this are cut to exactly 0 ([`hard_gate`]).
-pub const GATE_CUT: f32 = 0.05;
 
 fn gate_bias(mut layer: Linear, value: f32, device: &Device) -> Linear {
     let [_, out] = layer.weight.dims();
@@ -182,6 +183,7 @@ impl WorkingMemoryConfig {
             top_k: self.top_k,
             usage_decay: self.usage_decay,
             update_interval: self.update_interval,
+            gate_cut: self.gate_cut,
             kernels: self.kernels,
         }
     }
@@ -315,7 +317,10 @@ impl WorkingMemory {
         let pool = softmax(self.pool.forward(h.clone()), 1);
         let summary = pool.swap_dims(1, 2).matmul(h);
         let gate = |l: &Linear| sigmoid(l.forward(summary.clone())).reshape([b, hh]);
-        let write_gate = hard_gate(self.write_gate.forward(summary.clone()).reshape([b, hh]));
+        let write_gate = hard_gate(
+            self.write_gate.forward(summary.clone()).reshape([b, hh]),
+            self.gate_cut,
+        );
         let request = WriteRequest {
             key: self.key.forward(summary.clone()),
             strength: softplus(self.strength.forward(summary.clone()), 1.0).reshape([b, hh]) + 1.0,
@@ -426,7 +431,7 @@ mod tests {
         // σ(z) = 0.018, 0.12, 0.5, 0.88.
         let z = Tensor::<2>::from_floats([[-4.0, -2.0, 0.0, 2.0]], &device).require_grad();
         let want_open = [false, true, true, true];
-        let g = hard_gate(z.clone());
+        let g = hard_gate(z.clone(), 0.05);
         let values = g.clone().into_data().try_to_vec::<f32>().unwrap();
         let soft = sigmoid(z.clone()).into_data().try_to_vec::<f32>().unwrap();
         for i in 0..4 {
@@ -440,6 +445,39 @@ mod tests {
             let want = soft[i] * (1.0 - soft[i]);
             assert!((grad[i] - want).abs() < 1e-6, "{grad:?}");
         }
+    }
+
+    #[test]
+    fn the_configured_cut_decides_which_updates_write() {
+        let device = Device::flex();
+        let config = WorkingMemoryConfig::new(8, 6, 2, 3, 4, 0.9);
+        let h = Tensor::<3>::random([2, 5, 8], Distribution::Normal(0.0, 1.0), &device);
+        let state = |wm: &WorkingMemory| WorkingMemoryState {
+            slots: Tensor::random([2, 6, 8], Distribution::Normal(0.0, 1.0), &device),
+            ..wm.init_state(2, 8, &device)
+        };
+        // Gates start near σ(1) ≈ 0.73: open under the default cut, shut under a cut of 0.99.
+        let wm = config.clone().with_gate_cut(0.99).init(&device);
+        let before = state(&wm);
+        let (out, g) = wm.write(before.clone(), h.clone());
+        assert!(g.into_data().iter::<f32>().all(|x| x == 0.0));
+        assert!(
+            out.write_weights
+                .into_data()
+                .iter::<f32>()
+                .all(|x| x == 0.0)
+        );
+        let bits = |t: Tensor<3>| -> Vec<u32> {
+            let values = t.into_data().try_to_vec::<f32>().unwrap();
+            values.into_iter().map(f32::to_bits).collect()
+        };
+        assert_eq!(bits(out.slots), bits(before.slots), "no slot changes");
+        let wm = config.init(&device);
+        let (_, g) = wm.write(state(&wm), h);
+        assert!(
+            g.into_data().iter::<f32>().all(|x| x > 0.5),
+            "default cut 0.05"
+        );
     }
 
     #[test]

@@ -136,6 +136,11 @@ pub struct TrainArgs {
     /// on noise (see the README).
     #[arg(long)]
     pub write_pressure: Option<f64>,
+    /// Write gates below this write nothing at all, in training and at inference (the model
+    /// config's `wm_gate_cut`, default 0.05). Where the gates on noise stay below the cut, the
+    /// memory is bit-identical however long the noise runs (see the README).
+    #[arg(long)]
+    pub gate_cut: Option<f64>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
     /// `memory` (end to end), `policy` (encoder frozen). Needs --phase-steps.
     #[arg(
@@ -198,6 +203,7 @@ impl TrainArgs {
             policy: None,
             policy_cost: None,
             write_pressure: None,
+            gate_cut: None,
             encoder: None,
             memory: None,
             compression: None,
@@ -311,6 +317,10 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
             let weights = model.loss_weights.clone().with_pressure(weight);
             model.with_loss_weights(weights)
         }
+        None => model,
+    };
+    let model = match args.gate_cut {
+        Some(cut) => model.with_wm_gate_cut(cut),
         None => model,
     };
     Ok(model)

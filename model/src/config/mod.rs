@@ -169,6 +169,11 @@ pub struct DmnConfig {
     /// Width of the semantic bottleneck in the candidate MLP (seed 002 "information filter").
     #[config(default = 32)]
     pub wm_bottleneck: usize,
+    /// Write gates below this write nothing at all, in training as at inference
+    /// ([`crate::working_memory::hard_gate`]): an update gated below it leaves every slot
+    /// bit-identical, so what the memory holds does not depend on how much was skipped.
+    #[config(default = 0.05)]
+    pub wm_gate_cut: f64,
     /// Use the long-term memory (off: the "without LTM" ablation).
     #[config(default = true)]
     pub use_long_term_memory: bool,
@@ -300,6 +305,7 @@ impl DmnConfig {
             self.wm_usage_decay,
         )
         .with_update_interval(self.wm_update_interval)
+        .with_gate_cut(self.wm_gate_cut)
         .with_kernels(self.kernels)
     }
 

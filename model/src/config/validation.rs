@@ -93,6 +93,12 @@ impl DmnConfig {
                 "strictly between 0 and 1",
             ),
             Rule::within("wm_bottleneck", self.wm_bottleneck, 1..=16384),
+            Rule::new(
+                "wm_gate_cut",
+                self.wm_gate_cut,
+                self.wm_gate_cut >= 0.0 && self.wm_gate_cut < 1.0,
+                "at least 0 and below 1 (a gate is a sigmoid)",
+            ),
             Rule::within("ltm_levels", self.ltm_levels, 1..=40),
             Rule::up_to(
                 "ltm_entries_per_level",
