@@ -257,6 +257,15 @@ impl Dmn {
         Self { reads, ..self }
     }
 
+    /// The same model with its working memory's write gates cut below `cut`
+    /// ([`crate::working_memory::hard_gate`]) instead of the cut it was trained with.
+    pub fn with_gate_cut(self, cut: f64) -> Self {
+        Self {
+            working_memory: self.working_memory.map(|wm| wm.with_gate_cut(cut)),
+            ..self
+        }
+    }
+
     /// The same model with the token embedding and the base encoder frozen (no gradients).
     pub fn freeze_encoder(self) -> Self {
         Self {

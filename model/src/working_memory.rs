@@ -190,6 +190,14 @@ impl WorkingMemoryConfig {
 }
 
 impl WorkingMemory {
+    /// The same memory with its write gates cut below `cut` ([`hard_gate`]).
+    pub fn with_gate_cut(self, cut: f64) -> Self {
+        Self {
+            gate_cut: cut,
+            ..self
+        }
+    }
+
     /// Slots `K`.
     pub fn slots(&self) -> usize {
         self.slots

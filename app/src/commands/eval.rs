@@ -52,6 +52,11 @@ pub struct EvalArgs {
     /// and transferred as in training.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub without_read: Vec<MemoryRead>,
+    /// Cut the working memory's write gates below this instead of the cut the run trained with
+    /// (`wm_gate_cut`): writes the model learned to gate low, on noise, then leave the memory
+    /// bit-identical however long the noise runs (see the README).
+    #[arg(long)]
+    pub gate_cut: Option<f64>,
 }
 
 /// A memory the output reads.
@@ -103,6 +108,17 @@ pub fn evaluate(
             );
         }
     }
+    let model = match args.gate_cut {
+        Some(cut) if !(0.0..1.0).contains(&cut) => {
+            bail!("--gate-cut is {cut}; give a cut of at least 0 and below 1, e.g. 0.3")
+        }
+        Some(_) if !config.model.use_working_memory => bail!(
+            "--gate-cut: the model of {} has no working memory whose writes it could cut",
+            args.run.display()
+        ),
+        Some(cut) => model.with_gate_cut(cut),
+        None => model,
+    };
     let model = model.with_reads(MemoryReads {
         working: !args.without_read.contains(&MemoryRead::Working),
         long_term: !args.without_read.contains(&MemoryRead::LongTerm),
@@ -200,6 +216,9 @@ pub fn evaluate(
         if !args.without_read.is_empty() {
             let names: Vec<_> = args.without_read.iter().map(|r| r.name()).collect();
             line["without_read"] = json!(names);
+        }
+        if let Some(cut) = args.gate_cut {
+            line["gate_cut"] = json!(cut);
         }
         if answers {
             // A sequence counts only when every scored token is right (the passkey's exact match).

@@ -145,6 +145,7 @@ impl Measure<'_> {
             seed: EVAL_SEED,
             device: self.device.into(),
             without_read: method.unread.into_iter().collect(),
+            gate_cut: None,
         };
         let line = evaluate(&eval, |_| {})?.remove(0);
         let figure = match task {

@@ -29,6 +29,11 @@ const CASES: &[(&str, &[&str])] = &[
         "eval --run DIR/no-ltm --without-read long-term",
         &["no long-term memory to leave unread"],
     ),
+    // A write-gate cut that no sigmoid gate could pass.
+    (
+        "eval --run DIR/good --gate-cut 1",
+        &["--gate-cut is 1", "below 1"],
+    ),
     // Lengths beyond what a batch can hold in memory: refused before anything is made or
     // evaluated, with what would fit.
     (

@@ -47,6 +47,19 @@ fn eval_prints_a_json_line_per_distance() {
         line["without_read"],
         serde_json::json!(["long-term", "working"])
     );
+    // The same run with its write gates cut higher than it trained with says so too.
+    let out = ok(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--distances",
+        "24",
+        "--samples",
+        "4",
+        "--gate-cut",
+        "0.3",
+    ]);
+    assert_eq!(json_lines(&out)[0]["gate_cut"], serde_json::json!(0.3));
 }
 
 #[test]
