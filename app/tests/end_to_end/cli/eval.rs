@@ -30,36 +30,21 @@ fn eval_prints_a_json_line_per_distance() {
         // One answer token per needle: a sequence is exact exactly when its token is right.
         assert_eq!(l["exact_match"].as_f64(), Some(acc));
     }
-    // The same run with both memories' reads cut from its output says so in its line.
-    let out = ok(&[
-        "eval",
-        "--run",
-        run.to_str().unwrap(),
-        "--distances",
-        "24",
-        "--samples",
-        "4",
-        "--without-read",
-        "long-term,working",
-    ]);
-    let line = &json_lines(&out)[0];
+    // The same run evaluated with a setting changed says so in its line.
+    let short = |setting: &[&str]| {
+        let base = ["eval", "--run", run.to_str().unwrap(), "--distances", "24"];
+        let out = ok(&[&base[..], &["--samples", "4"], setting].concat());
+        json_lines(&out).remove(0)
+    };
+    // Both memories' reads cut from its output.
+    let line = short(&["--without-read", "long-term,working"]);
     assert_eq!(
         line["without_read"],
         serde_json::json!(["long-term", "working"])
     );
-    // The same run with its write gates cut higher than it trained with says so too.
-    let out = ok(&[
-        "eval",
-        "--run",
-        run.to_str().unwrap(),
-        "--distances",
-        "24",
-        "--samples",
-        "4",
-        "--gate-cut",
-        "0.3",
-    ]);
-    assert_eq!(json_lines(&out)[0]["gate_cut"], serde_json::json!(0.3));
+    // Its write gates cut higher than it trained with.
+    let line = short(&["--gate-cut", "0.3"]);
+    assert_eq!(line["gate_cut"], serde_json::json!(0.3));
 }
 
 #[test]
