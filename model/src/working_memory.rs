@@ -146,11 +146,11 @@ impl WorkingMemoryState {
 /// 1,248 updates over 10K tokens, gated at 0.18 at most against 0.99 for the passkey, and the
 /// passkey's slots were never touched, yet exact match fell from 1.000 at 1K to 0.898 at 10K;
 /// the same weights cut at 0.3 (`dmn eval --gate-cut`) write nothing over the noise and say
-/// the passkey back in 0.988 of sequences at 1K and 10K and 0.969 at 100K. Which cut suits a
-/// model depends on where its gates fall: a needle model trained at ≤ 256 tokens recalled
-/// 1.00 at 300, 1K, 10K and 100K tokens with one cut, and 0.88 / 0.75 / 0.75 / 0.69 cut at
-/// 0.4 at inference. Training with the higher cut does not teach the gates to skip noise: they
-/// settle above it.
+/// the passkey back in 0.988 of sequences at 1K and 10K, 0.969 at 100K and 1.000 at 1M.
+/// Which cut suits a model depends on where its gates fall: seed 0's noise gates reach 0.6,
+/// and a needle model trained at ≤ 256 tokens recalled 1.00 at 300, 1K, 10K and 100K tokens
+/// with one cut, and 0.88 / 0.75 / 0.75 / 0.69 cut at 0.4 at inference. Training with the
+/// higher cut does not teach the gates to skip noise: they settle above it.
 pub fn hard_gate(logit: Tensor<2>, cut: f64) -> Tensor<2> {
     let soft = sigmoid(logit);
     let open = soft.clone().greater_equal_elem(cut).float();
