@@ -37,7 +37,7 @@ pub struct WorkingMemoryConfig {
     #[config(default = 8)]
     pub update_interval: usize,
     /// Write gates below this are cut to exactly 0 ([`hard_gate`]).
-    #[config(default = 0.05)]
+    #[config(default = "GATE_CUT")]
     pub gate_cut: f64,
     /// Run reads and writes as WGSL kernels on wgpu devices.
     #[config(default = true)]
@@ -157,6 +157,13 @@ pub fn hard_gate(logit: Tensor<2>, cut: f64) -> Tensor<2> {
     // soft + (soft·open − soft) is exactly soft·open in floating point: x + (−x) = 0, x + 0 = x.
     soft.clone() + (soft.clone() * open - soft).detach()
 }
+
+/// The cut a model trains and runs with unless its config says otherwise ([`hard_gate`]).
+pub const GATE_CUT: f64 = 0.05;
+
+/// The cuts a write gate can have: a sigmoid never reaches 1, so a cut of 1 or more would shut
+/// every gate.
+pub const GATE_CUTS: std::ops::Range<f64> = 0.0..1.0;
 
 fn gate_bias(mut layer: Linear, value: f32, device: &Device) -> Linear {
     let [_, out] = layer.weight.dims();
@@ -446,7 +453,7 @@ mod tests {
         // σ(z) = 0.018, 0.12, 0.5, 0.88.
         let z = Tensor::<2>::from_floats([[-4.0, -2.0, 0.0, 2.0]], &device).require_grad();
         let want_open = [false, true, true, true];
-        let g = hard_gate(z.clone(), 0.05);
+        let g = hard_gate(z.clone(), GATE_CUT);
         let values = g.clone().into_data().try_to_vec::<f32>().unwrap();
         let soft = sigmoid(z.clone()).into_data().try_to_vec::<f32>().unwrap();
         for i in 0..4 {
@@ -491,7 +498,7 @@ mod tests {
         let (_, g) = wm.write(state(&wm), h);
         assert!(
             g.into_data().iter::<f32>().all(|x| x > 0.5),
-            "default cut 0.05"
+            "default cut {GATE_CUT}"
         );
     }
 

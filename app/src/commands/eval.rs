@@ -12,6 +12,7 @@ use clap::Args;
 use dmn::MemoryReads;
 use dmn::tasks::{EVAL_SEED, step_seed, unigram_f1};
 use dmn::train::evaluate as evaluate_batch;
+use dmn::working_memory::GATE_CUTS;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -109,7 +110,7 @@ pub fn evaluate(
         }
     }
     let model = match args.gate_cut {
-        Some(cut) if !(0.0..1.0).contains(&cut) => {
+        Some(cut) if !GATE_CUTS.contains(&cut) => {
             bail!("--gate-cut is {cut}; give a cut of at least 0 and below 1, e.g. 0.3")
         }
         Some(_) if !config.model.use_working_memory => bail!(

@@ -172,7 +172,7 @@ pub struct DmnConfig {
     /// Write gates below this write nothing at all, in training as at inference
     /// ([`crate::working_memory::hard_gate`]): an update gated below it leaves every slot
     /// bit-identical, so what the memory holds does not depend on how much was skipped.
-    #[config(default = 0.05)]
+    #[config(default = "crate::working_memory::GATE_CUT")]
     pub wm_gate_cut: f64,
     /// Use the long-term memory (off: the "without LTM" ablation).
     #[config(default = true)]

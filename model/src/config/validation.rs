@@ -96,7 +96,7 @@ impl DmnConfig {
             Rule::new(
                 "wm_gate_cut",
                 self.wm_gate_cut,
-                self.wm_gate_cut >= 0.0 && self.wm_gate_cut < 1.0,
+                crate::working_memory::GATE_CUTS.contains(&self.wm_gate_cut),
                 "at least 0 and below 1 (a gate is a sigmoid)",
             ),
             Rule::within("ltm_levels", self.ltm_levels, 1..=40),
