@@ -60,7 +60,7 @@ pub mod working_memory;
 
 pub use config::{
     CompressionKind, ConfigError, ConfigParseError, DmnConfig, EncoderKind, LossWeights,
-    TransferPolicy,
+    TransferPolicy, WriteRule,
 };
 pub use model::{Dmn, DmnState, ForwardOptions, MemoryReads, SegmentOutput};
 pub use trace::MemoryTrace;

@@ -266,6 +266,15 @@ impl Dmn {
         }
     }
 
+    /// The same model with its working memory writing by `rule` instead of the rule it was
+    /// trained with.
+    pub fn with_write_rule(self, rule: crate::WriteRule) -> Self {
+        Self {
+            working_memory: self.working_memory.map(|wm| wm.with_write_rule(rule)),
+            ..self
+        }
+    }
+
     /// The same model with the token embedding and the base encoder frozen (no gradients).
     pub fn freeze_encoder(self) -> Self {
         Self {

@@ -164,6 +164,9 @@ pub struct Provenance {
     /// (each head's weights are the mean over the update's tokens), `[K]`: whether the
     /// question read the hidden tokens' slots or others.
     pub read_at_question: Vec<f32>,
+    /// L2 norm of every slot when the question's update began, `[K]`: what a read weight on
+    /// a slot brings into the read.
+    pub norms_at_question: Vec<f32>,
 }
 
 /// One slot of a [`Provenance`].
@@ -222,6 +225,7 @@ impl Probe {
             gate_between: strongest(last + 1..asked),
             slots,
             read_at_question: reads[asked].clone(),
+            norms_at_question: norms[asked - 1].clone(),
         })
     }
 
@@ -343,6 +347,7 @@ mod tests {
         };
         let p = probe.provenance(5..7, 35).unwrap();
         assert_eq!(p.read_at_question, [0.1, 0.7, 0.2]);
+        assert_eq!(p.norms_at_question, [0.0, 2.0, 0.1]);
         assert_eq!((p.updates_between, p.updates_writing), (2, 1));
         assert!((p.gate_written - 0.9).abs() < 1e-6, "{}", p.gate_written);
         assert!((p.gate_between - 0.2).abs() < 1e-6, "{}", p.gate_between);

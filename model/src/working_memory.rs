@@ -12,6 +12,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{gelu, sigmoid, softmax, softplus};
 use burn::tensor::{Device, Tensor};
 
+use crate::config::WriteRule;
 use crate::controller::ReadQueries;
 use crate::memory_stats::{entropy, max_entropy};
 use crate::ops::{MemoryRead, MemoryWrite, WriteRequest, auto};
@@ -39,6 +40,9 @@ pub struct WorkingMemoryConfig {
     /// Write gates below this are cut to exactly 0 ([`hard_gate`]).
     #[config(default = "GATE_CUT")]
     pub gate_cut: f64,
+    /// How a write mixes its candidate into a slot.
+    #[config(default = "WriteRule::Additive")]
+    pub write_rule: WriteRule,
     /// Run reads and writes as WGSL kernels on wgpu devices.
     #[config(default = true)]
     pub kernels: bool,
@@ -70,6 +74,8 @@ pub struct WorkingMemory {
     usage_decay: f64,
     update_interval: usize,
     gate_cut: f64,
+    #[module(skip)]
+    write_rule: WriteRule,
     kernels: bool,
 }
 
@@ -198,6 +204,7 @@ impl WorkingMemoryConfig {
             usage_decay: self.usage_decay,
             update_interval: self.update_interval,
             gate_cut: self.gate_cut,
+            write_rule: self.write_rule,
             kernels: self.kernels,
         }
     }
@@ -208,6 +215,14 @@ impl WorkingMemory {
     pub fn with_gate_cut(self, cut: f64) -> Self {
         Self {
             gate_cut: cut,
+            ..self
+        }
+    }
+
+    /// The same memory writing by `rule` ([`WriteRule`]).
+    pub fn with_write_rule(self, rule: WriteRule) -> Self {
+        Self {
+            write_rule: rule,
             ..self
         }
     }
@@ -333,27 +348,8 @@ impl WorkingMemory {
     /// # Shapes
     /// - h: `[B, T, d]` → write weights `[B, H, K]` and write gates `[B, H]`
     pub fn write(&self, state: WorkingMemoryState, h: Tensor<3>) -> (MemoryWrite, Tensor<2>) {
-        let [b, _, _] = h.dims();
-        let hh = self.heads;
-        // Attention pooling per head: [B, T, H] → softmax over T → summary [B, H, d].
-        let pool = softmax(self.pool.forward(h.clone()), 1);
-        let summary = pool.swap_dims(1, 2).matmul(h);
-        let gate = |l: &Linear| sigmoid(l.forward(summary.clone())).reshape([b, hh]);
-        let write_gate = hard_gate(
-            self.write_gate.forward(summary.clone()).reshape([b, hh]),
-            self.gate_cut,
-        );
-        let request = WriteRequest {
-            key: self.key.forward(summary.clone()),
-            strength: softplus(self.strength.forward(summary.clone()), 1.0).reshape([b, hh]) + 1.0,
-            erase: sigmoid(self.erase.forward(summary.clone())),
-            add: self
-                .candidate_out
-                .forward(gelu(self.candidate_in.forward(summary.clone()))),
-            write_gate: write_gate.clone(),
-            alloc_gate: gate(&self.alloc_gate),
-            decay: sigmoid(self.decay.forward(state.slots.clone())).reshape([b, self.slots]),
-        };
+        let request = self.request(&state, h);
+        let write_gate = request.write_gate.clone();
         let out = auto::memory_write(
             self.kernels,
             state.slots,
@@ -365,6 +361,39 @@ impl WorkingMemory {
             self.usage_decay as f32,
         );
         (out, write_gate)
+    }
+
+    /// What the heads ask to write from the tokens since the previous update: each head pools
+    /// them into a summary, from which come its key, gates, erase and candidate.
+    ///
+    /// # Shapes
+    /// - h: `[B, T, d]` → a request for `H` heads
+    fn request(&self, state: &WorkingMemoryState, h: Tensor<3>) -> WriteRequest {
+        let [b, _, _] = h.dims();
+        let hh = self.heads;
+        // Attention pooling per head: [B, T, H] → softmax over T → summary [B, H, d].
+        let pool = softmax(self.pool.forward(h.clone()), 1);
+        let summary = pool.swap_dims(1, 2).matmul(h);
+        let gate = |l: &Linear| sigmoid(l.forward(summary.clone())).reshape([b, hh]);
+        let erase = match self.write_rule {
+            WriteRule::Additive => sigmoid(self.erase.forward(summary.clone())),
+            WriteRule::Replace => summary.ones_like(),
+        };
+        let add = self
+            .candidate_out
+            .forward(gelu(self.candidate_in.forward(summary.clone())));
+        WriteRequest {
+            key: self.key.forward(summary.clone()),
+            strength: softplus(self.strength.forward(summary.clone()), 1.0).reshape([b, hh]) + 1.0,
+            erase,
+            add,
+            write_gate: hard_gate(
+                self.write_gate.forward(summary.clone()).reshape([b, hh]),
+                self.gate_cut,
+            ),
+            alloc_gate: gate(&self.alloc_gate),
+            decay: sigmoid(self.decay.forward(state.slots.clone())).reshape([b, self.slots]),
+        }
     }
 }
 
@@ -500,6 +529,37 @@ mod tests {
             g.into_data().iter::<f32>().all(|x| x > 0.5),
             "default cut {GATE_CUT}"
         );
+    }
+
+    /// Largest `|W_i| / max |a_i|` over the slots after `updates` writes of the same tokens from
+    /// an empty memory, where `a` is the candidate, under `rule`. The erase is near 0.02, so
+    /// additive writes keep almost all of what they add.
+    fn reach_after_writes(rule: WriteRule, updates: usize) -> f32 {
+        let device = Device::flex();
+        let mut wm = WorkingMemoryConfig::new(8, 4, 1, 1, 4, 0.9)
+            .with_gate_cut(0.0)
+            .with_write_rule(rule)
+            .init(&device);
+        wm.erase = gate_bias(wm.erase, -4.0, &device);
+        let h = Tensor::<3>::random([1, 3, 8], Distribution::Normal(0.0, 1.0), &device);
+        let mut state = wm.init_state(1, 8, &device);
+        let candidate = wm.request(&state, h.clone()).add;
+        let reach: f32 = candidate.abs().max().into_scalar();
+        for _ in 0..updates {
+            state = wm.write(state, h.clone()).0.into();
+        }
+        state.slots.abs().max().into_scalar::<f32>() / reach
+    }
+
+    #[test]
+    fn replacing_writes_keep_each_channel_within_the_candidates() {
+        // 500 writes of the same candidate: replacing ones never pass it, additive ones pile up
+        // towards a / e.
+        let replace = reach_after_writes(WriteRule::Replace, 500);
+        assert!(replace <= 1.0 + 1e-5, "{replace}");
+        assert!(replace > 0.1, "the slots were written: {replace}");
+        let additive = reach_after_writes(WriteRule::Additive, 500);
+        assert!(additive > 5.0, "{additive}");
     }
 
     #[test]

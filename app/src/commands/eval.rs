@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use dmn::MemoryReads;
 use dmn::tasks::{EVAL_SEED, step_seed, unigram_f1};
 use dmn::train::evaluate as evaluate_batch;
 use dmn::working_memory::GATE_CUTS;
+use dmn::{MemoryReads, WriteRule};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -58,6 +58,11 @@ pub struct EvalArgs {
     /// bit-identical however long the noise runs (see the README).
     #[arg(long)]
     pub gate_cut: Option<f64>,
+    /// Write the working memory by this rule instead of the one the run trained with
+    /// (`wm_write`): `replace` erases fully wherever a write lands, so slots that weak writes
+    /// (noise) touch thousands of times stay within what was written to them (see the README).
+    #[arg(long, value_parser = ["additive", "replace"])]
+    pub write_rule: Option<String>,
 }
 
 /// A memory the output reads.
@@ -118,6 +123,15 @@ pub fn evaluate(
             args.run.display()
         ),
         Some(cut) => model.with_gate_cut(cut),
+        None => model,
+    };
+    let model = match args.write_rule.as_deref() {
+        Some(_) if !config.model.use_working_memory => bail!(
+            "--write-rule: the model of {} has no working memory to write",
+            args.run.display()
+        ),
+        Some("replace") => model.with_write_rule(WriteRule::Replace),
+        Some(_) => model.with_write_rule(WriteRule::Additive),
         None => model,
     };
     let model = model.with_reads(MemoryReads {
@@ -220,6 +234,9 @@ pub fn evaluate(
         }
         if let Some(cut) = args.gate_cut {
             line["gate_cut"] = json!(cut);
+        }
+        if let Some(rule) = &args.write_rule {
+            line["write_rule"] = json!(rule);
         }
         if answers {
             // A sequence counts only when every scored token is right (the passkey's exact match).

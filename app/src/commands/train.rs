@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dmn::{CompressionKind, DmnConfig, EncoderKind, TransferPolicy};
+use dmn::{CompressionKind, DmnConfig, EncoderKind, TransferPolicy, WriteRule};
 
 use super::devices;
 use crate::checkpoint;
@@ -141,6 +141,11 @@ pub struct TrainArgs {
     /// memory is bit-identical however long the noise runs (see the README).
     #[arg(long)]
     pub gate_cut: Option<f64>,
+    /// How a working-memory write mixes its candidate into a slot: `additive` (the default; a
+    /// learned erase, then the candidate added) or `replace` (every write erases fully where it
+    /// writes, so slots stay within what was written to them however long the input).
+    #[arg(long, value_parser = ["additive", "replace"])]
+    pub write_rule: Option<String>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
     /// `memory` (end to end), `policy` (encoder frozen). Needs --phase-steps.
     #[arg(
@@ -204,6 +209,7 @@ impl TrainArgs {
             policy_cost: None,
             write_pressure: None,
             gate_cut: None,
+            write_rule: None,
             encoder: None,
             memory: None,
             compression: None,
@@ -321,6 +327,11 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
     };
     let model = match args.gate_cut {
         Some(cut) => model.with_wm_gate_cut(cut),
+        None => model,
+    };
+    let model = match args.write_rule.as_deref() {
+        Some("replace") => model.with_wm_write(WriteRule::Replace),
+        Some(_) => model.with_wm_write(WriteRule::Additive),
         None => model,
     };
     Ok(model)

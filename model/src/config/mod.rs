@@ -45,6 +45,19 @@ impl EncoderKind {
     ];
 }
 
+/// How a working-memory write mixes its candidate into the slots it addresses
+/// ([`crate::working_memory`]).
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum WriteRule {
+    /// `W' = W ⊙ (1 − ω e) + ω a` with a learned erase `e`: writes that erase little pile up, so
+    /// a slot that many weak writes touch grows with their number (towards `|a| / e`).
+    Additive,
+    /// `W' = W ⊙ (1 − ω) + ω a`: every write erases fully where it writes, so a slot moves
+    /// towards the candidate by ω and stays within the candidates written to it, however many
+    /// writes pass (the erase head is not used).
+    Replace,
+}
+
 /// Which working-memory slots move to long-term memory at a segment's end (§2.1.3).
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum TransferPolicy {
@@ -174,6 +187,9 @@ pub struct DmnConfig {
     /// bit-identical, so what the memory holds does not depend on how much was skipped.
     #[config(default = "crate::working_memory::GATE_CUT")]
     pub wm_gate_cut: f64,
+    /// How a write mixes its candidate into a slot (see the README on the passkey at length).
+    #[config(default = "WriteRule::Additive")]
+    pub wm_write: WriteRule,
     /// Use the long-term memory (off: the "without LTM" ablation).
     #[config(default = true)]
     pub use_long_term_memory: bool,
@@ -306,6 +322,7 @@ impl DmnConfig {
         )
         .with_update_interval(self.wm_update_interval)
         .with_gate_cut(self.wm_gate_cut)
+        .with_write_rule(self.wm_write)
         .with_kernels(self.kernels)
     }
 

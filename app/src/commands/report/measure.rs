@@ -146,6 +146,7 @@ impl Measure<'_> {
             device: self.device.into(),
             without_read: method.unread.into_iter().collect(),
             gate_cut: None,
+            write_rule: None,
         };
         let line = evaluate(&eval, |_| {})?.remove(0);
         let figure = match task {

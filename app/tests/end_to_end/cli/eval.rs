@@ -45,6 +45,9 @@ fn eval_prints_a_json_line_per_distance() {
     // Its write gates cut higher than it trained with.
     let line = short(&["--gate-cut", "0.3"]);
     assert_eq!(line["gate_cut"], serde_json::json!(0.3));
+    // Its working memory written by another rule than it trained with.
+    let line = short(&["--write-rule", "replace"]);
+    assert_eq!(line["write_rule"], "replace");
 }
 
 #[test]

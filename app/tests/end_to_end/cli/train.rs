@@ -79,7 +79,7 @@ fn a_working_memory_smaller_than_the_presets_top_k_reads_all_its_slots() {
 }
 
 #[test]
-fn memory_sizes_gate_settings_and_a_decaying_rate_come_from_the_command_line() {
+fn memory_sizes_write_settings_and_a_decaying_rate_come_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let args = [
@@ -99,6 +99,8 @@ fn memory_sizes_gate_settings_and_a_decaying_rate_come_from_the_command_line() {
         "0.25",
         "--gate-cut",
         "0.1",
+        "--write-rule",
+        "replace",
     ];
     train(&run, &args);
     let model = &run_config(&run)["model"];
@@ -108,8 +110,9 @@ fn memory_sizes_gate_settings_and_a_decaying_rate_come_from_the_command_line() {
             model["ltm_entries_per_level"].as_u64(),
             model["loss_weights"]["pressure"].as_f64(),
             model["wm_gate_cut"].as_f64(),
+            model["wm_write"].as_str(),
         ),
-        (Some(7), Some(6), Some(0.25), Some(0.1))
+        (Some(7), Some(6), Some(0.25), Some(0.1), Some("Replace"))
     );
     let lines = metrics(&run);
     let rates: Vec<f64> = lines.iter().map(|l| l["lr"].as_f64().unwrap()).collect();
