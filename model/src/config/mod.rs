@@ -54,7 +54,11 @@ pub enum WriteRule {
     Additive,
     /// `W' = W ⊙ (1 − ω) + ω a`: every write erases fully where it writes, so a slot moves
     /// towards the candidate by ω and stays within the candidates written to it, however many
-    /// writes pass (the erase head is not used).
+    /// writes pass (the erase head is not used). Measured on the 4-token passkey (seed 1,
+    /// trained additive at 128 tokens): the slots that noise wrote grew to norms of 3–5 by 10K
+    /// tokens, and the question, reading them with the same weights as at 1K, took in more
+    /// noise; evaluated with this rule, exact match at 10K went from 0.898 to 0.992. Trained
+    /// with it, slots stay small at any length, but training learned less in as many steps.
     Replace,
 }
 
