@@ -46,6 +46,7 @@ impl Wgsl {
         groups: [u32; 3],
         buffers: Vec<Handle>,
     ) {
+        crate::counters::note_wgsl(&like.device, self.name);
         let kernel = SourceKernel::new(self, CubeDim::new_1d(workgroup_size));
         like.client.launch(
             Box::new(kernel),

@@ -18,9 +18,11 @@
 //! in `common.wgsl`, which the launcher splices into the kernels that use them.
 //!
 //! One `.wgsl` file per kernel, one thin launcher per op, in the manner of web-rwkv.
+//! [`count_launches`] counts the dispatches a piece of work issues, and ours by kernel.
 
 mod autodiff;
 mod copy;
+pub mod counters;
 mod launch;
 pub mod memory_read;
 pub mod memory_write;
@@ -28,6 +30,7 @@ pub mod retrieve;
 pub mod scan;
 
 pub use copy::{DmnBench, copy};
+pub use counters::{Launches, count_launches};
 pub use launch::set_empty_kernels;
 pub use memory_read::{DmnMemoryRead, DmnMemoryReadBackward};
 pub use memory_write::{DmnMemoryWrite, DmnMemoryWriteBackward};

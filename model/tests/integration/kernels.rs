@@ -321,7 +321,8 @@ fn retrieve_kernel_matches_reference_forward_and_backward() {
 }
 
 /// 20 optimizer steps of the tiny model (scan, reads, writes and retrieval all on kernels)
-/// against the same steps on the CPU reference, from the same weights and batches.
+/// against the same steps on the CPU reference, from the same weights and batches, with every
+/// kernel counted as launched inside the steps.
 ///
 /// The working memory reads and writes densely here (`top_k = K`). With sparse top-k, a fresh
 /// memory makes scores tie exactly in exact arithmetic (empty slots, slots written with the same
@@ -367,6 +368,36 @@ fn tiny_model_trains_on_wgpu_with_kernels_like_on_cpu() {
     };
     let cpu = losses(Device::flex());
     drop(generator);
+    #[cfg(feature = "wgpu")]
+    let kernels = {
+        let (kernels, launched) = dmn::shaders::count_launches(&gpu, || losses(gpu.clone()));
+        // Parity alone would pass if `ops::auto` fell back to the references inside
+        // `Trainer::step`; the count shows every kernel ran there, forward and backward.
+        for kernel in [
+            "scan",
+            "scan_backward",
+            "memory_read",
+            "memory_read_backward",
+            "memory_read_slots_backward",
+            "memory_write",
+            "memory_write_backward",
+            "retrieve",
+            "retrieve_backward",
+            "retrieve_entries_backward",
+        ] {
+            assert!(
+                launched.of(kernel) > 0,
+                "20 training steps on wgpu never launched `{kernel}.wgsl`: {:?}",
+                launched.wgsl
+            );
+        }
+        eprintln!(
+            "20 steps launched {} kernels, ours {:?}",
+            launched.total, launched.wgsl
+        );
+        kernels
+    };
+    #[cfg(not(feature = "wgpu"))]
     let kernels = losses(gpu);
     eprintln!("losses cpu {cpu:?}\nlosses wgpu {kernels:?}");
     for (step, (a, b)) in kernels.iter().zip(&cpu).enumerate() {

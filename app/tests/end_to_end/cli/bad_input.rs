@@ -133,6 +133,16 @@ const CASES: &[(&str, &[&str])] = &[
         "train --task needle --devices cpu,cpu,cpu --batch-size 2 --out DIR/y",
         &["at least the number of devices"],
     ),
+    // Benchmarks: nothing to time, a sequence too short to hold a needle, an unknown device.
+    (
+        "bench train --device cpu --steps 0",
+        &["--steps and --batch must be at least 1"],
+    ),
+    (
+        "bench train --device cpu --length 5",
+        &["--length 5 is too short", "at least 11"],
+    ),
+    ("bench train --device cpu,tpu", &["unknown device `tpu`"]),
     // Probing: a value out of range, a distance of 0, the wrong kind of question.
     (
         "probe --run ASSETS/needle-tiny --value 16 --distance 9",

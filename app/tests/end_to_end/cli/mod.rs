@@ -3,6 +3,7 @@
 //! exit, no panic, nothing overwritten).
 
 mod bad_input;
+mod bench;
 mod eval;
 mod export;
 mod policy;

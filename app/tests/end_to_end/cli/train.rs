@@ -159,7 +159,7 @@ fn data_parallel_training_over_two_devices() {
 }
 
 /// Whether a Vulkan driver is installed (CI installs Mesa's lavapipe).
-fn vulkan_driver() -> Result<(), String> {
+pub(super) fn vulkan_driver() -> Result<(), String> {
     let found = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
         .iter()
         .any(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()));

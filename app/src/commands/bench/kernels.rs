@@ -2,25 +2,17 @@
 //! run, at a preset's sizes. Prints time per call, speedup, bytes moved and achieved bandwidth,
 //! rated against a plain copy kernel measured in the same run.
 
-use std::time::Instant;
-
 use anyhow::{Result, bail};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use clap::{Args, Subcommand};
+use clap::Args;
 use dmn::DmnConfig;
 use dmn::ops::{self, fixtures, fixtures::OpCase};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::device;
-
-/// What `dmn bench` measures.
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// The WGSL kernels against their references (forward and forward + backward).
-    Kernels(KernelArgs),
-}
+use super::time;
+use crate::commands::device;
 
 /// Arguments of `dmn bench kernels`.
 #[derive(Debug, Clone, Args)]
@@ -48,13 +40,6 @@ pub struct KernelArgs {
 /// The ops `dmn bench kernels` measures.
 const OPS: [&str; 4] = ["scan", "memory_read", "memory_write", "retrieve"];
 
-/// Runs `dmn bench`.
-pub fn run(command: BenchCommand) -> Result<()> {
-    match command {
-        BenchCommand::Kernels(args) => kernels(args),
-    }
-}
-
 /// One op measured: kernel and reference, forward and forward + backward.
 struct Measured {
     name: &'static str,
@@ -67,25 +52,6 @@ struct Measured {
     empty_s: f64,
     bytes: f64,
     rel_error: f32,
-}
-
-/// Seconds per call of `f`, after two warm-up calls; outputs stay alive until the device is
-/// synchronized, so no queued work can be skipped or left out of the timing.
-fn time<T>(device: &Device, iters: usize, f: impl Fn() -> T) -> Result<f64> {
-    for _ in 0..2 {
-        drop(f());
-    }
-    device
-        .sync()
-        .map_err(|e| anyhow::anyhow!("device failed: {e:?}"))?;
-    let start = Instant::now();
-    let outputs: Vec<T> = (0..iters).map(|_| f()).collect();
-    device
-        .sync()
-        .map_err(|e| anyhow::anyhow!("device failed: {e:?}"))?;
-    let seconds = start.elapsed().as_secs_f64() / iters as f64;
-    drop(outputs);
-    Ok(seconds)
 }
 
 fn max_rel_error(got: TensorData, want: TensorData) -> f32 {
@@ -159,7 +125,7 @@ fn measure(
     })
 }
 
-fn kernels(args: KernelArgs) -> Result<()> {
+pub(super) fn run(args: KernelArgs) -> Result<()> {
     if args.iters == 0 || args.batch == 0 {
         bail!("--iters and --batch must be at least 1");
     }
@@ -167,7 +133,7 @@ fn kernels(args: KernelArgs) -> Result<()> {
     if !ops::auto::kernels_run_on(true, &device) {
         bail!(
             "the WGSL kernels run on wgpu devices only; use --device wgpu (this build: {})",
-            super::DEVICES
+            crate::commands::DEVICES
         );
     }
     let c = DmnConfig::preset(&args.preset, 256).expect("presets are validated by clap");
