@@ -9,15 +9,15 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use dmn::MemoryReads;
 use dmn::tasks::{EVAL_SEED, step_seed, unigram_f1};
 use dmn::train::evaluate as evaluate_batch;
 use dmn::working_memory::GATE_CUTS;
-use dmn::{MemoryReads, WriteRule};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::{device, load_run};
+use super::{WriteRuleArg, device, load_run};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
 use crate::task_spec::{TaskKind, TaskSpec, build_eval_task};
 
@@ -61,8 +61,8 @@ pub struct EvalArgs {
     /// Write the working memory by this rule instead of the one the run trained with
     /// (`wm_write`): `replace` erases fully wherever a write lands, so slots that weak writes
     /// (noise) touch thousands of times stay within what was written to them (see the README).
-    #[arg(long, value_parser = ["additive", "replace"])]
-    pub write_rule: Option<String>,
+    #[arg(long, value_enum)]
+    pub write_rule: Option<WriteRuleArg>,
 }
 
 /// A memory the output reads.
@@ -125,13 +125,12 @@ pub fn evaluate(
         Some(cut) => model.with_gate_cut(cut),
         None => model,
     };
-    let model = match args.write_rule.as_deref() {
+    let model = match args.write_rule {
         Some(_) if !config.model.use_working_memory => bail!(
             "--write-rule: the model of {} has no working memory to write",
             args.run.display()
         ),
-        Some("replace") => model.with_write_rule(WriteRule::Replace),
-        Some(_) => model.with_write_rule(WriteRule::Additive),
+        Some(rule) => model.with_write_rule(rule.into()),
         None => model,
     };
     let model = model.with_reads(MemoryReads {
@@ -235,8 +234,8 @@ pub fn evaluate(
         if let Some(cut) = args.gate_cut {
             line["gate_cut"] = json!(cut);
         }
-        if let Some(rule) = &args.write_rule {
-            line["write_rule"] = json!(rule);
+        if let Some(rule) = args.write_rule {
+            line["write_rule"] = json!(rule.name());
         }
         if answers {
             // A sequence counts only when every scored token is right (the passkey's exact match).

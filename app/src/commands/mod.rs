@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
-use dmn::Dmn;
+use dmn::{Dmn, WriteRule};
 
 use crate::checkpoint;
 use crate::run_dir::{RunConfig, RunDir};
@@ -67,4 +67,33 @@ pub fn load_run(path: &Path, device: &Device) -> Result<(RunConfig, Dmn)> {
     let model = config.model.init(device)?;
     let model = checkpoint::load_model(&latest, model)?;
     Ok((config, model))
+}
+
+/// `--write-rule` of `dmn train` and `dmn eval`: how a working-memory write mixes its candidate
+/// into a slot ([`WriteRule`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WriteRuleArg {
+    /// A learned erase, then the candidate added.
+    Additive,
+    /// Every write erases fully where it writes.
+    Replace,
+}
+
+impl WriteRuleArg {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Additive => "additive",
+            Self::Replace => "replace",
+        }
+    }
+}
+
+impl From<WriteRuleArg> for WriteRule {
+    fn from(rule: WriteRuleArg) -> Self {
+        match rule {
+            WriteRuleArg::Additive => WriteRule::Additive,
+            WriteRuleArg::Replace => WriteRule::Replace,
+        }
+    }
 }

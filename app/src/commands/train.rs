@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dmn::{CompressionKind, DmnConfig, EncoderKind, TransferPolicy, WriteRule};
+use dmn::{CompressionKind, DmnConfig, EncoderKind, TransferPolicy};
 
-use super::devices;
+use super::{WriteRuleArg, devices};
 use crate::checkpoint;
 use crate::progress::Progress;
 use crate::run_dir::{RunConfig, RunDir};
@@ -144,8 +144,8 @@ pub struct TrainArgs {
     /// How a working-memory write mixes its candidate into a slot: `additive` (the default; a
     /// learned erase, then the candidate added) or `replace` (every write erases fully where it
     /// writes, so slots stay within what was written to them however long the input).
-    #[arg(long, value_parser = ["additive", "replace"])]
-    pub write_rule: Option<String>,
+    #[arg(long, value_enum)]
+    pub write_rule: Option<WriteRuleArg>,
     /// Training phases, in order (seed 000 §2.4.3): `pretrain` (encoder alone, next-token),
     /// `memory` (end to end), `policy` (encoder frozen). Needs --phase-steps.
     #[arg(
@@ -329,9 +329,8 @@ pub fn with_model_options(model: DmnConfig, args: &TrainArgs) -> Result<DmnConfi
         Some(cut) => model.with_wm_gate_cut(cut),
         None => model,
     };
-    let model = match args.write_rule.as_deref() {
-        Some("replace") => model.with_wm_write(WriteRule::Replace),
-        Some(_) => model.with_wm_write(WriteRule::Additive),
+    let model = match args.write_rule {
+        Some(rule) => model.with_wm_write(rule.into()),
         None => model,
     };
     Ok(model)
