@@ -4,12 +4,14 @@
 //! A write summarizes the tokens since the previous update by attention pooling (one pooling per
 //! head, so heads can pick different tokens), then derives key, erase, candidate and gates from
 //! that summary and calls [`crate::ops::memory_write`]. The candidate passes a narrow MLP, the "semantic
-//! bottleneck" that keeps noise out of the slots.
+//! bottleneck" that keeps noise out of the slots. What a write asks for depends only on its own
+//! tokens, so a segment computes the requests of all its updates in one pass ([`request`]);
+//! the reads and writes themselves go one update after the other.
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::{gelu, sigmoid, softmax, softplus};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use crate::config::WriteRule;
@@ -18,6 +20,8 @@ use crate::memory_stats::{entropy, max_entropy};
 use crate::ops::{MemoryRead, MemoryWrite, WriteRequest, auto};
 use crate::state_map::{Detach, Name, TensorMap};
 use crate::trace::SegmentTrace;
+
+mod request;
 
 /// Configuration of the [`WorkingMemory`].
 #[derive(Config, Debug)]
@@ -138,6 +142,22 @@ impl WorkingMemoryState {
             hold: f.map(prefix.field("hold"), self.hold),
         }
     }
+}
+
+/// The mean over updates of each update's mean read entropy, from every update's read weights
+/// `[B, R, K]`, of which the first `whole` have the same shape (a shorter last one counts as
+/// much as a whole one).
+fn mean_read_entropy(mut weights: Vec<Tensor<3>>, whole: usize) -> Tensor<1> {
+    let updates = weights.len() as f64;
+    let shorter = weights.split_off(whole).pop();
+    let whole_sum = (whole > 0).then(|| entropy(Tensor::cat(weights, 1)).mean() * whole as f64);
+    let sum = match (whole_sum, shorter) {
+        (Some(w), Some(s)) => w + entropy(s).mean(),
+        (Some(w), None) => w,
+        (None, Some(s)) => entropy(s).mean(),
+        (None, None) => unreachable!("a segment has at least one update"),
+    };
+    sum / updates
 }
 
 /// The write gate `g = σ(z)` cut to exactly 0 below `cut`: an update that decides not to
@@ -303,15 +323,14 @@ impl WorkingMemory {
         mut trace: Option<&mut SegmentTrace>,
     ) -> SegmentRun {
         let [b, l, d] = h.dims();
-        let (k, hh) = (self.slots, self.heads);
-        let device = h.device();
-        let mut reads = Vec::with_capacity(l.div_ceil(self.update_interval));
-        let mut write_mass = Tensor::<2>::zeros([b, k], &device);
-        let mut gate_sum = Tensor::<1>::zeros([1], &device);
-        let mut read_entropy_sum = Tensor::<1>::zeros([1], &device);
-        let mut start = 0;
-        while start < l {
-            let t = self.update_interval.min(l - start);
+        let (k, hh, interval) = (self.slots, self.heads, self.update_interval);
+        let requests = self.segment_requests(h.clone());
+        let updates = l.div_ceil(interval);
+        let mut reads = Vec::with_capacity(updates);
+        let mut read_weights = Vec::with_capacity(updates);
+        let mut write_weights = Vec::with_capacity(updates);
+        for u in 0..updates {
+            let (start, t) = (u * interval, interval.min(l - u * interval));
             let query = queries.query.clone().narrow(1, start, t);
             let strength = queries.strength.clone().narrow(1, start, t);
             let (read, after_read) = self.read(
@@ -320,26 +339,26 @@ impl WorkingMemory {
                 strength.reshape([b, t * hh]),
             );
             reads.push(read.read.reshape([b, t, hh * d]));
-            read_entropy_sum = read_entropy_sum + entropy(read.weights.clone()).mean();
-            let (written, gate) = self.write(after_read, h.clone().narrow(1, start, t));
-            write_mass = write_mass + written.write_weights.clone().sum_dim(1).reshape([b, k]);
-            gate_sum = gate_sum + gate.mean();
+            let request = requests.update(u, self.decay(&after_read));
+            let (written, _) = self.apply(after_read, request);
             if let Some(trace) = trace.as_deref_mut() {
-                trace.record_update(&written, read.weights);
+                trace.record_update(&written, read.weights.clone());
             }
+            read_weights.push(read.weights);
+            write_weights.push(written.write_weights.clone());
             state = written.into();
-            start += t;
         }
-        let updates = reads.len() as f64;
+        // Statistics over all updates at once: every update's gates and write weights have the
+        // same shape, so the mean over all of them is the mean of each update's mean.
+        let write_mass = Tensor::cat(write_weights, 1).sum_dim(1).reshape([b, k]);
         let mean_write = write_mass.clone().sum_dim(0).reshape([k]);
-        let written = write_mass.detach();
         SegmentRun {
             read: Tensor::cat(reads, 1),
             state,
             utilization: entropy(mean_write) / max_entropy(k),
-            pressure: gate_sum / updates,
-            read_entropy: read_entropy_sum / updates,
-            written,
+            pressure: requests.write_gates().mean(),
+            read_entropy: mean_read_entropy(read_weights, l / interval),
+            written: write_mass.detach(),
         }
     }
 
@@ -348,7 +367,13 @@ impl WorkingMemory {
     /// # Shapes
     /// - h: `[B, T, d]` → write weights `[B, H, K]` and write gates `[B, H]`
     pub fn write(&self, state: WorkingMemoryState, h: Tensor<3>) -> (MemoryWrite, Tensor<2>) {
-        let request = self.request(&state, h);
+        let [b, _, _] = h.dims();
+        let request = self.requests(h, b).update(0, self.decay(&state));
+        self.apply(state, request)
+    }
+
+    /// Writes `request` into the memory; also gives its write gates.
+    fn apply(&self, state: WorkingMemoryState, request: WriteRequest) -> (MemoryWrite, Tensor<2>) {
         let write_gate = request.write_gate.clone();
         let out = auto::memory_write(
             self.kernels,
@@ -361,39 +386,6 @@ impl WorkingMemory {
             self.usage_decay as f32,
         );
         (out, write_gate)
-    }
-
-    /// What the heads ask to write from the tokens since the previous update: each head pools
-    /// them into a summary, from which come its key, gates, erase and candidate.
-    ///
-    /// # Shapes
-    /// - h: `[B, T, d]` → a request for `H` heads
-    fn request(&self, state: &WorkingMemoryState, h: Tensor<3>) -> WriteRequest {
-        let [b, _, _] = h.dims();
-        let hh = self.heads;
-        // Attention pooling per head: [B, T, H] → softmax over T → summary [B, H, d].
-        let pool = softmax(self.pool.forward(h.clone()), 1);
-        let summary = pool.swap_dims(1, 2).matmul(h);
-        let gate = |l: &Linear| sigmoid(l.forward(summary.clone())).reshape([b, hh]);
-        let erase = match self.write_rule {
-            WriteRule::Additive => sigmoid(self.erase.forward(summary.clone())),
-            WriteRule::Replace => summary.ones_like(),
-        };
-        let add = self
-            .candidate_out
-            .forward(gelu(self.candidate_in.forward(summary.clone())));
-        WriteRequest {
-            key: self.key.forward(summary.clone()),
-            strength: softplus(self.strength.forward(summary.clone()), 1.0).reshape([b, hh]) + 1.0,
-            erase,
-            add,
-            write_gate: hard_gate(
-                self.write_gate.forward(summary.clone()).reshape([b, hh]),
-                self.gate_cut,
-            ),
-            alloc_gate: gate(&self.alloc_gate),
-            decay: sigmoid(self.decay.forward(state.slots.clone())).reshape([b, self.slots]),
-        }
     }
 }
 
@@ -543,7 +535,7 @@ mod tests {
         wm.erase = gate_bias(wm.erase, -4.0, &device);
         let h = Tensor::<3>::random([1, 3, 8], Distribution::Normal(0.0, 1.0), &device);
         let mut state = wm.init_state(1, 8, &device);
-        let candidate = wm.request(&state, h.clone()).add;
+        let candidate = wm.requests(h.clone(), 1).add;
         let reach: f32 = candidate.abs().max().into_scalar();
         for _ in 0..updates {
             state = wm.write(state, h.clone()).0.into();
@@ -560,6 +552,62 @@ mod tests {
         assert!(replace > 0.1, "the slots were written: {replace}");
         let additive = reach_after_writes(WriteRule::Additive, 500);
         assert!(additive > 5.0, "{additive}");
+    }
+
+    /// A segment whose updates' requests come from one pass writes and reads what its updates
+    /// do one at a time, a shorter last update included; its statistics average the updates.
+    #[test]
+    fn a_segment_runs_like_its_updates_one_by_one() {
+        use crate::controller::ReadQueries;
+        let device = Device::flex();
+        let (b, l, d, hh, interval) = (2, 11, 8, 2, 4);
+        let wm = WorkingMemoryConfig::new(d, 4, hh, 2, 4, 0.9)
+            .with_update_interval(interval)
+            .with_gate_cut(0.0)
+            .init(&device);
+        let normal = Distribution::Normal(0.0, 1.0);
+        let h = Tensor::<3>::random([b, l, d], normal, &device);
+        let queries = ReadQueries {
+            query: Tensor::random([b, l, hh, d], normal, &device),
+            strength: Tensor::random([b, l, hh], Distribution::Uniform(1.0, 3.0), &device),
+        };
+        let run = wm.run_segment(
+            wm.init_state(b, d, &device),
+            queries.clone(),
+            h.clone(),
+            None,
+        );
+
+        let mut state = wm.init_state(b, d, &device);
+        let (mut reads, mut gates, mut entropies) = (Vec::new(), Vec::new(), Vec::new());
+        for start in (0..l).step_by(interval) {
+            let t = interval.min(l - start);
+            let q = queries
+                .query
+                .clone()
+                .narrow(1, start, t)
+                .reshape([b, t * hh, d]);
+            let s = queries
+                .strength
+                .clone()
+                .narrow(1, start, t)
+                .reshape([b, t * hh]);
+            let (read, after) = wm.read(state, q, s);
+            reads.push(read.read.reshape([b, t, hh * d]));
+            entropies.push(entropy(read.weights).mean());
+            let (written, gate) = wm.write(after, h.clone().narrow(1, start, t));
+            gates.push(gate.mean());
+            state = written.into();
+        }
+        let close = |got: Tensor<3>, want: Tensor<3>| {
+            got.into_data()
+                .assert_approx_eq::<f32>(&want.into_data(), Tolerance::rel_abs(1e-5, 1e-6));
+        };
+        close(run.state.slots, state.slots);
+        close(run.read, Tensor::cat(reads, 1));
+        let mean = |v: Vec<Tensor<1>>| Tensor::cat(v, 0).mean().reshape([1, 1, 1]);
+        close(run.pressure.reshape([1, 1, 1]), mean(gates));
+        close(run.read_entropy.reshape([1, 1, 1]), mean(entropies));
     }
 
     #[test]
