@@ -8,7 +8,7 @@
 //! ran beside other tests.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use burn::backend::DispatchDevice;
@@ -81,8 +81,15 @@ impl LaunchObserver for Everything {
     }
 }
 
+/// Whether anything has counted launches yet: until then a launch notes nothing, so a run
+/// that never counts takes no lock per launch.
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
 /// Notes one launch of the `.wgsl` kernel `name` on `device` (the launcher calls it).
 pub(crate) fn note_wgsl(device: &cubecl::Device, name: &'static str) {
+    if !COUNTING.load(Ordering::Relaxed) {
+        return;
+    }
     *wgsl_tallies()
         .entry(device.clone())
         .or_default()
@@ -102,10 +109,11 @@ fn cube_device(device: &Device) -> Option<cubecl::Device> {
 /// are counted when they are issued, so `work` should end by reading its results back.
 ///
 /// The first call installs a process-wide launch observer for the rest of the process, which
-/// costs every later launch a counter and a map update; nothing is observed before it.
+/// costs every later launch a counter and a map update; nothing is observed or noted before it.
 pub fn count_launches<R>(device: &Device, work: impl FnOnce() -> R) -> (R, Launches) {
     static OBSERVING: OnceLock<LaunchObservation> = OnceLock::new();
     OBSERVING.get_or_init(|| LaunchObservation::new(Arc::new(Everything)));
+    COUNTING.store(true, Ordering::Relaxed);
     let cube = cube_device(device);
     let ours = || {
         cube.as_ref()

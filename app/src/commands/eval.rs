@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use super::{WriteRuleArg, device, load_run};
+use super::{WriteRuleArg, device, load_run, value_name};
 use crate::memory_usage::{peak_rss_bytes, reset_peak};
 use crate::task_spec::{TaskKind, TaskSpec, build_eval_task};
 
@@ -75,11 +75,9 @@ pub enum MemoryRead {
 }
 
 impl MemoryRead {
-    /// The name `--without-read` takes (clap's, so the two cannot differ).
+    /// The name `--without-read` takes.
     pub fn name(self) -> String {
-        use clap::ValueEnum;
-        let value = self.to_possible_value().expect("no variant is skipped");
-        value.get_name().to_owned()
+        value_name(self)
     }
 }
 
@@ -235,7 +233,7 @@ pub fn evaluate(
             line["gate_cut"] = json!(cut);
         }
         if let Some(rule) = args.write_rule {
-            line["write_rule"] = json!(rule.name());
+            line["write_rule"] = json!(value_name(rule));
         }
         if answers {
             // A sequence counts only when every scored token is right (the passkey's exact match).

@@ -69,6 +69,12 @@ pub fn load_run(path: &Path, device: &Device) -> Result<(RunConfig, Dmn)> {
     Ok((config, model))
 }
 
+/// The name a flag takes for `value` (clap's, so the two cannot differ).
+pub fn value_name(value: impl clap::ValueEnum) -> String {
+    let value = value.to_possible_value().expect("no variant is skipped");
+    value.get_name().to_owned()
+}
+
 /// `--write-rule` of `dmn train` and `dmn eval`: how a working-memory write mixes its candidate
 /// into a slot ([`WriteRule`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,16 +83,6 @@ pub enum WriteRuleArg {
     Additive,
     /// Every write erases fully where it writes.
     Replace,
-}
-
-impl WriteRuleArg {
-    /// The name on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Additive => "additive",
-            Self::Replace => "replace",
-        }
-    }
 }
 
 impl From<WriteRuleArg> for WriteRule {

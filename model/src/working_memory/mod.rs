@@ -149,15 +149,14 @@ impl WorkingMemoryState {
 /// much as a whole one).
 fn mean_read_entropy(mut weights: Vec<Tensor<3>>, whole: usize) -> Tensor<1> {
     let updates = weights.len() as f64;
-    let shorter = weights.split_off(whole).pop();
+    let shorter = weights.split_off(whole);
     let whole_sum = (whole > 0).then(|| entropy(Tensor::cat(weights, 1)).mean() * whole as f64);
-    let sum = match (whole_sum, shorter) {
-        (Some(w), Some(s)) => w + entropy(s).mean(),
-        (Some(w), None) => w,
-        (None, Some(s)) => entropy(s).mean(),
-        (None, None) => unreachable!("a segment has at least one update"),
-    };
-    sum / updates
+    whole_sum
+        .into_iter()
+        .chain(shorter.into_iter().map(|w| entropy(w).mean()))
+        .reduce(|a, b| a + b)
+        .expect("a segment has at least one update")
+        / updates
 }
 
 /// The write gate `g = σ(z)` cut to exactly 0 below `cut`: an update that decides not to
