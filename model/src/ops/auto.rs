@@ -7,7 +7,7 @@
 
 use burn::tensor::{Bool, Device, Tensor};
 
-use super::{MemoryRead, MemoryWrite, Retrieval, ScanInputs, ScanOutput, WriteRequest};
+use super::{MemoryRead, MemoryWrite, PackedWriteRequest, Retrieval, ScanInputs, ScanOutput};
 
 /// Whether the kernels take ops on `device` when `enabled`.
 pub fn kernels_run_on(enabled: bool, device: &Device) -> bool {
@@ -71,13 +71,21 @@ pub fn memory_write(
     age: Tensor<2>,
     usage: Tensor<2>,
     hold: Tensor<2>,
-    request: WriteRequest,
+    request: impl Into<PackedWriteRequest>,
     top_k: usize,
     usage_decay: f32,
 ) -> MemoryWrite {
     #[cfg(feature = "wgpu")]
     if kernels_run_on(kernels, &slots.device()) {
-        return super::wgsl::memory_write(slots, age, usage, hold, request, top_k, usage_decay);
+        return super::wgsl::memory_write(
+            slots,
+            age,
+            usage,
+            hold,
+            request.into(),
+            top_k,
+            usage_decay,
+        );
     }
     let _ = kernels;
     super::memory_write(slots, age, usage, hold, request, top_k, usage_decay)

@@ -53,6 +53,73 @@ pub struct WriteRequest {
     pub decay: Tensor<2>,
 }
 
+/// A [`WriteRequest`] as the write kernel reads it: per head `key ‖ erase ‖ add` and `β, g, α`
+/// side by side. The working memory computes its requests in this form for all updates of a
+/// segment at once, so an update takes two slices of them and packs nothing.
+#[derive(Debug, Clone)]
+pub struct PackedWriteRequest {
+    /// `key ‖ erase ‖ add`, `[B, H, 3d]`.
+    pub heads: Tensor<3>,
+    /// `β, g, α`, `[B, H, 3]`.
+    pub gates: Tensor<3>,
+    /// Slot-wise decay f in [0, 1], `[B, K]`.
+    pub decay: Tensor<2>,
+}
+
+impl From<WriteRequest> for PackedWriteRequest {
+    fn from(request: WriteRequest) -> Self {
+        let WriteRequest {
+            key,
+            strength,
+            erase,
+            add,
+            write_gate,
+            alloc_gate,
+            decay,
+        } = request;
+        Self {
+            heads: Tensor::cat(vec![key, erase, add], 2),
+            gates: Tensor::stack(vec![strength, write_gate, alloc_gate], 2),
+            decay,
+        }
+    }
+}
+
+impl PackedWriteRequest {
+    /// Width `d` of a head's key.
+    fn width(&self) -> usize {
+        self.heads.dims()[2] / 3
+    }
+
+    /// Write gates g, `[B, H]`.
+    pub fn write_gate(&self) -> Tensor<2> {
+        self.gate(1)
+    }
+
+    fn gate(&self, i: usize) -> Tensor<2> {
+        let [b, h, _] = self.gates.dims();
+        self.gates.clone().narrow(2, i, 1).reshape([b, h])
+    }
+
+    fn head(&self, i: usize) -> Tensor<3> {
+        let d = self.width();
+        self.heads.clone().narrow(2, i * d, d)
+    }
+
+    /// The request field by field.
+    pub fn unpack(self) -> WriteRequest {
+        WriteRequest {
+            key: self.head(0),
+            strength: self.gate(0),
+            erase: self.head(1),
+            add: self.head(2),
+            write_gate: self.gate(1),
+            alloc_gate: self.gate(2),
+            decay: self.decay,
+        }
+    }
+}
+
 /// The memory after a write.
 #[derive(Debug, Clone)]
 pub struct MemoryWrite {
@@ -101,17 +168,29 @@ fn least_used(usage: &Tensor<2>, open: &Tensor<2>, heads: usize) -> Tensor<3> {
 ///
 /// # Shapes
 /// - slots: `[B, K, d]`, age, usage, hold: `[B, K]`, request fields as documented on
-///   [`WriteRequest`]
+///   [`WriteRequest`] (packed or not)
 /// - returns slots `[B, K, d]`, age/usage/hold `[B, K]`, write_weights `[B, H, K]`
 pub fn memory_write(
     slots: Tensor<3>,
     age: Tensor<2>,
     usage: Tensor<2>,
     hold: Tensor<2>,
-    request: WriteRequest,
+    request: impl Into<PackedWriteRequest>,
     top_k: usize,
     usage_decay: f32,
 ) -> MemoryWrite {
+    let request = request.into();
+    assert_eq!(
+        request.heads.dims()[2] % 3,
+        0,
+        "memory_write: heads must be [B, H, 3d]"
+    );
+    assert_eq!(
+        request.gates.dims()[2],
+        3,
+        "memory_write: gates must be [B, H, 3]"
+    );
+    let request = request.unpack();
     let [b, k, d] = slots.dims();
     let [_, h, _] = request.key.dims();
     assert_eq!(

@@ -13,7 +13,7 @@ mod sparse;
 mod wgsl;
 
 pub use memory_read::{MemoryRead, memory_read};
-pub use memory_write::{MemoryWrite, WriteRequest, memory_write};
+pub use memory_write::{MemoryWrite, PackedWriteRequest, WriteRequest, memory_write};
 pub use retrieve::{Retrieval, retrieve};
 pub use scan::{ScanInputs, ScanOutput, scan, scan_sequential};
 pub use sparse::{cosine_scores, top_k, top_k_softmax};

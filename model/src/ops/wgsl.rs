@@ -7,7 +7,7 @@ use burn::backend::Dispatch;
 use burn::tensor::{Bool, Tensor};
 use dmn_shaders::{DmnMemoryRead, DmnMemoryWrite, DmnRetrieve, DmnScan, ScanPrimitive};
 
-use super::{MemoryRead, MemoryWrite, Retrieval, ScanInputs, ScanOutput, WriteRequest};
+use super::{MemoryRead, MemoryWrite, PackedWriteRequest, Retrieval, ScanInputs, ScanOutput};
 
 /// [`super::scan`] as `scan.wgsl`, which tiles time itself (no chunk).
 pub(super) fn scan(inputs: ScanInputs) -> ScanOutput {
@@ -48,31 +48,25 @@ pub(super) fn memory_read(
     }
 }
 
-/// [`super::memory_write`] as `memory_write.wgsl`. The request is packed here, where autodiff
-/// routes the gradients back through the concatenation: per head `key ‖ erase ‖ add` and
-/// `β, g, α`, per slot `age, usage, f, hold`.
+/// [`super::memory_write`] as `memory_write.wgsl`. The request comes packed as the kernel reads
+/// it; the per-slot inputs are packed here, `age, usage, f, hold`, where autodiff routes the
+/// decay's gradient back through the stack.
 pub(super) fn memory_write(
     slots: Tensor<3>,
     age: Tensor<2>,
     usage: Tensor<2>,
     hold: Tensor<2>,
-    request: WriteRequest,
+    request: PackedWriteRequest,
     top_k: usize,
     usage_decay: f32,
 ) -> MemoryWrite {
     let [b, k, d] = slots.dims();
-    let [_, h, _] = request.key.dims();
-    let WriteRequest {
-        key,
-        strength,
-        erase,
-        add,
-        write_gate,
-        alloc_gate,
+    let [_, h, _] = request.heads.dims();
+    let PackedWriteRequest {
+        heads,
+        gates,
         decay,
     } = request;
-    let heads = Tensor::cat(vec![key, erase, add], 2);
-    let gates = Tensor::stack::<3>(vec![strength, write_gate, alloc_gate], 2);
     let per_slot = Tensor::stack::<3>(vec![age.detach(), usage.detach(), decay, hold.detach()], 2);
     let packed: Tensor<2> = Tensor::from_dispatch(Dispatch::dmn_memory_write(
         slots.into_dispatch(),

@@ -17,10 +17,12 @@ use burn::tensor::{Device, Tensor};
 use crate::config::WriteRule;
 use crate::controller::ReadQueries;
 use crate::memory_stats::{entropy, max_entropy};
-use crate::ops::{MemoryRead, MemoryWrite, WriteRequest, auto};
+use crate::ops::{MemoryRead, MemoryWrite, PackedWriteRequest, auto};
 use crate::state_map::{Detach, Name, TensorMap};
 use crate::trace::SegmentTrace;
+use groups::Groups;
 
+mod groups;
 mod request;
 
 /// Configuration of the [`WorkingMemory`].
@@ -323,23 +325,23 @@ impl WorkingMemory {
     ) -> SegmentRun {
         let [b, l, d] = h.dims();
         let (k, hh, interval) = (self.slots, self.heads, self.update_interval);
-        let requests = self.segment_requests(h.clone());
+        let requests = self.segment_requests(h);
+        let query = Groups::new(queries.query.reshape([b, l, hh * d]), interval);
+        let strength = Groups::new(queries.strength, interval);
         let updates = l.div_ceil(interval);
         let mut reads = Vec::with_capacity(updates);
         let mut read_weights = Vec::with_capacity(updates);
         let mut write_weights = Vec::with_capacity(updates);
         for u in 0..updates {
-            let (start, t) = (u * interval, interval.min(l - u * interval));
-            let query = queries.query.clone().narrow(1, start, t);
-            let strength = queries.strength.clone().narrow(1, start, t);
+            let t = interval.min(l - u * interval);
             let (read, after_read) = self.read(
                 state,
-                query.reshape([b, t * hh, d]),
-                strength.reshape([b, t * hh]),
+                query.group(u).reshape([b, t * hh, d]),
+                strength.group(u).reshape([b, t * hh]),
             );
             reads.push(read.read.reshape([b, t, hh * d]));
             let request = requests.update(u, self.decay(&after_read));
-            let (written, _) = self.apply(after_read, request);
+            let written = self.apply(after_read, request);
             if let Some(trace) = trace.as_deref_mut() {
                 trace.record_update(&written, read.weights.clone());
             }
@@ -368,13 +370,13 @@ impl WorkingMemory {
     pub fn write(&self, state: WorkingMemoryState, h: Tensor<3>) -> (MemoryWrite, Tensor<2>) {
         let [b, _, _] = h.dims();
         let request = self.requests(h, b).update(0, self.decay(&state));
-        self.apply(state, request)
+        let write_gate = request.write_gate();
+        (self.apply(state, request), write_gate)
     }
 
-    /// Writes `request` into the memory; also gives its write gates.
-    fn apply(&self, state: WorkingMemoryState, request: WriteRequest) -> (MemoryWrite, Tensor<2>) {
-        let write_gate = request.write_gate.clone();
-        let out = auto::memory_write(
+    /// Writes `request` into the memory.
+    fn apply(&self, state: WorkingMemoryState, request: PackedWriteRequest) -> MemoryWrite {
+        auto::memory_write(
             self.kernels,
             state.slots,
             state.age,
@@ -383,15 +385,14 @@ impl WorkingMemory {
             request,
             self.top_k,
             self.usage_decay as f32,
-        );
-        (out, write_gate)
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::memory_write;
+    use crate::ops::{WriteRequest, memory_write};
     use burn::tensor::{Distribution, Tolerance};
 
     fn memory(device: &Device) -> WorkingMemory {
@@ -534,7 +535,8 @@ mod tests {
         wm.erase = gate_bias(wm.erase, -4.0, &device);
         let h = Tensor::<3>::random([1, 3, 8], Distribution::Normal(0.0, 1.0), &device);
         let mut state = wm.init_state(1, 8, &device);
-        let candidate = wm.requests(h.clone(), 1).add;
+        let request = wm.requests(h.clone(), 1).update(0, wm.decay(&state));
+        let candidate = request.unpack().add;
         let reach: f32 = candidate.abs().max().into_scalar();
         for _ in 0..updates {
             state = wm.write(state, h.clone()).0.into();

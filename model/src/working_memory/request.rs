@@ -8,42 +8,37 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, sigmoid, softmax, softplus};
 
+use super::groups::Groups;
 use super::{WorkingMemory, WorkingMemoryState, hard_gate};
 use crate::config::WriteRule;
-use crate::ops::WriteRequest;
+use crate::ops::PackedWriteRequest;
 
-/// The write requests of `U` updates of `B` rows each: every field `[U·B, …]`, update `u` in
-/// rows `u·B..(u + 1)·B`.
+/// The write requests of `U` updates of `B` rows each, packed as the write kernel reads them
+/// ([`PackedWriteRequest`]): update `u` in rows `u·B..(u + 1)·B`, so it takes two slices.
 pub(super) struct Requests {
     /// `B`, rows per update.
     rows: usize,
-    /// `[U·B, H, d]`
-    key: Tensor<3>,
-    /// `[U·B, H]`
-    strength: Tensor<2>,
-    /// `[U·B, H, d]`
-    erase: Tensor<3>,
-    /// `[U·B, H, d]`
-    pub(super) add: Tensor<3>,
-    /// `[U·B, H]`
-    pub(super) write_gate: Tensor<2>,
-    /// `[U·B, H]`
-    alloc_gate: Tensor<2>,
+    /// `key ‖ erase ‖ add`, `[U·B, H, 3d]`
+    heads: Tensor<3>,
+    /// `β, g, α`, `[U·B, H, 3]`
+    gates: Tensor<3>,
 }
 
 impl Requests {
     /// Update `u`'s request, with the decay of the slots it writes into, `[B, K]`.
-    pub(super) fn update(&self, u: usize, decay: Tensor<2>) -> WriteRequest {
+    pub(super) fn update(&self, u: usize, decay: Tensor<2>) -> PackedWriteRequest {
         let (start, rows) = (u * self.rows, self.rows);
-        WriteRequest {
-            key: self.key.clone().narrow(0, start, rows),
-            strength: self.strength.clone().narrow(0, start, rows),
-            erase: self.erase.clone().narrow(0, start, rows),
-            add: self.add.clone().narrow(0, start, rows),
-            write_gate: self.write_gate.clone().narrow(0, start, rows),
-            alloc_gate: self.alloc_gate.clone().narrow(0, start, rows),
+        PackedWriteRequest {
+            heads: self.heads.clone().narrow(0, start, rows),
+            gates: self.gates.clone().narrow(0, start, rows),
             decay,
         }
+    }
+
+    /// Every update's write gates, `[U·B, H]`.
+    fn write_gates(&self) -> Tensor<2> {
+        let [n, h, _] = self.gates.dims();
+        self.gates.clone().narrow(2, 1, 1).reshape([n, h])
     }
 }
 
@@ -58,7 +53,7 @@ pub(super) struct SegmentRequests {
 
 impl SegmentRequests {
     /// Update `u`'s request, with the decay of the slots it writes into, `[B, K]`.
-    pub(super) fn update(&self, u: usize, decay: Tensor<2>) -> WriteRequest {
+    pub(super) fn update(&self, u: usize, decay: Tensor<2>) -> PackedWriteRequest {
         match (&self.full, &self.last) {
             (Some(full), _) if u < self.whole => full.update(u, decay),
             (_, Some(last)) if u == self.whole => last.update(0, decay),
@@ -71,7 +66,7 @@ impl SegmentRequests {
         let gates = [&self.full, &self.last]
             .into_iter()
             .flatten()
-            .map(|r| r.write_gate.clone())
+            .map(Requests::write_gates)
             .collect();
         Tensor::cat(gates, 0)
     }
@@ -80,21 +75,13 @@ impl SegmentRequests {
 impl WorkingMemory {
     /// The requests of every update of a segment, from its tokens `h`, `[B, L, d]`.
     pub(super) fn segment_requests(&self, h: Tensor<3>) -> SegmentRequests {
-        let [b, l, d] = h.dims();
-        let interval = self.update_interval;
-        let (whole, rest) = (l / interval, l % interval);
-        let full = (whole > 0).then(|| {
-            // [B, U·T, d] → [U·B, T, d]: update `u`'s tokens in rows `u·B..(u + 1)·B`.
-            let groups = h
-                .clone()
-                .narrow(1, 0, whole * interval)
-                .reshape([b, whole, interval, d])
-                .swap_dims(0, 1)
-                .reshape([whole * b, interval, d]);
-            self.requests(groups, b)
-        });
-        let last = (rest > 0).then(|| self.requests(h.narrow(1, whole * interval, rest), b));
-        SegmentRequests { whole, full, last }
+        let [b, _, _] = h.dims();
+        let groups = Groups::new(h, self.update_interval);
+        SegmentRequests {
+            whole: groups.whole(),
+            full: groups.full.map(|g| self.requests(g, b)),
+            last: groups.last.map(|g| self.requests(g, b)),
+        }
     }
 
     /// What the heads ask to write from each group of tokens: each head pools the group into a
@@ -116,14 +103,14 @@ impl WorkingMemory {
         let add = self
             .candidate_out
             .forward(gelu(self.candidate_in.forward(summary.clone())));
+        let key = self.key.forward(summary.clone());
+        let strength = softplus(scalar(&self.strength), 1.0) + 1.0;
+        let write_gate = hard_gate(scalar(&self.write_gate), self.gate_cut);
+        let alloc_gate = sigmoid(scalar(&self.alloc_gate));
         Requests {
             rows,
-            key: self.key.forward(summary.clone()),
-            strength: softplus(scalar(&self.strength), 1.0) + 1.0,
-            erase,
-            add,
-            write_gate: hard_gate(scalar(&self.write_gate), self.gate_cut),
-            alloc_gate: sigmoid(scalar(&self.alloc_gate)),
+            heads: Tensor::cat(vec![key, erase, add], 2),
+            gates: Tensor::stack(vec![strength, write_gate, alloc_gate], 2),
         }
     }
 
