@@ -52,6 +52,8 @@ struct Measured {
     infer_s: f64,
     /// The kernels one training step launched (wgpu devices only).
     launches: Option<Launches>,
+    /// How many kernels one inference pass launched (wgpu devices only).
+    infer_launches: Option<u64>,
 }
 
 pub(super) fn run(args: TrainArgs) -> Result<()> {
@@ -114,8 +116,11 @@ fn measure(
     })?;
     // Counted apart from the timing: counting costs each launch a map update. The read is
     // inside the count: burn's fusion queues a step's ops and launches them when it must.
-    let launches = dmn::ops::auto::kernels_run_on(true, &device)
-        .then(|| count_launches(&device, || trainer.step(&batches[0]).read()).1);
+    let counted = dmn::ops::auto::kernels_run_on(true, &device);
+    let launches = counted.then(|| count_launches(&device, || trainer.step(&batches[0]).read()).1);
+    let infer_launches = counted
+        .then(|| count_launches(&device, || trainer.evaluate(&batches[0]).read()).1)
+        .map(|l| l.total);
     let infer_s = time(&device, steps, || {
         trainer.evaluate(next.next().expect("cycles"))
     })?;
@@ -124,6 +129,7 @@ fn measure(
         train_s,
         infer_s,
         launches,
+        infer_launches,
     })
 }
 
@@ -141,6 +147,7 @@ fn to_json(args: &TrainArgs, length: usize, tokens: f64, results: &[Measured]) -
                 "train_speed_vs_first": first.train_s / m.train_s,
                 "inference_speed_vs_first": first.infer_s / m.infer_s,
                 "launches_per_step": launches.map(|l| l.total),
+                "launches_per_inference": m.infer_launches,
                 "wgsl_launches_per_step": launches.map(|l| &l.wgsl),
                 "top_kernels": launches.map(|l| l.top(TOP_KERNELS)),
             })
@@ -162,7 +169,7 @@ fn print_table(args: &TrainArgs, length: usize, tokens: f64, results: &[Measured
         args.preset, args.batch, args.steps
     );
     println!(
-        "{:<8} {:>12} {:>10} {:>9} {:>12} {:>9} {:>14} {:>14}",
+        "{:<8} {:>12} {:>10} {:>9} {:>12} {:>9} {:>14} {:>14} {:>15}",
         "device",
         "train tok/s",
         "step",
@@ -170,7 +177,8 @@ fn print_table(args: &TrainArgs, length: usize, tokens: f64, results: &[Measured
         "infer tok/s",
         "vs first",
         "launches/step",
-        "ours/step"
+        "ours/step",
+        "launches/infer"
     );
     let first = &results[0];
     for m in results {
@@ -180,7 +188,7 @@ fn print_table(args: &TrainArgs, length: usize, tokens: f64, results: &[Measured
                 .map_or("–".to_string(), |l| f(l).to_string())
         };
         println!(
-            "{:<8} {:>12.0} {:>8.1}ms {:>8.2}x {:>12.0} {:>8.2}x {:>14} {:>14}",
+            "{:<8} {:>12.0} {:>8.1}ms {:>8.2}x {:>12.0} {:>8.2}x {:>14} {:>14} {:>15}",
             m.device,
             tokens / m.train_s,
             m.train_s * 1e3,
@@ -189,6 +197,7 @@ fn print_table(args: &TrainArgs, length: usize, tokens: f64, results: &[Measured
             first.infer_s / m.infer_s,
             count(|l| l.total),
             count(|l| l.wgsl.values().sum()),
+            m.infer_launches.map_or("–".to_string(), |n| n.to_string()),
         );
     }
     for m in results {

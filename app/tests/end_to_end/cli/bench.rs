@@ -38,7 +38,7 @@ fn bench_train_measures_each_device_and_counts_the_kernels_of_a_step_on_wgpu() {
     let cpu = &measured[0];
     assert_eq!(cpu["train_speed_vs_first"].as_f64(), Some(1.0));
     assert!(
-        cpu["launches_per_step"].is_null(),
+        cpu["launches_per_step"].is_null() && cpu["launches_per_inference"].is_null(),
         "no kernels on the CPU: {cpu}"
     );
     if wgpu {
@@ -61,5 +61,11 @@ fn bench_train_measures_each_device_and_counts_the_kernels_of_a_step_on_wgpu() {
             .sum();
         assert!(total > wgsl, "burn's own kernels are counted too: {gpu}");
         assert!(gpu["top_kernels"].as_array().is_some_and(|t| !t.is_empty()));
+        // Inference runs the forward alone: no backward, no optimizer.
+        let inference = gpu["launches_per_inference"].as_u64().unwrap();
+        assert!(
+            inference > 0 && inference < total,
+            "inference launches {inference} of a step's {total}: {gpu}"
+        );
     }
 }
