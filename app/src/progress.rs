@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 
+use dmn::train::StepStats;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Reports steps of a run.
@@ -40,8 +41,16 @@ impl Progress {
         }
     }
 
-    /// Reports a finished step.
-    pub fn step(&self, step: u64, loss: f32, accuracy: f32, tokens_per_s: f64, length: usize) {
+    /// Reports a finished step whose figures were not read: the bar moves, the message stays.
+    pub fn advance(&self, step: u64) {
+        if let Self::Bar(bar) = self {
+            bar.set_position(step);
+        }
+    }
+
+    /// Reports a finished step and its figures.
+    pub fn step(&self, step: u64, stats: &StepStats, tokens_per_s: f64, length: usize) {
+        let (loss, accuracy) = (stats.loss, stats.accuracy);
         let msg =
             format!("loss {loss:.4}  acc {accuracy:.3}  {tokens_per_s:.0} tok/s  len {length}");
         match self {

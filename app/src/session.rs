@@ -38,6 +38,9 @@ pub struct Session {
     task: Option<(usize, Box<dyn Task>)>,
     /// Whether the encoder has been frozen for the policy phase.
     frozen: bool,
+    /// When the figures of a step were last read (or this session's first step began), and the
+    /// tokens trained by then.
+    last_read: Option<(Instant, u64)>,
 }
 
 /// What one step did.
@@ -47,10 +50,12 @@ pub struct StepReport {
     pub step: u64,
     /// Task length at this step.
     pub length: usize,
-    /// Loss, accuracy and memory statistics.
-    pub stats: StepStats,
-    /// Training throughput of this step.
-    pub tokens_per_s: f64,
+    /// Loss, accuracy and memory statistics, read on the steps that log a metrics line or
+    /// write a checkpoint ([`Session::step`]); `None` on the others.
+    pub stats: Option<StepStats>,
+    /// Training throughput since the previous step whose figures were read (`None` with the
+    /// figures: an unread step only queued its work).
+    pub tokens_per_s: Option<f64>,
     /// The metrics line, when this step wrote one to `metrics.jsonl`.
     pub metrics: Option<serde_json::Value>,
     /// The checkpoint this step wrote, if any.
@@ -98,6 +103,7 @@ impl Session {
             device,
             task: None,
             frozen: false,
+            last_read: None,
         };
         if resume {
             session.resume()?;
@@ -184,7 +190,23 @@ impl Session {
     }
 
     /// Trains one step; writes its metrics line and checkpoint when they are due.
+    ///
+    /// The step's figures (loss, accuracy, memory statistics) are read back only when a metrics
+    /// line or a checkpoint is due: the read waits for the device to finish the step, so between
+    /// logged steps a GPU runs one step while the next is being queued. The loss is checked at
+    /// every read, and a checkpoint is never written without one, so a diverged model is never
+    /// saved.
     pub fn step(&mut self) -> Result<StepReport> {
+        self.train_step(false)
+    }
+
+    /// As [`Session::step`], reading the step's figures whether or not they are due (the
+    /// desktop trainer's single step shows them).
+    pub fn step_and_read(&mut self) -> Result<StepReport> {
+        self.train_step(true)
+    }
+
+    fn train_step(&mut self, read: bool) -> Result<StepReport> {
         let step = self.state.step + 1;
         let spec = self.config.train.clone();
         let seed = step_seed(spec.seed, step);
@@ -199,24 +221,39 @@ impl Session {
         self.device.seed(seed);
         self.trainer.optimizer_config.lr = spec.lr_at(step);
 
-        let started = Instant::now();
-        let stats = self.trainer.step(&batch).read();
-        let tokens = (batch.batch * batch.len) as u64;
-        let tokens_per_s = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        if !stats.loss.is_finite() {
-            bail!(
-                "the loss became {} at step {step}; lower the learning rate or resume from the last checkpoint",
-                stats.loss
-            );
-        }
+        let logged = step % spec.log_every == 0 || step == spec.steps;
+        let checkpointed = step % spec.checkpoint_every == 0 || step == spec.steps;
+        let (since, tokens_then) = *self
+            .last_read
+            .get_or_insert((Instant::now(), self.state.tokens));
+        let tensors = self.trainer.step(&batch);
         self.state = TrainState {
             step,
             seed: spec.seed,
-            tokens: self.state.tokens + tokens,
+            tokens: self.state.tokens + (batch.batch * batch.len) as u64,
         };
+        if !(read || logged || checkpointed) {
+            return Ok(StepReport {
+                step,
+                length,
+                stats: None,
+                tokens_per_s: None,
+                metrics: None,
+                checkpoint: None,
+            });
+        }
+        let stats = tensors.read();
+        let tokens_per_s =
+            (self.state.tokens - tokens_then) as f64 / since.elapsed().as_secs_f64().max(1e-9);
+        if !stats.loss.is_finite() {
+            bail!(
+                "the loss became {} by step {step}; lower the learning rate or resume from the last checkpoint",
+                stats.loss
+            );
+        }
 
         let policy = self.trainer.last_policy.take();
-        let metrics = (step % spec.log_every == 0 || step == spec.steps).then(|| {
+        let metrics = logged.then(|| {
             let mut line = json!({
                 "step": step,
                 "phase": phase.name(),
@@ -254,16 +291,13 @@ impl Session {
         if let Some(line) = &metrics {
             self.run.append_metrics(line)?;
         }
-        let checkpoint = if step % spec.checkpoint_every == 0 || step == spec.steps {
-            Some(self.save()?)
-        } else {
-            None
-        };
+        let checkpoint = checkpointed.then(|| self.save()).transpose()?;
+        self.last_read = Some((Instant::now(), self.state.tokens));
         Ok(StepReport {
             step,
             length,
-            stats,
-            tokens_per_s,
+            stats: Some(stats),
+            tokens_per_s: Some(tokens_per_s),
             metrics,
             checkpoint,
         })
@@ -311,5 +345,41 @@ impl Session {
         let device = self.device.clone().without_autodiff();
         let out = dmn::train::evaluate(&self.trainer.model.valid(), &batch, &device);
         Ok(out.read().accuracy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::train::{TrainArgs, new_run};
+    use crate::task_spec::TaskKind;
+
+    #[test]
+    fn figures_are_read_on_the_steps_that_log_or_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = TrainArgs {
+            length: Some(12),
+            steps: Some(7),
+            log_every: 3,
+            checkpoint_every: 5,
+            ..TrainArgs::new(TaskKind::Needle, dir.path().join("run"))
+        };
+        let (run, config) = new_run(&args).unwrap();
+        let mut session = Session::start(run, config, false).unwrap();
+        let mut read = Vec::new();
+        while !session.finished() {
+            let report = session.step().unwrap();
+            assert_eq!(report.stats.is_some(), report.tokens_per_s.is_some());
+            assert_eq!(
+                report.metrics.is_some(),
+                report.step % 3 == 0 || report.step == 7
+            );
+            if report.stats.is_some() {
+                read.push(report.step);
+            }
+        }
+        // Logged at 3, 6 and the last step; checkpointed at 5 and the last.
+        assert_eq!(read, [3, 5, 6, 7]);
+        assert!(session.step_and_read().is_ok_and(|r| r.stats.is_some()));
     }
 }

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use dmn::DmnConfig;
 use dmn::probe::probe;
 use dmn::tasks::{EVAL_SEED, Task, step_seed};
-use dmn::train::{OptimizerConfig, Trainer};
+use dmn::train::{OptimizerConfig, StepTensors, Trainer};
 use dmn_app::gui::history::Point;
 use dmn_app::task_spec::{DEFAULT_PAIRS, TaskKind, TaskSpec, needle};
 use eframe::egui;
@@ -115,39 +115,39 @@ async fn train_on(
         l.runs += 1;
         page::record("run", &l.runs.to_string());
     }
-    let (mut step, mut tokens) = (0u64, 0u64);
+    let mut step = 0u64;
+    let mut figures = Figures {
+        tokens: 0,
+        last_read: page::now_ms(),
+    };
+    // The step whose figures are still on the device: they are read after the next step has
+    // been queued, so the device runs that one while the page waits (a one-step lag).
+    let mut queued: Option<Queued> = None;
     let (mut last_trace, mut trace_ms) = (f64::NEG_INFINITY, 0.0);
     loop {
         if live.borrow().generation != generation {
             return Ok(());
         }
         if live.borrow().paused {
+            if let Some(last) = queued.take() {
+                figures.record(live, last).await?;
+            }
             page::sleep(100).await;
+            figures.last_read = page::now_ms();
             continue;
         }
-        let started = page::now_ms();
         step += 1;
         let mut rng = StdRng::seed_from_u64(step_seed(settings.seed, step));
         let batch = task.sample(&mut rng, settings.batch);
-        let stats = trainer
-            .step(&batch)
-            .read_async()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !stats.loss.is_finite() {
-            return Err(format!("the loss became {} at step {step}", stats.loss));
-        }
-        let seconds = ((page::now_ms() - started) / 1000.0).max(1e-6);
-        let step_tokens = batch.batch * batch.len;
-        tokens += step_tokens as u64;
-        live.borrow_mut().record_step(Point {
+        let next = Queued {
             step,
-            loss: stats.loss,
-            accuracy: stats.accuracy,
-            tokens_per_s: step_tokens as f64 / seconds,
+            tensors: trainer.step(&batch),
+            tokens: batch.batch * batch.len,
             length: batch.len,
-            tokens,
-        });
+        };
+        if let Some(previous) = queued.replace(next) {
+            figures.record(live, previous).await?;
+        }
         if page::now_ms() - last_trace > TRACE_EVERY_MS.max(TRAINING_PER_TRACE * trace_ms) {
             let trace_started = page::now_ms();
             let traces = probe(&trainer.model.valid(), &held_out, device)
@@ -162,5 +162,47 @@ async fn train_on(
         ctx.request_repaint();
         // One turn of the event loop: the window draws between steps.
         page::sleep(0).await;
+    }
+}
+
+/// A training step queued on the device whose figures have not been read.
+struct Queued {
+    step: u64,
+    tensors: StepTensors,
+    tokens: usize,
+    length: usize,
+}
+
+/// What the page has counted of a run.
+struct Figures {
+    /// Tokens trained.
+    tokens: u64,
+    /// When the previous step's figures arrived (ms).
+    last_read: f64,
+}
+
+impl Figures {
+    /// Waits for `step`'s figures and plots them; fails on a loss that is not finite.
+    async fn record(&mut self, live: &Shared, step: Queued) -> Result<(), String> {
+        let stats = step.tensors.read_async().await.map_err(|e| e.to_string())?;
+        if !stats.loss.is_finite() {
+            return Err(format!(
+                "the loss became {} at step {}",
+                stats.loss, step.step
+            ));
+        }
+        let now = page::now_ms();
+        let seconds = ((now - self.last_read) / 1000.0).max(1e-6);
+        self.last_read = now;
+        self.tokens += step.tokens as u64;
+        live.borrow_mut().record_step(Point {
+            step: step.step,
+            loss: stats.loss,
+            accuracy: stats.accuracy,
+            tokens_per_s: step.tokens as f64 / seconds,
+            length: step.length,
+            tokens: self.tokens,
+        });
+        Ok(())
     }
 }

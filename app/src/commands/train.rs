@@ -519,14 +519,13 @@ pub fn run(args: TrainArgs) -> Result<TrainOutcome> {
     let mut accuracy = f32::NAN;
     while !session.finished() {
         let report = session.step()?;
-        accuracy = report.stats.accuracy;
-        progress.step(
-            report.step,
-            report.stats.loss,
-            report.stats.accuracy,
-            report.tokens_per_s,
-            report.length,
-        );
+        match (&report.stats, report.tokens_per_s) {
+            (Some(stats), Some(tokens_per_s)) => {
+                accuracy = stats.accuracy;
+                progress.step(report.step, stats, tokens_per_s, report.length);
+            }
+            _ => progress.advance(report.step),
+        }
     }
     progress.finish();
     Ok(TrainOutcome {

@@ -117,9 +117,23 @@ impl TrainerApp {
         }
     }
 
+    /// Step `step` is done, `tokens` trained by then: the summary's steps and throughput.
+    fn count_step(&mut self, step: u64, tokens: u64) {
+        self.step = step;
+        let started = self.training_since.get_or_insert((Instant::now(), tokens));
+        let seconds = started.0.elapsed().as_secs_f64();
+        if let Ok(mut s) = self.summary.lock() {
+            s.steps = step;
+            if seconds > 0.0 {
+                s.tokens_per_s = (tokens - started.1) as f64 / seconds;
+            }
+        }
+    }
+
     fn drain_events(&mut self) {
         let Some(worker) = &self.worker else { return };
-        while let Ok(event) = worker.events.try_recv() {
+        let events: Vec<Event> = worker.events.try_iter().collect();
+        for event in events {
             match event {
                 Event::Ready { run, step, total } => {
                     self.status = format!("training {}", run.display());
@@ -128,17 +142,7 @@ impl TrainerApp {
                     self.total = total;
                 }
                 Event::Step(point) => {
-                    self.step = point.step;
-                    let started = self
-                        .training_since
-                        .get_or_insert((Instant::now(), point.tokens));
-                    let seconds = started.0.elapsed().as_secs_f64();
-                    if let Ok(mut s) = self.summary.lock() {
-                        s.steps = point.step;
-                        if seconds > 0.0 {
-                            s.tokens_per_s = (point.tokens - started.1) as f64 / seconds;
-                        }
-                    }
+                    self.count_step(point.step, point.tokens);
                     self.history.points.push(point);
                 }
                 Event::Trace { step, traces } => self.history.set_traces(step, traces),
@@ -150,6 +154,7 @@ impl TrainerApp {
                     self.step = step;
                     self.status = format!("checkpoint {} (step {step})", path.display());
                 }
+                Event::Queued { step, tokens } => self.count_step(step, tokens),
                 Event::Paused => {
                     self.running = false;
                     self.status = format!("paused at step {}", self.step);

@@ -36,8 +36,11 @@ pub enum Command {
 pub enum Event {
     /// The session is ready: its run directory, current and final step.
     Ready { run: PathBuf, step: u64, total: u64 },
-    /// A step finished.
+    /// A step finished and its figures were read (on the steps that log: see
+    /// [`Session::step`](crate::session::Session::step)).
     Step(Point),
+    /// A step finished without its figures being read: the step and the tokens trained by it.
+    Queued { step: u64, tokens: u64 },
     /// Traces of the held-out sequence at `step`.
     Trace { step: u64, traces: Vec<MemoryTrace> },
     /// Accuracy by distance.
@@ -195,15 +198,28 @@ fn train(
             send(Event::Paused);
             continue;
         }
-        match session.step() {
-            Ok(report) => send(Event::Step(Point {
-                step: report.step,
-                loss: report.stats.loss,
-                accuracy: report.stats.accuracy,
-                tokens_per_s: report.tokens_per_s,
-                length: report.length,
-                tokens: session.state.tokens,
-            })),
+        // A step that ends in a pause shows its figures, as one the user steps alone does.
+        let pauses = pause_at.is_some_and(|n| session.state.step + 1 >= n);
+        let stepped = if single || pauses {
+            session.step_and_read()
+        } else {
+            session.step()
+        };
+        match stepped {
+            Ok(report) => send(match (report.stats, report.tokens_per_s) {
+                (Some(stats), Some(tokens_per_s)) => Event::Step(Point {
+                    step: report.step,
+                    loss: stats.loss,
+                    accuracy: stats.accuracy,
+                    tokens_per_s,
+                    length: report.length,
+                    tokens: session.state.tokens,
+                }),
+                _ => Event::Queued {
+                    step: report.step,
+                    tokens: session.state.tokens,
+                },
+            }),
             Err(e) => {
                 running = false;
                 send(Event::Error(format!("{e:#}")));
