@@ -6,7 +6,7 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::Tensor;
 
-use crate::launch::{Wgsl, groups, input, output, sizes};
+use crate::launch::{Wgsl, groups, input, output};
 
 /// What the benchmarks need besides the ops: a plain copy, to measure the device's bandwidth.
 #[backend_extension(Cube, Fusion)]
@@ -44,11 +44,8 @@ fn forward(src: CubeTensor) -> CubeTensor {
         &src,
         WG,
         [x, y, 1],
-        vec![
-            src.handle.clone(),
-            dst.handle.clone(),
-            sizes(&src, &[n / 4, x as usize]),
-        ],
+        vec![src.handle.clone(), dst.handle.clone()],
+        &[n / 4, x as usize],
     );
     dst
 }

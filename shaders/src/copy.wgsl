@@ -3,7 +3,7 @@
 
 @group(0) @binding(0) var<storage, read_write> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> sizes: array<u32>; // vec4 count, groups along x
+@group(0) @binding(2) var<storage, read> sizes: array<u32>;      // vec4 count, groups along x
 
 const WG: u32 = {{ wg }}u;
 

@@ -7,15 +7,15 @@ use burn::backend::wgpu::{
     CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
 };
 use burn::tensor::{DType, FloatDType, Shape, Slice};
-use cubecl::server::{Handle, KernelArguments};
+use cubecl::server::{Handle, KernelArguments, MetadataBindingInfo};
 use cubecl::{CubeCount, CubeDim, prelude::KernelId};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A WGSL source with its template constants filled in (`{{ name }}` in the file).
 ///
 /// Constants that size arrays (state width, workgroup size, tile length) are compiled in; sizes
-/// that change from call to call (sequence length, batch) are passed in a `sizes` buffer, so a
-/// new length does not compile a new shader.
+/// that change from call to call (sequence length, batch) are passed as the launch's metadata
+/// ([`Wgsl::launch`]), so a new length does not compile a new shader.
 #[derive(Debug, Clone)]
 pub(crate) struct Wgsl {
     name: &'static str,
@@ -38,20 +38,29 @@ impl Wgsl {
     }
 
     /// Dispatches `groups` workgroups of `workgroup_size` threads; `buffers` bind to
-    /// `@binding(0..)` in order.
+    /// `@binding(0..)` in order, and `sizes` to the binding after them, read by the shader as
+    /// `var<storage, read> sizes: array<u32>`.
+    ///
+    /// The sizes travel as cubecl's launch metadata, not as a buffer of their own: cubecl keeps
+    /// one copy of each distinct set of metadata and binds it again, where uploading a buffer
+    /// would end the command encoder's batch (cubecl submits the queued work before every
+    /// write) and, every 64 writes, wait for the device.
     pub(crate) fn launch(
         self,
         like: &CubeTensor,
         workgroup_size: u32,
         groups: [u32; 3],
         buffers: Vec<Handle>,
+        sizes: &[usize],
     ) {
         crate::counters::note_wgsl(&like.device, self.name);
         let kernel = SourceKernel::new(self, CubeDim::new_1d(workgroup_size));
         like.client.launch(
             Box::new(kernel),
             CubeCount::Static(groups[0], groups[1], groups[2]),
-            KernelArguments::new().with_buffers(buffers.into_iter().map(|h| h.binding()).collect()),
+            KernelArguments::new()
+                .with_buffers(buffers.into_iter().map(|h| h.binding()).collect())
+                .with_info(MetadataBindingInfo::custom(metadata_words(sizes))),
         );
     }
 }
@@ -82,7 +91,11 @@ fn emptied(source: &str) -> String {
                 .and_then(|(_, rest)| rest.split(':').next())
                 .map(str::trim)
                 .unwrap_or_default();
-            touch.push_str(&format!("        {name}[0] = {name}[1];\n"));
+            if line.contains("read_write>") {
+                touch.push_str(&format!("        {name}[0] = {name}[1];\n"));
+            } else {
+                touch.push_str(&format!("        _ = {name}[0];\n"));
+            }
         } else if line.starts_with("@compute") {
             out.push_str(line);
             out.push('\n');
@@ -273,13 +286,23 @@ pub(crate) fn pad_last(tensor: CubeTensor, width: usize) -> CubeTensor {
     CubeBackend::float_cat(vec![tensor, zeros], 2)
 }
 
-/// Per-call sizes, read by the shader as `array<u32>`.
-pub(crate) fn sizes(like: &CubeTensor, values: &[usize]) -> Handle {
-    let values: Vec<u32> = values
-        .iter()
-        .map(|&v| u32::try_from(v).expect("sizes beyond u32 are not supported by the kernels"))
-        .collect();
-    like.client.create_from_slice(bytemuck::cast_slice(&values))
+/// Per-call sizes as the 64-bit words of cubecl's metadata, two `u32` to a word (low half
+/// first), so that the shader reads them as one `array<u32>` in order.
+fn metadata_words(values: &[usize]) -> Vec<u64> {
+    values
+        .chunks(2)
+        .map(|pair| {
+            let word = |i: usize| {
+                pair.get(i).map_or(0, |&v| {
+                    u64::from(
+                        u32::try_from(v)
+                            .expect("sizes beyond u32 are not supported by the kernels"),
+                    )
+                })
+            };
+            word(0) | word(1) << 32
+        })
+        .collect()
 }
 
 /// The widest row (padded to a multiple of 4) that `memory_read.wgsl` unrolls; wider rows go to
@@ -346,7 +369,16 @@ pub(crate) fn assert_compiles(kernel: &Wgsl) {
 
 #[cfg(test)]
 mod tests {
-    use super::{emptied, unroll, use_parts};
+    use super::{emptied, metadata_words, unroll, use_parts};
+
+    #[test]
+    fn sizes_pack_two_to_a_metadata_word_in_the_order_the_shader_reads() {
+        let words = metadata_words(&[7, 8, u32::MAX as usize]);
+        let bytes: &[u8] = bytemuck::cast_slice(&words);
+        let read: &[u32] = bytemuck::cast_slice(bytes);
+        assert_eq!(read, [7, 8, u32::MAX, 0]);
+        assert!(metadata_words(&[]).is_empty());
+    }
 
     #[test]
     fn use_lines_take_the_named_parts_in_order() {
@@ -366,6 +398,9 @@ mod tests {
         assert!(got.contains("slots: array<vec4<f32>>;"));
         assert!(got.contains("@compute @workgroup_size(32, 1, 1)"));
         assert!(got.contains("query[0] = query[1];") && got.contains("slots[0] = slots[1];"));
+        // A read-only binding is read, not written.
+        let read_only = emptied("@group(0) @binding(0) var<storage, read> sizes: array<u32>;\n");
+        assert!(read_only.contains("_ = sizes[0];"), "{read_only}");
         assert!(!got.contains("heavy") && !got.contains("const K"));
     }
 

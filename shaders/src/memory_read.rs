@@ -17,7 +17,7 @@ use burn::tensor::Shape;
 use crate::autodiff;
 use crate::launch::{
     BLOCKED_WG, MAX_UNROLLED_WIDTH, Wgsl, blocked_groups, dims, groups, input, output, pad_last,
-    region, sizes,
+    region,
 };
 
 /// The read's forward, run by the model. On `Autodiff` it records [`DmnMemoryReadBackward`] as
@@ -131,14 +131,12 @@ fn forward(query: CubeTensor, strength: CubeTensor, slots: CubeTensor, top_k: us
         input(slots, "memory_read"),
     );
     let out = output(&query, [b, r, d + k]);
-    let sizes = sizes(&query, &[r, top_k]);
     let buffers = |slots: &CubeTensor| {
         vec![
             query.handle.clone(),
             strength.handle.clone(),
             slots.handle.clone(),
             out.handle.clone(),
-            sizes.clone(),
         ]
     };
     let slots = if unrolled(d) {
@@ -146,7 +144,13 @@ fn forward(query: CubeTensor, strength: CubeTensor, slots: CubeTensor, top_k: us
     } else {
         slots
     };
-    forward_kernel(k, d).launch(&query, BLOCKED_WG, blocked_groups(r, b), buffers(&slots));
+    forward_kernel(k, d).launch(
+        &query,
+        BLOCKED_WG,
+        blocked_groups(r, b),
+        buffers(&slots),
+        &[r, top_k],
+    );
     out
 }
 
@@ -184,8 +188,8 @@ fn backward(
             slots.handle.clone(),
             dout.handle.clone(),
             rowgrads.handle.clone(),
-            sizes(&query, &[r, top_k, off_dbeta, off_dc, off_qnorm]),
         ],
+        &[r, top_k, off_dbeta, off_dc, off_qnorm],
     );
 
     let dslots = output(&query, [b, k, d]);
@@ -200,8 +204,8 @@ fn backward(
             dout.handle.clone(),
             rowgrads.handle.clone(),
             dslots.handle.clone(),
-            sizes(&query, &[r, d, off_dc, off_qnorm]),
         ],
+        &[r, d, off_dc, off_qnorm],
     );
     [
         region(&rowgrads, 0, &[b, r, d]),

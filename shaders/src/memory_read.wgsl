@@ -20,7 +20,7 @@
 @group(0) @binding(1) var<storage, read_write> strength: array<f32>;    // [B, R]
 @group(0) @binding(2) var<storage, read_write> slots: array<vec4<f32>>; // [B, K, D4] (zero-padded)
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;         // [B, R, d + K]
-@group(0) @binding(4) var<storage, read_write> sizes: array<u32>;       // R, top_k
+@group(0) @binding(4) var<storage, read> sizes: array<u32>;            // R, top_k
 
 const WG: u32 = {{ wg }}u;
 const RB: u32 = 8u;

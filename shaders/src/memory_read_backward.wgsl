@@ -17,7 +17,7 @@
 // dq [B, R, d] ‖ dβ [B, R] ‖ dc [B, R, K] ‖ ‖q‖ [B, R]
 @group(0) @binding(4) var<storage, read_write> grads: array<f32>;
 // R, top_k, then the offsets of dβ, dc and ‖q‖ in `grads`
-@group(0) @binding(5) var<storage, read_write> sizes: array<u32>;
+@group(0) @binding(5) var<storage, read> sizes: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;

@@ -13,7 +13,7 @@
 @group(0) @binding(4) var<storage, read_write> rowgrads: array<f32>; // from the row kernel
 @group(0) @binding(5) var<storage, read_write> dslots: array<f32>;   // [B, K, d]
 // R, d, then the offsets of dc [B, R, K] and ‖q‖ [B, R] in `rowgrads`
-@group(0) @binding(6) var<storage, read_write> sizes: array<u32>;
+@group(0) @binding(6) var<storage, read> sizes: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;

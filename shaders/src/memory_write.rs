@@ -18,7 +18,7 @@ use burn::backend::{Backend, backend_extension};
 use burn::tensor::Shape;
 
 use crate::autodiff;
-use crate::launch::{Wgsl, dims, input, output, region, sizes};
+use crate::launch::{Wgsl, dims, input, output, region};
 
 /// The write's forward, run by the model. On `Autodiff` it records [`DmnMemoryWriteBackward`] as
 /// its backward. Its outputs come packed in one tensor (an autodiff node has one output).
@@ -121,7 +121,6 @@ fn forward(
     let (slots, heads) = (input(slots, what), input(heads, what));
     let (gates, per_slot) = (input(gates, what), input(per_slot, what));
     let out = output(&slots, [b, k * d + h * k + 3 * k]);
-    let sizes = sizes(&slots, &[d, top_k.min(k), usage_decay.to_bits() as usize]);
     forward_kernel(k, h).launch(
         &slots,
         WG,
@@ -132,8 +131,8 @@ fn forward(
             gates.handle.clone(),
             per_slot.handle.clone(),
             out.handle.clone(),
-            sizes,
         ],
+        &[d, top_k.min(k), usage_decay.to_bits() as usize],
     );
     out
 }
@@ -158,10 +157,6 @@ fn backward(
     let off_scratch = off_slot + b * k * 4;
     let scratch = 4 * h * k + k + 2 * h;
     let grads = output(&slots, [off_scratch + b * scratch]);
-    let sizes = sizes(
-        &slots,
-        &[d, top_k.min(k), off_heads, off_gates, off_slot, off_scratch],
-    );
     backward_kernel(k, h).launch(
         &slots,
         WG,
@@ -173,8 +168,8 @@ fn backward(
             per_slot.handle.clone(),
             dout.handle.clone(),
             grads.handle.clone(),
-            sizes,
         ],
+        &[d, top_k.min(k), off_heads, off_gates, off_slot, off_scratch],
     );
     [
         region(&grads, 0, &[b, k, d]),

@@ -22,7 +22,7 @@
 @group(0) @binding(3) var<storage, read_write> per_slot: array<f32>; // [B, K, 4]: age, usage, f, hold
 // [B, K·d + H·K + 3K]: W' ‖ ω ‖ age' ‖ usage' ‖ hold'
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> sizes: array<u32>;    // d, top_k, bits of λ
+@group(0) @binding(5) var<storage, read> sizes: array<u32>;         // d, top_k, bits of λ
 
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;

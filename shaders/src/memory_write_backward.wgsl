@@ -26,7 +26,7 @@
 // dW [B, K, d] ‖ dheads [B, H, 3d] ‖ dgates [B, H, 3] ‖ dper_slot [B, K, 4] (0, 0, df, 0) ‖ scratch
 @group(0) @binding(5) var<storage, read_write> grads: array<f32>;
 // d, top_k, then the offsets of dheads, dgates, dper_slot and the scratch
-@group(0) @binding(6) var<storage, read_write> sizes: array<u32>;
+@group(0) @binding(6) var<storage, read> sizes: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const K: u32 = {{ k }}u;

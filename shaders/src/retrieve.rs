@@ -16,7 +16,7 @@ use burn::backend::{Backend, backend_extension};
 use burn::tensor::Shape;
 
 use crate::autodiff;
-use crate::launch::{BLOCKED_WG, Wgsl, blocked_groups, dims, groups, input, output, region, sizes};
+use crate::launch::{BLOCKED_WG, Wgsl, blocked_groups, dims, groups, input, output, region};
 
 /// Retrieval's forward, run by the model. On `Autodiff` it records [`DmnRetrieveBackward`] as its
 /// backward. `context` and `weights` come packed in one tensor (an autodiff node has one
@@ -127,8 +127,8 @@ fn forward(
             level_bias.handle.clone(),
             valid.handle.clone(),
             out.handle.clone(),
-            sizes(&query, &[l, per_level]),
         ],
+        &[l, per_level],
     );
     out
 }
@@ -159,8 +159,8 @@ fn backward(
             forward.handle.clone(),
             dout.handle.clone(),
             rowgrads.handle.clone(),
-            sizes(&query, &[l, off_ds]),
         ],
+        &[l, off_ds],
     );
 
     let off_dbias = b * e * d;
@@ -175,8 +175,8 @@ fn backward(
             dout.handle.clone(),
             rowgrads.handle.clone(),
             grads.handle.clone(),
-            sizes(&query, &[l, d, off_ds, off_dbias]),
         ],
+        &[l, d, off_ds, off_dbias],
     );
     let dbias = region(&grads, off_dbias, &[b, m, per_level]);
     let dbias = CubeBackend::float_sum_dim(CubeBackend::float_sum_dim(dbias, 0), 2);

@@ -13,7 +13,7 @@
 @group(0) @binding(2) var<storage, read_write> level_bias: array<f32>; // [M]
 @group(0) @binding(3) var<storage, read_write> valid: array<f32>;      // [B, E], 1 or 0
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;        // [B, L, d + E]
-@group(0) @binding(5) var<storage, read_write> sizes: array<u32>;      // L, m
+@group(0) @binding(5) var<storage, read> sizes: array<u32>;           // L, m
 
 const WG: u32 = {{ wg }}u;
 const RB: u32 = 8u;

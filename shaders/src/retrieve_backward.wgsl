@@ -10,7 +10,7 @@
 @group(0) @binding(1) var<storage, read_write> forward: array<f32>; // [B, L, d + E]
 @group(0) @binding(2) var<storage, read_write> dout: array<f32>;    // [B, L, d + E]
 @group(0) @binding(3) var<storage, read_write> grads: array<f32>;   // dq [B, L, d] ‖ ds [B, L, E]
-@group(0) @binding(4) var<storage, read_write> sizes: array<u32>;   // L, offset of ds
+@group(0) @binding(4) var<storage, read> sizes: array<u32>;        // L, offset of ds
 
 const WG: u32 = {{ wg }}u;
 const E: u32 = {{ e }}u;

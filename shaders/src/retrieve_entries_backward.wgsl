@@ -11,7 +11,7 @@
 @group(0) @binding(2) var<storage, read_write> dout: array<f32>;    // [B, L, d + E]
 @group(0) @binding(3) var<storage, read_write> rowgrads: array<f32>; // from the row kernel
 @group(0) @binding(4) var<storage, read_write> grads: array<f32>;   // dl [B, E, d] ‖ dbias [B, E]
-@group(0) @binding(5) var<storage, read_write> sizes: array<u32>;   // L, d, offset of ds, offset of dbias
+@group(0) @binding(5) var<storage, read> sizes: array<u32>;        // L, d, offset of ds, offset of dbias
 
 const WG: u32 = {{ wg }}u;
 const E: u32 = {{ e }}u;

@@ -14,7 +14,7 @@ use burn::backend::{Backend, ExtensionType, backend_extension};
 use burn::tensor::{Shape, Slice};
 
 use crate::autodiff;
-use crate::launch::{Wgsl, dims, groups, input, output, region, sizes};
+use crate::launch::{Wgsl, dims, groups, input, output, region};
 
 /// The scan's seven tensors as backend primitives (`dmn::ops::ScanInputs` below the tensor
 /// API), shapes as there: x, Δ `[B, L, E]`, a_log `[E, N]`, B, C `[B, L, N]`, D `[E]`,
@@ -201,7 +201,6 @@ fn forward(inputs: ScanPrimitive<CubeBackend>, save_tiles: bool) -> (CubeTensor,
     } else {
         output(&x, [1])
     };
-    let sizes = sizes(&x, &[l, e, save_tiles as usize]);
     forward_kernel(n).launch(
         &x,
         WG_FORWARD,
@@ -214,8 +213,8 @@ fn forward(inputs: ScanPrimitive<CubeBackend>, save_tiles: bool) -> (CubeTensor,
             h0.handle.clone(),
             out.handle.clone(),
             tiles.handle.clone(),
-            sizes,
         ],
+        &[l, e, save_tiles as usize],
     );
     (out, tiles)
 }
@@ -251,10 +250,6 @@ fn backward(
     let off_dh0 = off_dd + bs * e;
     let total = off_dh0 + bs * e * n;
     let grads = output(&x, [total]);
-    let sizes = sizes(
-        &x,
-        &[l, e, bs, off_ddelta, off_dbc, off_da, off_dd, off_dh0],
-    );
     backward_kernel(n).launch(
         &x,
         wg,
@@ -267,8 +262,8 @@ fn backward(
             tiles.handle.clone(),
             dout.handle.clone(),
             grads.handle.clone(),
-            sizes,
         ],
+        &[l, e, bs, off_ddelta, off_dbc, off_da, off_dd, off_dh0],
     );
 
     let dbc = CubeBackend::float_sum_dim(region(&grads, off_dbc, &[g, bs, l, 2 * n]), 0);

@@ -17,7 +17,7 @@
 @group(0) @binding(4) var<storage, read_write> h0: array<f32>;      // [B, E, N]
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;     // [B, L·E + E·N]: y ‖ h_last
 @group(0) @binding(6) var<storage, read_write> tiles: array<f32>;   // [B, ⌈L/TILE⌉, E, N]
-@group(0) @binding(7) var<storage, read_write> sizes: array<u32>;   // L, E, save tile states
+@group(0) @binding(7) var<storage, read> sizes: array<u32>;        // L, E, save tile states
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;

@@ -23,7 +23,7 @@
 @group(0) @binding(6) var<storage, read_write> grads: array<f32>;   // see `sizes`
 // L, E, B, then the offsets in `grads` of: dΔ [B, L, E], dBC partials [G, B, L, 2N],
 // da_log partials [B, E, N], dD partials [B, E], dh0 [B, E, N]. dx [B, L, E] starts at 0.
-@group(0) @binding(7) var<storage, read_write> sizes: array<u32>;
+@group(0) @binding(7) var<storage, read> sizes: array<u32>;
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;
